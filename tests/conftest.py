@@ -1,0 +1,43 @@
+"""Fixtures shared by every test area. Area-specific fixtures live in that area's conftest.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.rootfs import copy_rootfs, make_busybox_rootfs
+
+
+def _cgroup2_unified() -> bool:
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def _cgroup1() -> bool:
+    return os.path.isdir("/sys/fs/cgroup/memory") and not _cgroup2_unified()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip, with a reason, what this machine cannot run, instead of letting it fail."""
+    skips = {
+        "root": (os.geteuid() != 0, "needs root"),
+        "cgroupv1": (not _cgroup1(), "needs cgroup v1 controllers"),
+        "cgroupv2": (not _cgroup2_unified(), "needs a cgroup v2 unified hierarchy"),
+    }
+    for item in items:
+        for mark, (skip, why) in skips.items():
+            if skip and item.get_closest_marker(mark):
+                item.add_marker(pytest.mark.skip(reason=why))
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One busybox rootfs per test session; copy it before changing it."""
+    return make_busybox_rootfs(tmp_path_factory.mktemp("busybox-cache") / "rootfs")
+
+
+@pytest.fixture
+def busybox_rootfs(busybox_rootfs_cache: Path, tmp_path: Path) -> Path:
+    """A private, writable busybox rootfs for one test."""
+    return copy_rootfs(busybox_rootfs_cache, tmp_path / "rootfs")
