@@ -1,0 +1,53 @@
+"""Cgroup managers: one interface, v1 and v2 implementations chosen at start (runc's manager/new.go).
+
+The runtime core calls ``new_manager(cgroups_path, container_id)`` and then only the
+``CgroupManager`` methods. The version is decided by the host: unified mode (``cgroup.controllers``
+at the hierarchy root) is v2; anything else, including a hybrid layout, is v1.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from skiff.runtime.cgroups.files import UNIFIED_ROOT, CgroupError
+from skiff.runtime.cgroups.stats import Stats
+from skiff.runtime.specconv_resources import Resources
+
+__all__ = ["CgroupError", "CgroupManager", "Stats", "is_unified", "new_manager"]
+
+
+class CgroupManager(Protocol):
+    """What a container's cgroup can do. Paths in ``paths()`` are keyed by controller on v1 and by
+    "" on v2 (as runc's GetPaths)."""
+
+    version: int
+
+    def apply(self, pid: int) -> None: ...  # create the cgroup(s) and move pid in (0: create only)
+    def add_pid(self, pid: int) -> None: ...  # join an existing cgroup (exec)
+    def set(self, resources: Resources) -> None: ...
+    def freeze(self) -> None: ...
+    def thaw(self) -> None: ...
+    def state(self) -> str: ...  # "THAWED" | "FROZEN"
+    def stats(self) -> Stats: ...
+    def pids(self) -> list[int]: ...
+    def oom_kill_count(self) -> int: ...
+    def exists(self) -> bool: ...
+    def paths(self) -> dict[str, str]: ...
+    def destroy(self) -> None: ...  # idempotent; kills nothing, removes the directories
+
+
+def is_unified(root: str = UNIFIED_ROOT) -> bool:
+    return os.path.exists(os.path.join(root, "cgroup.controllers"))
+
+
+def new_manager(cgroups_path: str, container_id: str) -> CgroupManager:
+    """The manager for this host. An empty ``cgroups_path`` means ``<own cgroup>/<container_id>``
+    (v1) or ``<parent of own cgroup>/<container_id>`` (v2), as runc does."""
+    if is_unified():
+        from skiff.runtime.cgroups.v2 import V2Manager
+
+        return V2Manager(cgroups_path, container_id)
+    from skiff.runtime.cgroups.v1 import V1Manager
+
+    return V1Manager(cgroups_path, container_id)
