@@ -1,0 +1,181 @@
+"""Log drivers the monitor writes with: ``json-file`` (Docker's exact format), ``local`` and ``none``.
+
+json-file writes one line per message, exactly as dockerd does::
+
+    {"log":"hello\\n","stream":"stdout","time":"2026-11-22T16:37:29.123456789Z"}
+
+Lines longer than 16 KiB are cut into partial messages (no trailing ``\\n``), as Docker's copier does.
+Rotation follows Docker's ``max-size``/``max-file`` options. **Default: no rotation** (Docker's
+json-file default, logs grow without bound) unless the daemon passes default options; ``local``
+rotates by default at 20 MiB x 5 files, like Docker's ``local`` (we do not compress rotated files).
+
+``local`` is our own compact binary format; each record is::
+
+    [u32 n][u64 time_ns][u8 stream 1|2][u8 flags: 1=partial][payload: n-10 bytes][u32 n]
+
+Length at both ends lets a reader walk backwards for ``tail`` without reading the whole file.
+
+Writers write straight to the file (no user-space buffer) so the monitor's memory does not grow
+with a fast writer; the OS page cache does the buffering.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Iterator
+from typing import Protocol
+
+from skiff.monitor.protocol import LogConfig
+
+__all__ = [
+    "LogWriter", "JsonFileWriter", "LocalWriter", "NullWriter", "LineSplitter", "open_writer",
+    "encode_json_line", "format_time", "MAX_LINE", "LOCAL_HEADER", "parse_size",
+]
+
+MAX_LINE = 16 * 1024
+LOCAL_HEADER = struct.Struct("<IQBB")
+LOCAL_TRAILER = struct.Struct("<I")
+
+_ESC = {c: f"\\u{c:04x}" for c in range(0x20)}
+_ESC.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord('"'): '\\"', ord("\\"): "\\\\",
+             ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+             0x2028: "\\u2028", 0x2029: "\\u2029"})
+_STREAM = {1: "stdout", 2: "stderr"}
+
+
+def format_time(ns: int, fixed: bool = False) -> str:
+    """Go's RFC3339Nano in UTC (trailing zeros trimmed); ``fixed`` keeps 9 digits (docker logs -t)."""
+    sec, frac = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    if fixed:
+        return f"{base}.{frac:09d}Z"
+    if frac == 0:
+        return base + "Z"
+    return f"{base}.{f'{frac:09d}'.rstrip('0')}Z"
+
+
+def encode_json_line(stream: int, data: bytes, ns: int) -> bytes:
+    """One json-file line, escaped as Docker's jsonlog does (HTML-safe, invalid UTF-8 -> U+FFFD)."""
+    text = data.decode("utf-8", "replace").translate(_ESC)
+    return f'{{"log":"{text}","stream":"{_STREAM[stream]}","time":"{format_time(ns)}"}}\n'.encode()
+
+
+def parse_size(text: str) -> int:
+    """Docker's FromHumanSize/RAMInBytes for log opts: ``10m``, ``1g``, ``512k``, plain bytes."""
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(t[-1:], 1)
+    return int(float(t[:-1] if mult > 1 else t) * mult)
+
+
+class LogWriter(Protocol):
+    def write(self, stream: int, data: bytes, ns: int, partial: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullWriter:
+    """The ``none`` driver."""
+
+    def write(self, stream: int, data: bytes, ns: int, partial: bool) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _RotatingFile:
+    """An append-only file rotated Docker's way: name -> name.1 -> ... -> name.(max_file-1)."""
+
+    def __init__(self, path: str, max_size: int, max_file: int) -> None:
+        self.path, self.max_size, self.max_file = path, max_size, max(1, max_file)
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+
+    def append(self, data: bytes) -> None:
+        if self.max_size > 0 and self.size >= self.max_size:
+            self._rotate()
+        os.write(self.fd, data)
+        self.size += len(data)
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        if self.max_file > 1:
+            for i in range(self.max_file - 1, 1, -1):
+                try:
+                    os.rename(f"{self.path}.{i - 1}", f"{self.path}.{i}")
+                except FileNotFoundError:
+                    pass
+            os.rename(self.path, f"{self.path}.1")
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+        self.fd = os.open(self.path, flags, 0o640)
+        self.size = 0
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class JsonFileWriter:
+    def __init__(self, path: str, max_size: int = -1, max_file: int = 1) -> None:
+        self._f = _RotatingFile(path, max_size, max_file)
+
+    def write(self, stream: int, data: bytes, ns: int, partial: bool) -> None:
+        self._f.append(encode_json_line(stream, data, ns))
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class LocalWriter:
+    def __init__(self, path: str, max_size: int = 20 << 20, max_file: int = 5) -> None:
+        self._f = _RotatingFile(path, max_size, max_file)
+
+    def write(self, stream: int, data: bytes, ns: int, partial: bool) -> None:
+        n = LOCAL_HEADER.size + len(data)
+        self._f.append(LOCAL_HEADER.pack(n, ns, stream, 1 if partial else 0) + data + LOCAL_TRAILER.pack(n))
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def open_writer(cfg: LogConfig, path: str) -> LogWriter:
+    """The writer for ``cfg``; unknown drivers are refused by the engine before we get here."""
+    if cfg.type == "none" or not path:
+        return NullWriter()
+    max_file = int(cfg.opt("max-file", "1" if cfg.type == "json-file" else "5"))
+    if cfg.type == "local":
+        return LocalWriter(path, parse_size(cfg.opt("max-size", "20m")), max_file)
+    size = cfg.opt("max-size", "")
+    return JsonFileWriter(path, parse_size(size) if size and size != "-1" else -1, max_file)
+
+
+class LineSplitter:
+    """Cuts a byte stream into messages: complete lines, or 16 KiB partial pieces (bounded memory)."""
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, data: bytes) -> Iterator[tuple[bytes, bool]]:
+        buf = self._rest + data if self._rest else data
+        start, n = 0, len(buf)
+        while start < n:
+            nl = buf.find(b"\n", start, start + MAX_LINE)
+            if nl >= 0:
+                yield buf[start:nl + 1], False
+                start = nl + 1
+            elif n - start >= MAX_LINE:
+                yield buf[start:start + MAX_LINE], True
+                start += MAX_LINE
+            else:
+                break
+        self._rest = buf[start:]
+
+    def flush(self) -> Iterator[tuple[bytes, bool]]:
+        if self._rest:
+            rest, self._rest = self._rest, b""
+            yield rest, True
