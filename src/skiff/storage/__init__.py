@@ -1,0 +1,66 @@
+"""Snapshots (overlay2, vfs) and layer apply/diff: where image layers and container rootfs live.
+
+How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
+
+    from skiff.storage import Overlay2Snapshotter, VfsSnapshotter, overlay_supported
+    sn = Overlay2Snapshotter(data_root / "overlay2") if overlay_supported() else VfsSnapshotter(...)
+
+    # pull: unpack layers (bottom first); each becomes a committed snapshot named by its chain ID
+    layers = [LayerSource(diff_id, lambda d=digest: content_store.open(d)) for ...]
+    top = unpack_layers(sn, layers)[-1].chain_id        # parallel on overlay2; reuses shared layers
+
+    # run: a writable snapshot over the image, mounted by the caller
+    mounts = sn.prepare(container_id, top)               # list[Mount]; the snapshotter never mounts
+    mount_all(mounts, rootfs_dir) ... unmount_all(rootfs_dir); sn.remove(container_id)
+
+    # docker diff / commit / build: the container's changes as a layer tar
+    changes(sn.layer_dirs(container_id))                 # [Change(path, kind 0|1|2)]
+    written = write_diff(sn.layer_dirs(container_id), out_file)   # diff_id, size (uncompressed)
+    sn.commit(new_chain_id, container_id) or apply it elsewhere with apply_layer(...)
+
+    # a single layer into a plain directory (docker import, build contexts, cp):
+    apply_layer(dest_dir, stream, overlay_whiteouts=False) -> AppliedLayer(diff_id, size, compression)
+
+The model (active / view / committed, keys vs names) is taught in ``skiff.storage.snapshot``.
+Errors: ``UnsafeEntry`` and ``DiffIDMismatch`` are InvalidParameter; ``SnapshotNotFound`` is
+NotFound; ``SnapshotExists``/``SnapshotHasChildren`` are Conflict.
+"""
+
+from skiff.storage.archive import (
+    AppliedLayer,
+    Change,
+    ChangeKind,
+    Compression,
+    DiffIDMismatch,
+    UnsafeEntry,
+    WrittenDiff,
+    apply_layer,
+    changes,
+    detect,
+    write_diff,
+)
+from skiff.storage.mount import Mount, mount_all, unmount_all
+from skiff.storage.overlay2 import Overlay2Snapshotter, overlay_supported
+from skiff.storage.snapshot import (
+    Info,
+    Kind,
+    LayerAccess,
+    LayerDirs,
+    SnapshotExists,
+    SnapshotHasChildren,
+    SnapshotNotFound,
+    Snapshotter,
+    Usage,
+    WrongSnapshotKind,
+)
+from skiff.storage.unpack import LayerSource, UnpackedLayer, chain_ids, unpack_layers
+from skiff.storage.vfs import VfsSnapshotter
+
+__all__ = [
+    "AppliedLayer", "Change", "ChangeKind", "Compression", "DiffIDMismatch", "Info", "Kind",
+    "LayerAccess", "LayerDirs", "LayerSource", "Mount", "Overlay2Snapshotter", "SnapshotExists",
+    "SnapshotHasChildren", "SnapshotNotFound", "Snapshotter", "UnpackedLayer", "UnsafeEntry",
+    "Usage", "VfsSnapshotter", "WrittenDiff", "WrongSnapshotKind", "apply_layer", "chain_ids",
+    "changes", "detect", "mount_all", "overlay_supported", "unmount_all", "unpack_layers",
+    "write_diff",
+]

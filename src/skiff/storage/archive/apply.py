@@ -1,0 +1,295 @@
+"""Apply one layer tar stream to a directory: the untrusted-input side of image unpacking.
+
+Why Python's ``tarfile`` and not GNU tar: the safety rules (no ``..``, no absolute names, never write
+through a symlink, hard links only inside, whiteouts only inside) and the whiteout conversion have to
+look at every entry in order while the filesystem changes under it. GNU tar would need a validating
+pre-pass over the stream (so either buffering or reading it twice) and still decides on its own how
+to treat symlinked directories. Here ``tarfile`` only *parses* the stream (mode ``r|``: sequential,
+constant memory) and we do every filesystem operation ourselves through ``SafeDir``: openat-style,
+``O_NOFOLLOW`` on every component, so a symlink can never be walked through whoever planted it.
+The diff ID is hashed from the uncompressed bytes as they are read; the stream is read to its end so
+the hash covers the tar's trailing padding too.
+
+Whiteouts (OCI image-spec layer.md):
+* ``overlay_whiteouts=True`` (overlay2: the directory is a layer's own upper dir): ``.wh.x`` becomes
+  a char device 0:0 named ``x``, ``.wh..wh..opq`` sets ``trusted.overlay.opaque=y`` on its directory.
+* ``overlay_whiteouts=False`` (vfs: the directory is a full copy of the parent): ``.wh.x`` deletes
+  ``x``; ``.wh..wh..opq`` deletes every child of its directory that this layer did not itself add.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from skiff.errors import InvalidParameter
+from skiff.storage.archive.compression import Compression, decompressed
+from skiff.storage.archive.safedir import SafeDir, UnsafeEntry, split_name
+from skiff.sys import xattr
+
+__all__ = ["AppliedLayer", "DiffIDMismatch", "apply_layer", "WHITEOUT_PREFIX", "WHITEOUT_OPAQUE"]
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_CHUNK = 1 << 20
+_ZERO = bytes(_CHUNK)
+_IS_ROOT = os.geteuid() == 0
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class AppliedLayer:
+    """What applying a layer found: ``diff_id`` ("sha256:<hex>" of the uncompressed tar), its size."""
+
+    diff_id: str
+    size: int
+    compression: Compression
+
+
+class DiffIDMismatch(InvalidParameter):
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"layer diff ID mismatch: expected {expected}, got {actual}")
+
+
+class _Hashing:
+    """A reader that hashes and counts everything read through it."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner, self.sha, self.size = inner, hashlib.sha256(), 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(n)
+        self.sha.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def _xattrs(ti: tarfile.TarInfo) -> list[tuple[str, bytes]]:
+    out = []
+    for key, value in ti.pax_headers.items():
+        if key.startswith("SCHILY.xattr."):
+            name = key[len("SCHILY.xattr."):]
+            if name.startswith("trusted.overlay."):  # only we decide overlay's metadata
+                continue
+            out.append((name, value.encode("utf-8", "surrogateescape")))
+    return out
+
+
+def _mtime_ns(ti: tarfile.TarInfo) -> int:
+    return int(float(ti.mtime) * 1_000_000_000)
+
+
+class _Applier:
+    def __init__(self, sd: SafeDir, overlay: bool) -> None:
+        self.sd, self.overlay = sd, overlay
+        self.unpacked: set[tuple[str, ...]] = set()
+        self.dir_times: list[tuple[tuple[str, ...], int]] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _remove(self, fd: int, name: str, parts: tuple[str, ...]) -> None:
+        """Delete ``name`` in ``fd`` whatever it is; never follows a symlink."""
+        try:
+            st = os.lstat(name, dir_fd=fd)
+        except FileNotFoundError:
+            return
+        self.sd.forget(parts)
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(name, dir_fd=fd)
+        else:
+            os.unlink(name, dir_fd=fd)
+
+    def _owner_mode(self, ti: tarfile.TarInfo, target: int | tuple[int, str], symlink: bool = False) -> None:
+        if isinstance(target, int):
+            if _IS_ROOT:
+                os.chown(target, ti.uid, ti.gid)
+            os.chmod(target, stat.S_IMODE(ti.mode))
+            for name, value in _xattrs(ti):
+                xattr.set(target, name, value)
+            return
+        fd, name = target
+        if _IS_ROOT:
+            os.chown(name, ti.uid, ti.gid, dir_fd=fd, follow_symlinks=False)
+        if not symlink:
+            os.chmod(name, stat.S_IMODE(ti.mode), dir_fd=fd)
+        for xname, value in _xattrs(ti):
+            xattr.set(self.sd.proc_path(fd, name), xname, value)
+
+    # -- entries ---------------------------------------------------------------------------
+    def entry(self, ti: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
+        parts = split_name(ti.name)
+        if not parts:
+            if not ti.isdir():
+                raise UnsafeEntry(ti.name, "the root can only be a directory")
+            self._owner_mode(ti, self.sd.root_fd)
+            self.dir_times.append(((), _mtime_ns(ti)))
+            return
+        base = parts[-1]
+        if base.startswith(WHITEOUT_PREFIX):
+            self.whiteout(ti, parts)
+            return
+        fd = self.sd.dir_fd(parts[:-1], ti.name)
+        if not self.overlay:
+            self.unpacked.add(parts)
+        try:
+            existing: os.stat_result | None = os.lstat(base, dir_fd=fd)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and not (ti.isdir() and stat.S_ISDIR(existing.st_mode)):
+            self._remove(fd, base, parts)
+        if ti.isreg():
+            self.regular(ti, tar, fd, base)
+        elif ti.isdir():
+            if existing is None or not stat.S_ISDIR(existing.st_mode):
+                os.mkdir(base, 0o700, dir_fd=fd)
+            self._owner_mode(ti, (fd, base))
+            self.dir_times.append((parts, _mtime_ns(ti)))
+        elif ti.issym():
+            os.symlink(ti.linkname, base, dir_fd=fd)
+            self._owner_mode(ti, (fd, base), symlink=True)
+            os.utime(base, ns=(_mtime_ns(ti),) * 2, dir_fd=fd, follow_symlinks=False)
+        elif ti.islnk():
+            self.hardlink(ti, parts, fd, base)
+        elif ti.ischr() or ti.isblk() or ti.isfifo():
+            if not ti.isfifo() and not _IS_ROOT:
+                raise UnsafeEntry(ti.name, "device nodes can only be created as root")
+            kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
+            os.mknod(base, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=fd)
+            self._owner_mode(ti, (fd, base))
+            os.utime(base, ns=(_mtime_ns(ti),) * 2, dir_fd=fd, follow_symlinks=False)
+        else:
+            raise InvalidParameter(f"layer entry {ti.name!r}: unsupported tar type {ti.type!r}")
+
+    def regular(self, ti: tarfile.TarInfo, tar: tarfile.TarFile, fd: int, base: str) -> None:
+        out = os.open(base, _FILE_FLAGS, 0o600, dir_fd=fd)
+        try:
+            src = tar.extractfile(ti)
+            if src is not None:
+                holes = False
+                while chunk := src.read(_CHUNK):
+                    if len(chunk) == _CHUNK and chunk == _ZERO:  # keep big zero runs sparse
+                        os.lseek(out, _CHUNK, os.SEEK_CUR)
+                        holes = True
+                    else:
+                        os.write(out, chunk) if len(chunk) < 65536 else _write_all(out, chunk)
+                if holes:
+                    os.ftruncate(out, ti.size)
+            self._owner_mode(ti, out)
+            os.utime(out, ns=(_mtime_ns(ti),) * 2)
+        finally:
+            os.close(out)
+
+    def hardlink(self, ti: tarfile.TarInfo, parts: tuple[str, ...], fd: int, base: str) -> None:
+        tparts = split_name(ti.linkname, ti.name)
+        if not tparts or tparts == parts:
+            raise UnsafeEntry(ti.name, f"bad hard link target {ti.linkname!r}")
+        fd = os.dup(fd)  # the cache may close it while resolving the target
+        try:
+            tfd = self.sd.dir_fd(tparts[:-1], ti.name, create=False)
+            try:
+                st = os.lstat(tparts[-1], dir_fd=tfd)
+            except FileNotFoundError:
+                raise UnsafeEntry(ti.name, f"hard link target {ti.linkname!r} does not exist") from None
+            if stat.S_ISDIR(st.st_mode):
+                raise UnsafeEntry(ti.name, f"hard link target {ti.linkname!r} is a directory")
+            os.link(tparts[-1], base, src_dir_fd=tfd, dst_dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise UnsafeEntry(ti.name, f"hard link target {ti.linkname!r} does not exist") from None
+        finally:
+            os.close(fd)
+
+    def whiteout(self, ti: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
+        dparts = parts[:-1]
+        if parts[-1] == WHITEOUT_OPAQUE:
+            if self.overlay:
+                dfd = self.sd.dir_fd(dparts, ti.name)
+                xattr.set(dfd, OPAQUE_XATTR, b"y")
+            else:
+                try:
+                    dfd = self.sd.dir_fd(dparts, ti.name, create=False)
+                except FileNotFoundError:
+                    return
+                self._clear_opaque(dfd, dparts)
+            return
+        target = parts[-1][len(WHITEOUT_PREFIX):]
+        if target in ("", ".", "..") or target.startswith(WHITEOUT_PREFIX):
+            raise UnsafeEntry(ti.name, "bad whiteout name")
+        tparts = (*dparts, target)
+        if self.overlay:
+            dfd = self.sd.dir_fd(dparts, ti.name)
+            self._remove(dfd, target, tparts)
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=dfd)
+            return
+        try:
+            dfd = self.sd.dir_fd(dparts, ti.name, create=False)
+        except FileNotFoundError:
+            return
+        self._remove(dfd, target, tparts)
+
+    def _clear_opaque(self, dfd: int, dparts: tuple[str, ...]) -> None:
+        """vfs opaque dir: drop what lower layers put there, keep what this layer added."""
+        for name in os.listdir(dfd):
+            cparts = (*dparts, name)
+            if cparts not in self.unpacked:
+                self._remove(dfd, name, cparts)
+                continue
+            try:
+                st = os.lstat(name, dir_fd=dfd)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self._clear_opaque(self.sd.dir_fd(cparts, name, create=False), cparts)
+
+    def finish(self) -> None:
+        """Directory mtimes last (creating children changed them), deepest first."""
+        for parts, ns in reversed(self.dir_times):
+            try:
+                if not parts:
+                    os.utime(self.sd.root_fd, ns=(ns, ns))
+                    continue
+                fd = self.sd.dir_fd(parts[:-1], "/".join(parts), create=False)
+                os.utime(parts[-1], ns=(ns, ns), dir_fd=fd, follow_symlinks=False)
+            except (FileNotFoundError, UnsafeEntry):
+                continue  # replaced or deleted later in the same layer
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def apply_layer(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_whiteouts: bool,
+                expected_diff_id: str | None = None) -> AppliedLayer:
+    """Apply the (gzip/zstd/plain) layer tar ``stream`` onto ``dest``; return its diff ID and size.
+
+    Raises ``UnsafeEntry`` (InvalidParameter) naming the first entry that would escape ``dest``
+    (nothing outside is written; ``dest`` is left partly applied, so discard it), ``DiffIDMismatch``
+    if ``expected_diff_id`` is given and differs, ``InvalidParameter`` for a corrupt tar.
+    """
+    reader, compression = decompressed(stream)
+    hashing = _Hashing(reader)
+    with SafeDir(dest) as sd:
+        applier = _Applier(sd, overlay_whiteouts)
+        try:
+            with tarfile.open(fileobj=hashing, mode="r|", bufsize=_CHUNK,  # type: ignore[call-overload]
+                              errors="surrogateescape") as tar:
+                for ti in tar:
+                    applier.entry(ti, tar)
+        except tarfile.TarError as exc:
+            raise InvalidParameter(f"invalid layer tar: {exc}") from exc
+        applier.finish()
+    hashing.drain()
+    diff_id = "sha256:" + hashing.sha.hexdigest()
+    if expected_diff_id is not None and expected_diff_id != diff_id:
+        raise DiffIDMismatch(expected_diff_id, diff_id)
+    return AppliedLayer(diff_id, hashing.size, compression)

@@ -1,0 +1,144 @@
+"""What overlay2 and vfs share: records in a MetaStore, one data directory per snapshot.
+
+Subclasses only say how a snapshot's directory is filled (``_populate``), what its mounts are
+(``_active_mounts``/``_view_mounts``) and where its layer lives (``layer_dirs``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from skiff.errors import InvalidParameter
+from skiff.storage.metadata import MetaStore, Record
+from skiff.storage.mount import Mount
+from skiff.storage.snapshot import Info, Kind, LayerDirs, Usage, WrongSnapshotKind
+
+__all__ = ["DirSnapshotter", "disk_usage"]
+
+
+def disk_usage(path: Path) -> Usage:
+    """du-style usage: allocated bytes and inodes, each hard-linked inode counted once."""
+    seen: set[tuple[int, int]] = set()
+    size = 0
+    stack = [os.fspath(path)]
+    while stack:
+        d = stack.pop()
+        try:
+            it = os.scandir(d)
+        except FileNotFoundError:
+            continue
+        with it:
+            for e in it:
+                st = e.stat(follow_symlinks=False)
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                size += st.st_blocks * 512
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+    return Usage(size=size, inodes=len(seen))
+
+
+class DirSnapshotter:
+    """Base of the directory-backed snapshotters; see ``skiff.storage.snapshot`` for the model."""
+
+    capabilities: frozenset[str] = frozenset()
+    _DATA = "snapshots"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        (self.root / self._DATA).mkdir(parents=True, exist_ok=True)
+        self._meta = MetaStore(self.root / "metadata.db")
+        self._sweep()
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def _populate(self, id_: str, parent: Record | None) -> None:
+        raise NotImplementedError
+
+    def _active_mounts(self, rec: Record) -> list[Mount]:
+        raise NotImplementedError
+
+    def _view_mounts(self, rec: Record) -> list[Mount]:
+        raise NotImplementedError
+
+    def _discard(self, id_: str) -> None:
+        shutil.rmtree(self._dir(id_), ignore_errors=True)
+
+    def layer_dirs(self, key: str) -> LayerDirs:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def _dir(self, id_: str) -> Path:
+        return self.root / self._DATA / id_
+
+    def _sweep(self) -> None:
+        """Delete data dirs a crash left without a record (created before it, or removed after)."""
+        known = self._meta.ids()
+        for entry in os.scandir(self.root / self._DATA):
+            if entry.name not in known:
+                self._discard(entry.name)
+
+    def _create(self, key: str, parent: str | None, labels: Mapping[str, str] | None, kind: Kind) -> Record:
+        if not key:
+            raise InvalidParameter("snapshot key must not be empty")
+        prec = self._meta.get(parent) if parent is not None else None
+        if prec is not None and prec.info.kind is not Kind.COMMITTED:
+            raise WrongSnapshotKind(parent or "", prec.info.kind, "committed")
+        id_ = uuid.uuid4().hex
+        try:
+            self._populate(id_, prec if kind is Kind.ACTIVE else None)
+            self._meta.create(key, id_, kind, parent, labels)
+        except BaseException:
+            self._discard(id_)
+            raise
+        return self._meta.get(key)
+
+    def prepare(self, key: str, parent: str | None = None,
+                labels: Mapping[str, str] | None = None) -> list[Mount]:
+        return self._active_mounts(self._create(key, parent, labels, Kind.ACTIVE))
+
+    def view(self, key: str, parent: str | None = None,
+             labels: Mapping[str, str] | None = None) -> list[Mount]:
+        return self._view_mounts(self._create(key, parent, labels, Kind.VIEW))
+
+    def mounts(self, key: str) -> list[Mount]:
+        rec = self._meta.get(key)
+        if rec.info.kind is Kind.ACTIVE:
+            return self._active_mounts(rec)
+        if rec.info.kind is Kind.VIEW:
+            return self._view_mounts(rec)
+        raise WrongSnapshotKind(key, rec.info.kind, "active or view")
+
+    def commit(self, name: str, key: str, labels: Mapping[str, str] | None = None,
+               parent: str | None = None) -> None:
+        rec = self._meta.get(key)
+        reparent = parent is not None and parent != rec.info.parent
+        if reparent and ("rebase" not in self.capabilities or rec.info.parent is not None):
+            raise InvalidParameter(f"snapshot {key}: cannot commit onto a different parent {parent}")
+        use = disk_usage(self._dir(rec.id))
+        self._meta.commit(name, key, labels, use.size, use.inodes, parent=parent, reparent=reparent)
+
+    def remove(self, key: str) -> None:
+        rec = self._meta.remove(key)
+        self._discard(rec.id)
+
+    def stat(self, key: str) -> Info:
+        return self._meta.get(key).info
+
+    def walk(self) -> Iterator[Info]:
+        return self._meta.walk()
+
+    def usage(self, key: str) -> Usage:
+        rec = self._meta.get(key)
+        if rec.info.kind is Kind.COMMITTED and rec.size >= 0:
+            return Usage(rec.size, rec.inodes)
+        if rec.info.kind is Kind.VIEW:
+            return Usage(0, 0)
+        return disk_usage(self._dir(rec.id))
+
+    def close(self) -> None:
+        self._meta.close()

@@ -1,0 +1,132 @@
+"""Unpack an image's layers into a snapshotter: the entry point for ``skiff.image``.
+
+Each layer becomes a committed snapshot named by its chain ID (OCI image-spec: ``chain(L0) =
+diff_id(L0)``, ``chain(Ln) = sha256(chain(Ln-1) + " " + diff_id(Ln))``), so layers shared between
+images are unpacked once. Layers already present are reused.
+
+With a "rebase" snapshotter (overlay2) every missing layer is prepared without a parent and extracted
+in its own thread into its own directory, then the layers are committed bottom-up onto their
+parents. Decompression (isal, zstandard), hashing and file writes release the GIL, so this overlaps
+on several cores. Other snapshotters (vfs) need the parent's content first and go one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from skiff.errors import NotFound, Unimplemented
+from skiff.storage.archive.apply import AppliedLayer, apply_layer
+from skiff.storage.snapshot import LayerAccess, SnapshotExists, Snapshotter
+
+__all__ = ["LayerSource", "UnpackedLayer", "chain_ids", "unpack_layers"]
+
+
+@dataclass(frozen=True)
+class LayerSource:
+    """One layer to unpack: its diff ID (from the image config) and how to open its blob.
+
+    ``open`` returns a fresh binary stream of the blob as stored (gzip, zstd or plain tar); it is
+    called once, from a worker thread, and the stream is closed after use.
+    """
+
+    diff_id: str
+    open: Callable[[], BinaryIO]
+
+
+@dataclass(frozen=True)
+class UnpackedLayer:
+    chain_id: str
+    diff_id: str
+    size: int       # uncompressed tar bytes; -1 when the layer was already there
+    reused: bool
+
+
+def chain_ids(diff_ids: Sequence[str]) -> list[str]:
+    """The chain ID of each layer prefix (OCI image-spec config.md)."""
+    out: list[str] = []
+    for d in diff_ids:
+        out.append(d if not out else "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
+
+
+def _exists(sn: Snapshotter, name: str) -> bool:
+    try:
+        sn.stat(name)
+        return True
+    except NotFound:
+        return False
+
+
+def _apply(sn: LayerAccess, key: str, layer: LayerSource) -> AppliedLayer:
+    dirs = sn.layer_dirs(key)
+    with layer.open() as stream:
+        return apply_layer(dirs.upper, stream, overlay_whiteouts=dirs.overlay,
+                           expected_diff_id=layer.diff_id)
+
+
+def _commit(sn: Snapshotter, name: str, key: str, parent: str | None, rebase: bool) -> None:
+    try:
+        if rebase:
+            sn.commit(name, key, parent=parent)
+        else:
+            sn.commit(name, key)
+    except SnapshotExists:  # another unpack of the same layer won the race: use theirs
+        sn.remove(key)
+
+
+def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
+                  max_workers: int | None = None) -> list[UnpackedLayer]:
+    """Make sure every layer of ``layers`` (bottom first) is a committed snapshot; return them.
+
+    The top layer's chain ID is the parent to ``prepare`` a container from. Raises
+    ``DiffIDMismatch``/``UnsafeEntry`` (InvalidParameter) for a bad layer; nothing of a failed
+    unpack is left behind (layers committed below the failing one stay: they are valid).
+    """
+    if not isinstance(sn, LayerAccess):
+        raise Unimplemented(f"snapshotter {type(sn).__name__} cannot unpack layers")
+    chains = chain_ids([layer.diff_id for layer in layers])
+    first = len(layers)
+    for i in range(len(layers) - 1, -1, -1):
+        if _exists(sn, chains[i]):
+            break
+        first = i
+    result = [UnpackedLayer(chains[i], layers[i].diff_id, -1, True) for i in range(first)]
+    todo = range(first, len(layers))
+    if not todo:
+        return result
+    tag = uuid.uuid4().hex[:12]
+    keys = {i: f"extract-{tag}-{i} {chains[i]}" for i in todo}
+    pending = set(todo)
+    rebase = "rebase" in sn.capabilities
+    try:
+        if rebase:
+            for i in todo:
+                sn.prepare(keys[i])
+            workers = max_workers or min(4, os.cpu_count() or 1)
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unpack") as pool:
+                futures = {i: pool.submit(_apply, sn, keys[i], layers[i]) for i in todo}
+                applied = {i: f.result() for i, f in futures.items()}
+            for i in todo:
+                _commit(sn, chains[i], keys[i], chains[i - 1] if i else None, rebase=True)
+                pending.discard(i)
+        else:
+            applied = {}
+            for i in todo:
+                sn.prepare(keys[i], chains[i - 1] if i else None)
+                applied[i] = _apply(sn, keys[i], layers[i])
+                _commit(sn, chains[i], keys[i], None, rebase=False)
+                pending.discard(i)
+    finally:
+        for i in pending:
+            try:
+                sn.remove(keys[i])
+            except NotFound:
+                pass
+    result += [UnpackedLayer(chains[i], applied[i].diff_id, applied[i].size, False) for i in todo]
+    return result
