@@ -1,0 +1,182 @@
+"""A build context from the API: a tar stream (plain, gzip, bzip2, xz or zstd) unpacked safely.
+
+Nothing in the tar may land outside the destination: names are cleaned, ``..`` escapes, absolute
+link targets for hard links and writes through symlinked parents are refused, device nodes are
+skipped. Then the Dockerfile is located (``-f`` is a path inside the context; ``Dockerfile`` falls
+back to ``dockerfile``) and, as the classic builder does, the Dockerfile and .dockerignore are
+removed from the context when .dockerignore names them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from skiff.build.dockerignore import IgnoreMatcher, go_clean, read_ignore_file
+from skiff.errors import InvalidParameter, NotFound
+
+__all__ = ["BuildContext", "ContextError", "extract_context", "open_context_dir", "untar"]
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class ContextError(InvalidParameter):
+    """The context tar is malformed or tries to escape its directory."""
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    root: Path
+    dockerfile_name: str  # relative to root, slash-separated
+    dockerfile: bytes  # read before .dockerignore may remove it from the context
+    owned: bool = True  # remove root on close()
+
+    def close(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _decompressed(stream: IO[bytes]) -> IO[bytes]:
+    head = _peek(stream, 4)
+    if head.startswith(_ZSTD_MAGIC):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(stream)
+    return stream
+
+
+class _Prefixed(io.RawIOBase):
+    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+        self.prefix = prefix
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.prefix:
+            n = min(len(b), len(self.prefix))
+            b[:n] = self.prefix[:n]
+            self.prefix = self.prefix[n:]
+            return n
+        data = self.rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _peek(stream: IO[bytes], n: int) -> bytes:
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        return bytes(peek(n)[:n])
+    return b""
+
+
+def untar(stream: IO[bytes], dest: Path) -> None:
+    """Unpack a (possibly compressed) tar stream into ``dest``, refusing any escape."""
+    if not hasattr(stream, "peek"):
+        stream = io.BufferedReader(_Prefixed(b"", stream))
+    stream = _decompressed(stream)
+    dest = dest.resolve()
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            for member in tar:
+                _extract_member(tar, member, dest)
+    except tarfile.TarError as e:
+        raise ContextError(f"failed to read build context: {e}") from None
+
+
+def _safe_target(dest: Path, name: str) -> Path:
+    clean = go_clean("/" + name).lstrip("/")
+    if not clean or clean == ".":
+        return dest
+    target = dest / clean
+    parent = target.parent.resolve()
+    if parent != dest and dest not in parent.parents:
+        raise ContextError(f'"{name}" is outside of "{dest}"')
+    return parent / target.name
+
+
+def _extract_member(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: Path) -> None:
+    rel = go_clean(m.name)
+    if rel.startswith("../") or rel == "..":
+        raise ContextError(f'"{m.name}" is outside of "{dest}"')
+    target = _safe_target(dest, m.name)
+    if target == dest:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _safe_target(dest, m.name)  # parents may have been created through a symlink just now
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        target.unlink()
+    mode = m.mode & 0o7777
+    if m.isdir():
+        target.mkdir(exist_ok=True)
+        os.chmod(target, mode or 0o755)
+    elif m.isreg():
+        src = tar.extractfile(m)
+        assert src is not None
+        with open(target, "wb") as f:
+            shutil.copyfileobj(src, f, 1 << 20)
+        os.chmod(target, mode)
+        os.utime(target, (m.mtime, m.mtime))
+    elif m.issym():
+        os.symlink(m.linkname, target)
+    elif m.islnk():
+        link = _safe_target(dest, m.linkname)
+        if not link.exists():
+            raise ContextError(f'invalid hardlink "{m.name}" -> "{m.linkname}"')
+        os.link(link, target)
+    # device nodes and fifos have no place in a build context: skipped
+
+
+def _locate_dockerfile(root: Path, name: str) -> tuple[Path, str]:
+    name = name or "Dockerfile"
+    rel = go_clean(name.replace("\\", "/")).lstrip("/")
+    candidate = _safe_target(root, rel)
+    if candidate.is_file():
+        return candidate, rel
+    if name == "Dockerfile":
+        lower = root / "dockerfile"
+        if lower.is_file():
+            return lower, "dockerfile"
+    raise NotFound(f"Cannot locate specified Dockerfile: {name}")
+
+
+def _remove_ignored_build_files(root: Path, dockerfile_rel: str) -> None:
+    patterns = read_ignore_file(root / ".dockerignore")
+    if not patterns:
+        return
+    m = IgnoreMatcher(patterns)
+    for rel in (".dockerignore", dockerfile_rel):
+        if m.matches(rel):
+            p = root / rel
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+
+
+def extract_context(
+    stream: IO[bytes], dockerfile: str = "Dockerfile", tmp_root: str | os.PathLike[str] | None = None
+) -> BuildContext:
+    """POST /build's body -> a BuildContext in a fresh temp dir (removed by close())."""
+    root = Path(tempfile.mkdtemp(prefix="skiff-build-", dir=tmp_root))
+    try:
+        untar(stream, root)
+        path, rel = _locate_dockerfile(root.resolve(), dockerfile)
+        data = path.read_bytes()
+        _remove_ignored_build_files(root.resolve(), rel)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return BuildContext(root.resolve(), rel, data)
+
+
+def open_context_dir(root: str | os.PathLike[str], dockerfile: str = "Dockerfile") -> BuildContext:
+    """A directory already on disk (tests, the CLI's local builds); never removed."""
+    base = Path(root).resolve()
+    path, rel = _locate_dockerfile(base, dockerfile)
+    return BuildContext(base, rel, path.read_bytes(), owned=False)
