@@ -1,0 +1,187 @@
+"""Layer apply/diff: whiteouts through real mounts, metadata kept, compression, diff round trip."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import zstandard
+from tests.integration.storage.conftest import Mounter
+from tests.integration.storage.tarbuild import E, d, file, hard, make_tar, sym, wh
+
+from skiff.storage import (
+    ChangeKind,
+    Compression,
+    DiffIDMismatch,
+    LayerSource,
+    apply_layer,
+    changes,
+    unpack_layers,
+    write_diff,
+)
+from skiff.storage.base import DirSnapshotter
+from skiff.sys import xattr
+
+pytestmark = pytest.mark.root
+
+
+def source(data: bytes) -> LayerSource:
+    return LayerSource("sha256:" + hashlib.sha256(data).hexdigest(), lambda: io.BytesIO(data))
+
+
+def tree(root: Path) -> dict[str, tuple[object, ...]]:
+    """Everything a layer may carry, per path: type, mode, owner, content, link, device, xattrs."""
+    out: dict[str, tuple[object, ...]] = {}
+    for base, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(base, n)
+            st = os.lstat(p)
+            content: object = None
+            if stat.S_ISREG(st.st_mode):
+                content = Path(p).read_bytes()
+            elif stat.S_ISLNK(st.st_mode):
+                content = os.readlink(p)
+            mtime = None if stat.S_ISDIR(st.st_mode) else int(st.st_mtime)
+            xa = {k: xattr.get(p, k) for k in xattr.list_names(p) if not k.startswith("trusted.overlay.")}
+            out[os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_gid, content, st.st_rdev, mtime,
+                                             tuple(sorted(xa.items())))
+    return out
+
+
+LAYER1 = make_tar([d("a"), file("a/x", b"x"), file("a/y", b"y"), d("b"), file("b/z", b"z"), file("f", b"f"),
+                   d("c"), file("c/keep", b"k")])
+LAYER2 = make_tar([d("a"), wh("a/.wh.x"), wh(".wh.f"), d("b"), wh("b/.wh..wh..opq"), file("b/new", b"n"),
+                   wh(".wh.c")])
+LAYER3 = make_tar([file("f", b"f again"), d("c"), file("c/fresh", b"fr")])
+
+
+def test_whiteouts_across_layers_through_a_real_mount(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
+    got = unpack_layers(snapshotter, [source(LAYER1), source(LAYER2), source(LAYER3)])
+    assert [g.reused for g in got] == [False, False, False]
+    with mounter.mounted(snapshotter.prepare("run", got[-1].chain_id)) as root:
+        assert sorted(os.listdir(root)) == ["a", "b", "c", "f"]
+        assert os.listdir(root / "a") == ["y"]
+        assert os.listdir(root / "b") == ["new"]           # opaque: z is gone
+        assert os.listdir(root / "c") == ["fresh"]         # deleted then recreated: keep is gone
+        assert (root / "f").read_bytes() == b"f again"
+    with mounter.mounted(snapshotter.view("mid", got[1].chain_id)) as root:
+        assert sorted(os.listdir(root)) == ["a", "b"]
+    if snapshotter.layer_dirs(got[1].chain_id).overlay:   # stored as overlay whiteouts
+        upper = snapshotter.layer_dirs(got[1].chain_id).upper
+        st = os.lstat(upper / "a/x")
+        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+        assert xattr.get(str(upper / "b"), "trusted.overlay.opaque") == b"y"
+    again = unpack_layers(snapshotter, [source(LAYER1), source(LAYER2)])
+    assert [g.reused for g in again] == [True, True]
+
+
+def test_unpack_refuses_bad_diff_id_and_leaves_nothing(snapshotter: DirSnapshotter) -> None:
+    bad = LayerSource("sha256:" + "0" * 64, lambda: io.BytesIO(LAYER2))
+    with pytest.raises(DiffIDMismatch):
+        unpack_layers(snapshotter, [source(LAYER1), bad])
+    names = [i.name for i in snapshotter.walk()]
+    assert names == [source(LAYER1).diff_id] or names == []
+    assert len(os.listdir(snapshotter.root / "snapshots")) == len(names)
+
+
+def test_metadata_preserved(tmp_path: Path) -> None:
+    cap = b"\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    layer = make_tar([
+        d("dir", uid=1000, gid=1001, mtime=1_500_000_000),
+        file("dir/suid", b"#!/bin/sh\n", mode=0o4755, uid=1002, gid=1003, mtime=1_400_000_000,
+             xattrs={"user.note": b"hello", "security.capability": cap, "trusted.skiff": b"t"}),
+        hard("dir/suid-link", "dir/suid"),
+        sym("dir/ln", "suid"),
+        E("dev/null", "char", mode=0o666, dev=(1, 3)),
+        E("dev/loop9", "block", mode=0o660, dev=(7, 9), gid=6),
+        E("dev/fifo", "fifo", mode=0o640),
+        file("sparse", b"\0" * (3 << 20) + b"end"),
+    ])
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    applied = apply_layer(dest, io.BytesIO(layer), overlay_whiteouts=False)
+    assert applied.diff_id == "sha256:" + hashlib.sha256(layer).hexdigest()
+    assert applied.size == len(layer)
+    st = os.lstat(dest / "dir/suid")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)) == (0o4755, 1002, 1003, 1_400_000_000)
+    assert st.st_nlink == 2 and os.lstat(dest / "dir/suid-link").st_ino == st.st_ino
+    assert xattr.get(str(dest / "dir/suid"), "user.note") == b"hello"
+    assert xattr.get(str(dest / "dir/suid"), "security.capability") == cap
+    assert xattr.get(str(dest / "dir/suid"), "trusted.skiff") == b"t"
+    dst = os.lstat(dest / "dir")
+    assert (dst.st_uid, dst.st_gid, int(dst.st_mtime)) == (1000, 1001, 1_500_000_000)
+    assert os.readlink(dest / "dir/ln") == "suid"
+    nul = os.lstat(dest / "dev/null")
+    assert stat.S_ISCHR(nul.st_mode) and os.major(nul.st_rdev) == 1 and os.minor(nul.st_rdev) == 3
+    assert stat.S_IMODE(nul.st_mode) == 0o666
+    loop = os.lstat(dest / "dev/loop9")
+    assert stat.S_ISBLK(loop.st_mode) and loop.st_rdev == os.makedev(7, 9) and loop.st_gid == 6
+    assert stat.S_ISFIFO(os.lstat(dest / "dev/fifo").st_mode)
+    sp = os.lstat(dest / "sparse")
+    assert sp.st_size == (3 << 20) + 3 and sp.st_blocks * 512 < (1 << 20)
+
+
+@pytest.mark.parametrize("kind", [Compression.NONE, Compression.GZIP, Compression.ZSTD])
+def test_compression_detected(kind: Compression, tmp_path: Path) -> None:
+    blob = {Compression.NONE: LAYER1, Compression.GZIP: gzip.compress(LAYER1),
+            Compression.ZSTD: zstandard.ZstdCompressor().compress(LAYER1)}[kind]
+    applied = apply_layer(tmp_path, io.BytesIO(blob), overlay_whiteouts=False)
+    assert applied.compression is kind
+    assert applied.diff_id == "sha256:" + hashlib.sha256(LAYER1).hexdigest()
+    assert (tmp_path / "a/x").read_bytes() == b"x"
+
+
+def test_expected_diff_id_checked(tmp_path: Path) -> None:
+    with pytest.raises(DiffIDMismatch):
+        apply_layer(tmp_path, io.BytesIO(LAYER1), overlay_whiteouts=False, expected_diff_id="sha256:00")
+
+
+def _mutate(root: Path) -> None:
+    (root / "a/y").write_bytes(b"changed")            # modify
+    (root / "a/x").unlink()                           # delete file
+    shutil.rmtree(root / "b")                         # delete dir, then recreate: opaque on overlay
+    (root / "b").mkdir()
+    (root / "b/again").write_bytes(b"again")
+    (root / "new/deep").mkdir(parents=True)           # add
+    (root / "new/deep/file").write_bytes(b"n")
+    os.link(root / "new/deep/file", root / "new/hl")
+    os.symlink("../a/y", root / "new/sym")
+    os.chown(root / "f", 1234, 4321)                  # metadata only
+    os.setxattr(root / "c/keep", "user.k", b"v")
+    os.mknod(root / "new/null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+
+
+def test_diff_round_trip(snapshotter: DirSnapshotter, mounter: Mounter, tmp_path: Path) -> None:
+    """apply(diff(x)) == x: the parent's tree plus the diff equals the snapshot seen mounted."""
+    base = unpack_layers(snapshotter, [source(LAYER1)])[-1].chain_id
+    with mounter.mounted(snapshotter.prepare("ctr", base)) as root:
+        _mutate(root)
+        expected = tree(root)
+    out = io.BytesIO()
+    written = write_diff(snapshotter.layer_dirs("ctr"), out)
+    blob = out.getvalue()
+    assert written.diff_id == "sha256:" + hashlib.sha256(blob).hexdigest() and written.size == len(blob)
+    again = io.BytesIO()
+    assert write_diff(snapshotter.layer_dirs("ctr"), again).diff_id == written.diff_id  # deterministic
+    rebuilt = tmp_path / "rebuilt"
+    rebuilt.mkdir()
+    apply_layer(rebuilt, io.BytesIO(LAYER1), overlay_whiteouts=False)
+    apply_layer(rebuilt, io.BytesIO(blob), overlay_whiteouts=False)
+    assert tree(rebuilt) == expected
+    # and as a new layer in the same snapshotter, seen through a real mount
+    top = unpack_layers(snapshotter, [source(LAYER1), source(blob)])[-1].chain_id
+    with mounter.mounted(snapshotter.view("check", top)) as root:
+        assert tree(root) == expected
+
+    got = {c.path: c.kind for c in changes(snapshotter.layer_dirs("ctr"))}
+    assert got["/a/y"] == ChangeKind.MODIFIED and got["/a/x"] == ChangeKind.DELETED
+    assert got["/new"] == ChangeKind.ADDED and got["/new/deep/file"] == ChangeKind.ADDED
+    assert got["/f"] == ChangeKind.MODIFIED and got["/a"] == ChangeKind.MODIFIED
+    assert got["/b/z"] == ChangeKind.DELETED and got["/b/again"] == ChangeKind.ADDED
+    assert "/c" in got and got["/c/keep"] == ChangeKind.MODIFIED
