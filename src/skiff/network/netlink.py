@@ -38,6 +38,7 @@ __all__ = [
     "move_to_netns",
     "rename",
     "set_master",
+    "set_hairpin",
     "set_mtu",
     "set_mac",
     "set_up",
@@ -207,6 +208,12 @@ def set_master(name: str, master: str, netns: str | None = None) -> None:
         ipr.link("set", index=_index(ipr, name), master=_index(ipr, master))
 
     _run(netns, "set master", name, fn)
+
+
+def set_hairpin(name: str, on: bool = True, netns: str | None = None) -> None:
+    """Let a bridge port send frames back where they came from (NAT loopback to oneself)."""
+    _run(netns, "set hairpin", name, lambda ipr: ipr.link("set", index=_index(ipr, name), kind="bridge_slave",
+                                                                IFLA_BRPORT_MODE=int(on)))
 
 
 def set_mtu(name: str, mtu: int, netns: str | None = None) -> None:

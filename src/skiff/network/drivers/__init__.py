@@ -1,0 +1,1 @@
+"""Network drivers, one module each; they share only ``skiff.network.driverapi`` and never import each other."""

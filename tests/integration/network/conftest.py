@@ -1,0 +1,109 @@
+"""Fixtures for network tests on the real kernel: private netns, test bridges, Skiff's chains.
+
+Everything a test makes is named sk*/veth*/skiff-test-* and removed in finally blocks; the
+``assert_clean`` fixture checks, after each test, that no Skiff chain, test link or netns is left.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from skiff.network import netlink
+from skiff.network.iptables import Iptables
+
+
+def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
+
+
+def skiff_chains() -> list[str]:
+    out = []
+    for table in ("filter", "nat"):
+        rules = sh("iptables", "-w", "5", "-t", table, "-S").stdout.splitlines()
+        out += [f"{table}: {r}" for r in rules if "SKIFF" in r]
+    return out
+
+
+def test_links() -> list[str]:
+    return [link.name for link in netlink.list_links() if link.name.startswith("sk")]
+
+
+test_links.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def netns_factory() -> Iterator[Callable[[], str]]:
+    """netns_factory() -> path of a new netns skiff-test-<hex> with lo up; all removed afterwards."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"skiff-test-{secrets.token_hex(4)}"
+        sh("ip", "netns", "add", name)
+        made.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        return f"/run/netns/{name}"
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            sh("ip", "netns", "del", name, check=False)
+
+
+@pytest.fixture
+def bridge_name() -> Callable[[], str]:
+    return lambda: f"sk{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts (e.g. busybox httpd in a netns); killed by PID afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        yield started
+    finally:
+        for p in started:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def clean_host() -> Iterator[None]:
+    """Asserts the test left no Skiff chain, test link or test netns behind."""
+    before_links = set(test_links())
+    yield
+    fw = Iptables()
+    leftovers = skiff_chains()
+    left_links = set(test_links()) - before_links
+    if leftovers or left_links:
+        fw.remove_base()
+        for name in left_links:
+            netlink.delete_link(name)
+    assert not leftovers, leftovers
+    assert not left_links, left_links
+    assert not [n for n in sh("ip", "netns", "list").stdout.split() if n.startswith("skiff-test-")]
+
+
+def serve_http(netns: str, root: Path, port: int, procs: list[subprocess.Popen[bytes]]) -> None:
+    """busybox httpd on port inside netns, serving root."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.html").write_text("hello from skiff\n")
+    name = Path(netns).name
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    procs.append(subprocess.Popen(["ip", "netns", "exec", name, busybox, "httpd", "-f", "-p", str(port),
+                                   "-h", str(root)]))
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        probe = sh("ip", "netns", "exec", name, "timeout", "2", busybox, "wget", "-q", "-O", "/dev/null",
+                   f"http://127.0.0.1:{port}/", check=False)
+        if probe.returncode == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("httpd did not start")
