@@ -23,7 +23,7 @@ import struct
 import time
 from typing import Any
 
-from skiff.monitor.logdrivers import LineSplitter, LogWriter, open_writer
+from skiff.monitor.logdrivers import LogSink, open_writer
 from skiff.monitor.protocol import (
     EXIT_FILE,
     INIT_PID_FILE,
@@ -69,7 +69,6 @@ class Monitor:
         self.sel = selectors.DefaultSelector()
         self.clients: dict[int, _Client] = {}
         self.outputs: dict[int, int] = {}  # fd -> stream
-        self.splitters = {1: LineSplitter(), 2: LineSplitter()}
         self.paused = False
         self.stdin_fd = -1
         self.stdin_buf = bytearray()
@@ -80,7 +79,7 @@ class Monitor:
         self.exit: ExitStatus | None = None
         self.exit_deadline = 0.0
         self.cgroup_files: list[str] = []
-        self.log: LogWriter = open_writer(opts.log, opts.log_path)
+        self.log = LogSink(open_writer(opts.log, opts.log_path))
         self.listener: socket.socket | None = None
 
     # -- runtime -------------------------------------------------------------------------------
@@ -209,14 +208,10 @@ class Monitor:
         if not data:
             self.sel.unregister(fd)
             del self.outputs[fd]
-            for line, partial in self.splitters[stream].flush():
-                self.log.write(stream, line, time.time_ns(), partial)
             if fd != self.pty_fd:
                 os.close(fd)
             return
-        now = time.time_ns()
-        for line, partial in self.splitters[stream].feed(data):
-            self.log.write(stream, line, now, partial)
+        self.log.feed(stream, data, time.time_ns())
         msg = frame(b"1" if stream == 1 else b"2", data)
         for c in self.clients.values():
             if stream in c.streams:
@@ -387,14 +382,13 @@ class Monitor:
 
     def finish(self) -> None:
         assert self.exit is not None
-        for fd, stream in list(self.outputs.items()):
-            for line, partial in self.splitters[stream].flush():
-                self.log.write(stream, line, time.time_ns(), partial)
+        for fd in list(self.outputs):
             if not self.paused:
                 self.sel.unregister(fd)
             if fd != self.pty_fd:
                 os.close(fd)
         self.outputs.clear()
+        self.log.flush(time.time_ns())
         self.log.close()
         sd = self.o.state_dir
         write_json_atomic(os.path.join(sd, EXIT_FILE), self.exit.to_dict())

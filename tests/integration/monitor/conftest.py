@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,14 +30,41 @@ def runc_root(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def monitor_pids() -> Iterator[list[int]]:
-    """Monitor pids started by a test; killed (SIGKILL, by pid) if still alive at the end."""
+    """Monitor pids started by a test; killed (SIGKILL, by pid) if still alive, then reaped.
+
+    PID 1 here does not reap orphans, so the test process makes itself a child subreaper (what the
+    engine's resident forker does): detached monitors end up as its children and are reaped here.
+    """
+    from skiff.monitor.server import set_child_subreaper
+
+    set_child_subreaper()
     pids: list[int] = []
     yield pids
     for pid in pids:
-        try:
+        deadline = time.monotonic() + 10  # let it finish (runtime delete) before forcing it
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except ChildProcessError:
+                break
+            time.sleep(0.05)
+        else:
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            os.waitpid(pid, 0)
+    time.sleep(0.1)
+    _reap_orphans()
+
+
+def _reap_orphans() -> None:
+    """Reap whatever was re-parented to this (subreaper) test process and has exited."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 @pytest.fixture
