@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +105,7 @@ class ImageStore:
             return list(self._db.execute(sql, args))
 
     # images
-    def put(self, rec: ImageRecord, refs: list[str] | tuple[str, ...] = ()) -> None:
+    def put(self, rec: ImageRecord, refs: Sequence[str] = ()) -> None:
         """Record an image (replacing a previous record of the same ID) and point ``refs`` at it."""
         now = time.time()
         with self._tx() as db:

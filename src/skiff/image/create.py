@@ -1,0 +1,130 @@
+"""Make images locally: ``docker import`` (a rootfs tarball -> a one-layer image) and the shared
+step the engine's commit and the builder use (layer tars + a config -> a stored image).
+
+Each layer tar is read once: hashed uncompressed (diff ID) and gzip-compressed (isal) into the
+content store (blob digest). A Docker schema2 manifest is written too, so the image can be pushed
+and saved like a pulled one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, BinaryIO
+
+import zstandard
+from isal import igzip
+
+from skiff.image.content import ContentStore
+from skiff.image.layers import detect_compression
+from skiff.image.store import ImageRecord, ImageStore, LayerRecord
+from skiff.image.unpack import Unpacker
+from skiff.oci import mediatypes as mt
+from skiff.oci.digest import Digest, Digester, chain_ids
+from skiff.oci.image_spec import Descriptor, History, ImageConfig, Manifest
+
+__all__ = ["ingest_layer", "store_image", "now_rfc3339", "import_config"]
+
+_CHUNK = 1 << 20
+
+
+def now_rfc3339() -> str:
+    """RFC 3339 with nanoseconds, UTC, as Go writes time.Time in JSON."""
+    t = datetime.datetime.now(datetime.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z"
+
+
+class _Tee(io.RawIOBase):
+    """A write-only sink that hashes compressed bytes into a content writer."""
+
+    def __init__(self, write: object) -> None:
+        self._write = write
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self._write(bytes(b))  # type: ignore[operator]
+        return len(b)
+
+
+def ingest_layer(content: ContentStore, tar: BinaryIO) -> tuple[Descriptor, Digest, int]:
+    """Store ``tar`` (plain, gzip or zstd) as a gzip layer blob.
+
+    Returns (blob descriptor, diff ID, uncompressed size). Blocking.
+    """
+    head = tar.read(4)
+    kind = detect_compression(head)
+    raw: Any = io.BufferedReader(_Prefixed(head, tar))
+    if kind == "gzip":
+        raw = igzip.IGzipFile(fileobj=raw, mode="rb")
+    elif kind == "zstd":
+        raw = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    diff = Digester()
+    with content.writer() as w:
+        z = igzip.IGzipFile(fileobj=_Tee(w.write), mode="wb", compresslevel=1, mtime=0)
+        while chunk := raw.read(_CHUNK):
+            diff.update(chunk)
+            z.write(chunk)
+        z.close()
+        digest = w.commit()
+        size = w.offset
+    return Descriptor(media_type=mt.DOCKER_LAYER_GZIP, digest=digest, size=size), diff.digest(), diff.size
+
+
+class _Prefixed(io.RawIOBase):
+    """Re-attach the magic bytes read for detection to the front of a stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+def store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, config: ImageConfig,
+                layers: Sequence[tuple[Descriptor, Digest, int]], refs: Sequence[str] = ()) -> ImageRecord:
+    """Record an image whose layer blobs (all of them, bottom first) are already in ``content``;
+    ``config.diff_ids`` is set from them. Unpacks, writes config and manifest. Blocking."""
+    diff_ids = tuple(d for _, d, _ in layers)
+    cfg = config.with_changes(diff_ids=diff_ids)
+    cfg_bytes = cfg.to_json()
+    cfg_digest = content.put(cfg_bytes)
+    manifest = Manifest(media_type=mt.DOCKER_MANIFEST,
+                        config=Descriptor(media_type=mt.DOCKER_CONFIG, digest=cfg_digest, size=len(cfg_bytes)),
+                        layers=tuple(d for d, _, _ in layers))
+    mbytes = manifest.to_json()
+    mdigest = content.put(mbytes)
+    unpacker.unpack([(d, content.path(desc.digest)) for desc, d, _ in layers])
+    chains = chain_ids(list(diff_ids))
+    recs = tuple(LayerRecord(diff_id=d, chain_id=chains[i], blob=desc.digest, media_type=desc.media_type,
+                             blob_size=desc.size, size=usize)
+                 for i, (desc, d, usize) in enumerate(layers))
+    rec = ImageRecord(id=cfg_digest, layers=recs, manifest_digest=mdigest, manifest_media_type=mt.DOCKER_MANIFEST,
+                      created=cfg.created, size=sum(max(s, 0) for s in (x.size for x in recs)),
+                      parent=cfg.parent)
+    images.put(rec, refs)
+    return rec
+
+
+def import_config(config: ImageConfig | None, *, message: str = "", source: str = "-",
+                  platform: tuple[str, str, str] = ("linux", "amd64", "")) -> ImageConfig:
+    """The config of an imported image: the caller's parsed changes, a history entry like Docker's."""
+    created = now_rfc3339()
+    base = config or ImageConfig()
+    os_, arch, variant = platform
+    hist = History(created=created, created_by="", comment=message or f"Imported from {source}")
+    return replace(base, raw=b"", created=created, os=os_, architecture=arch, variant=variant,
+                   history=(hist,), comment=message, diff_ids=())

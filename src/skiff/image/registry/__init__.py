@@ -1,0 +1,1 @@
+"""Distribution API v2 client: endpoints, authentication (Bearer token + basic), manifests, blobs."""

@@ -1,0 +1,266 @@
+"""ImageService: the facade the engine wraps (engine/images.py) for every image verb.
+
+It owns the content store (``<root>/content``), the metadata store (``<root>/images.db``) and
+an :class:`~skiff.image.unpack.Unpacker` over the engine's snapshotter. Streaming verbs (pull,
+push, load) return async iterators of Docker JSON progress messages; their errors are raised from
+the iterator after the messages that came before (the API turns them into ``errorDetail``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from skiff.errors import InvalidParameter
+from skiff.image import reference
+from skiff.image.content import ContentStore
+from skiff.image.copy import CopyOptions, copy_image, host_platform
+from skiff.image.create import import_config, ingest_layer, store_image
+from skiff.image.errors import NoSuchImage
+from skiff.image.progress import Progress, run
+from skiff.image.reference import Reference
+from skiff.image.registry.auth import AuthConfig
+from skiff.image.registry.client import RegistryClient
+from skiff.image.store import ImageRecord, ImageStore
+from skiff.image.transports.local import LocalDestination, LocalSource
+from skiff.image.transports.registry import RegistryDestination, RegistrySource
+from skiff.image.unpack import Unpacker
+from skiff.oci import mediatypes as mt
+from skiff.oci.digest import Digest
+from skiff.oci.image_spec import ContainerConfig, Descriptor, ImageConfig, parse_config, parse_platform
+
+__all__ = ["ImageService", "RootfsSpec"]
+
+
+@dataclass(frozen=True)
+class RootfsSpec:
+    """What the container engine needs to prepare a container snapshot: the parent chain ID."""
+
+    image_id: Digest
+    top_chain_id: Digest | None  # None for an image without layers (FROM scratch)
+    chain_ids: tuple[Digest, ...]
+
+
+class ImageService:
+    """See the module docstring. ``is_running(container_id)`` lets removal use Docker's running/
+    stopped conflict texts; ``graph_driver(record)`` gives inspect's GraphDriver block."""
+
+    def __init__(self, root: Path, unpacker: Unpacker, *, insecure_registries: Iterable[str] = (),
+                 max_concurrent_downloads: int = 3, max_concurrent_uploads: int = 5,
+                 is_running: Callable[[str], bool] | None = None,
+                 graph_driver: Callable[[ImageRecord], dict[str, Any]] | None = None) -> None:
+        self.root = Path(root)
+        self.content = ContentStore(self.root / "content")
+        self.content.clean_ingest()
+        self.images = ImageStore(self.root / "images.db")
+        self.unpacker = unpacker
+        self.insecure = tuple(insecure_registries)
+        self.max_down = max_concurrent_downloads
+        self.max_up = max_concurrent_uploads
+        self.is_running = is_running or (lambda _cid: False)
+        self.graph_driver = graph_driver or (lambda _rec: {"Data": None, "Name": "overlay2"})
+        self.push_chunk_size = 0
+
+    def close(self) -> None:
+        self.images.close()
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def resolve(self, ref_or_id: str) -> ImageRecord:
+        """A reference, full ID, or unique ID prefix -> the image. Raises NoSuchImage."""
+        rec = self._lookup(ref_or_id)
+        if rec is None:
+            raise NoSuchImage(ref_or_id)
+        return rec
+
+    def _lookup(self, s: str) -> ImageRecord | None:
+        hexpart = s.removeprefix("sha256:")
+        if len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart):
+            rec = self.images.get("sha256:" + hexpart)
+            if rec is not None:
+                return rec
+        ref = reference.parse_search(s)
+        if ref is not None:
+            iid = self.images.get_ref(str(ref.with_default_tag()))
+            if iid is not None and ref.digest is not None and ref.tag:
+                iid = self.images.get_ref(str(ref.with_digest(ref.digest)))
+            if iid is not None:
+                return self.images.get(iid)
+        if 1 <= len(hexpart) < 64 and all(c in "0123456789abcdef" for c in hexpart):
+            ids = self.images.ids_with_prefix(hexpart)
+            if len(ids) == 1:
+                return self.images.get(ids[0])
+        return None
+
+    def config_of(self, rec: ImageRecord) -> ImageConfig:
+        return parse_config(self.content.read(rec.id))
+
+    def rootfs_for(self, image_id: str) -> RootfsSpec:
+        """The snapshot chain a container of this image starts from (prepare(key, top_chain_id))."""
+        rec = self.resolve(image_id)
+        chains = tuple(x.chain_id for x in rec.layers)
+        return RootfsSpec(image_id=rec.id, top_chain_id=chains[-1] if chains else None, chain_ids=chains)
+
+    # container-use hooks: the container engine calls these on create and remove
+    def container_created(self, container_id: str, image_id: str) -> None:
+        self.images.add_use(container_id, image_id)
+
+    def container_removed(self, container_id: str) -> None:
+        self.images.remove_use(container_id)
+
+    def repo_tags(self, rec: ImageRecord) -> list[str]:
+        return [reference.parse(r).familiar for r in self.images.refs_of(rec.id) if "@" not in r]
+
+    def repo_digests(self, rec: ImageRecord) -> list[str]:
+        return [reference.parse(r).familiar for r in self.images.refs_of(rec.id) if "@" in r]
+
+    # -- tag -------------------------------------------------------------------------------------
+    def tag(self, source: str, target: str) -> Reference:
+        """docker tag: point ``target`` (a tag; ``latest`` by default) at ``source``'s image."""
+        rec = self.resolve(source)
+        ref = reference.parse(target)
+        if ref.digest is not None:
+            raise InvalidParameter("refusing to create a tag with a digest reference")
+        ref = ref.with_default_tag()
+        self.images.set_ref(str(ref), rec.id)
+        return ref
+
+    # -- pull ------------------------------------------------------------------------------------
+    def pull(self, image: str, tag: str = "", *, platform: str = "", auth: AuthConfig | None = None
+             ) -> AsyncIterator[dict[str, Any]]:
+        """docker pull (POST /images/create?fromImage=&tag=&platform=)."""
+        ref = reference.parse(image)
+        if tag:
+            ref = ref.with_digest(Digest.parse(tag)) if ":" in tag else ref.with_tag(tag)
+        ref = ref.with_default_tag()
+        plat = parse_platform(platform) if platform else None
+
+        async def op(p: Progress) -> None:
+            await self.pull_into(ref, p, platform=plat, auth=auth)
+        return run(op)
+
+    async def pull_into(self, ref: Reference, p: Progress, *, platform: Any = None,
+                        auth: AuthConfig | None = None) -> ImageRecord:
+        p.status(f"Pulling from {ref.path}", ref.tag or str(ref.digest))
+        old = self.images.get_ref(str(ref))
+        client = RegistryClient(ref.domain, auth, insecure=self.insecure)
+        src = RegistrySource(client, ref.path, str(ref.digest) if ref.digest else ref.tag)
+        dst = _PullDestination(self.content, self.images, self.unpacker, [str(ref)], ref.name)
+        try:
+            result = await copy_image(src, dst, p, CopyOptions(platform=platform, mode="pull",
+                                                               concurrency=self.max_down))
+        finally:
+            await src.close()
+        p.status(f"Digest: {result.source_digest}")
+        if old == result.image_id:
+            p.status(f"Status: Image is up to date for {ref.familiar}")
+        else:
+            p.status(f"Status: Downloaded newer image for {ref.familiar}")
+        assert dst.record is not None
+        return dst.record
+
+    # -- push ------------------------------------------------------------------------------------
+    def push(self, image: str, tag: str = "", *, auth: AuthConfig | None = None) -> AsyncIterator[dict[str, Any]]:
+        """docker push (POST /images/{name}/push?tag=): one tag, or every tag of the repository."""
+        ref = reference.parse(image)
+        if tag:
+            ref = ref.with_tag(tag)
+        if ref.tag:
+            targets = [ref]
+        else:
+            targets = sorted((reference.parse(r) for r, _ in self.images.all_refs()
+                              if "@" not in r and reference.parse(r).name == ref.name), key=str)
+            if not targets:
+                raise NoSuchImage(ref.familiar_name)
+        for t in targets:
+            self.resolve(str(t))
+
+        async def op(p: Progress) -> None:
+            p.status(f"The push refers to repository [{ref.name}]")
+            for t in targets:
+                await self._push_one(t, p, auth)
+        return run(op)
+
+    async def _push_one(self, ref: Reference, p: Progress, auth: AuthConfig | None) -> None:
+        rec = self.resolve(str(ref))
+        mount_from = []
+        for r in self.images.refs_of(rec.id):
+            other = reference.parse(r)
+            if other.domain == ref.domain and other.path != ref.path:
+                mount_from.append(other.path)
+        client = RegistryClient(ref.domain, auth, insecure=self.insecure)
+        dst = RegistryDestination(client, ref.path, ref.tag, mount_from=sorted(set(mount_from)),
+                                  chunk_size=self.push_chunk_size)
+        try:
+            result = await copy_image(LocalSource(self.content, rec), dst, p,
+                                      CopyOptions(mode="push", concurrency=self.max_up))
+        finally:
+            await dst.close()
+        size = len(result.image.manifest_bytes)
+        p.status(f"{ref.tag}: digest: {result.manifest_digest} size: {size}")
+        p.aux({"Tag": ref.tag, "Digest": str(result.manifest_digest), "Size": size})
+        self.images.set_ref(str(ref.with_digest(result.manifest_digest)), rec.id)
+
+
+    # -- import / commit -------------------------------------------------------------------------
+    async def import_image(self, source: BinaryIO, *, repo: str = "", tag: str = "", message: str = "",
+                           config: ContainerConfig | None = None, platform: str = "",
+                           source_name: str = "-") -> ImageRecord:
+        """docker import: a rootfs tarball (plain/gzip/zstd) -> a one-layer image. ``config`` holds the
+        ``--change`` instructions, already parsed by the caller."""
+        refs = []
+        if repo:
+            r = reference.parse(repo)
+            r = r.with_tag(tag) if tag else r.with_default_tag()
+            refs.append(str(r))
+        plat = parse_platform(platform) if platform else host_platform()
+        cfg = import_config(ImageConfig(config=config or ContainerConfig()), message=message, source=source_name,
+                            platform=(plat.os, plat.architecture, plat.variant))
+
+        def work() -> ImageRecord:
+            layer = ingest_layer(self.content, source)
+            return store_image(self.content, self.images, self.unpacker, cfg, [layer], refs)
+        return await asyncio.to_thread(work)
+
+    async def commit_image(self, base: str | None, layer: BinaryIO | None, config: ImageConfig,
+                           refs: Sequence[str] = ()) -> ImageRecord:
+        """Engine commit / builder: ``base`` image's layers + one new layer tar (None for an empty
+        change); ``config`` is the new image's config (its diff IDs are recomputed)."""
+        base_layers: list[tuple[Descriptor, Digest, int]] = []
+        parent = ""
+        if base:
+            brec = self.resolve(base)
+            parent = str(brec.id)
+            for x in brec.layers:
+                if x.blob is None:
+                    raise InvalidParameter(f"image {brec.id} has a layer without a blob")
+                base_layers.append((Descriptor(media_type=x.media_type or mt.DOCKER_LAYER_GZIP, digest=x.blob,
+                                               size=x.blob_size), x.diff_id, x.size))
+        full_refs = [str(reference.parse(r).with_default_tag()) for r in refs]
+
+        def work() -> ImageRecord:
+            layers = list(base_layers)
+            if layer is not None:
+                layers.append(ingest_layer(self.content, layer))
+            cfg = config if config.parent or not parent else config.with_changes(parent=parent)
+            return store_image(self.content, self.images, self.unpacker, cfg, layers, full_refs)
+        return await asyncio.to_thread(work)
+
+
+class _PullDestination(LocalDestination):
+    """The local store, adding the repo digest (``name@<digest the registry served>``) on commit."""
+
+    def __init__(self, content: ContentStore, images: ImageStore, unpacker: Unpacker, refs: list[str],
+                 repo_name: str) -> None:
+        super().__init__(content, images, unpacker, refs)
+        self.repo_name = repo_name
+
+    async def commit(self, image: Any, layer_cbs: list[Any]) -> Digest:
+        top = image.index_digest or Digest.of(image.manifest_bytes)
+        self.refs.append(f"{self.repo_name}@{top}")
+        with contextlib.suppress(ValueError):
+            self.refs = list(dict.fromkeys(self.refs))
+        return await super().commit(image, layer_cbs)

@@ -1,0 +1,140 @@
+"""The local image store as a transport: content store + metadata + unpacked snapshots.
+
+Writing (pull, load): blobs go through the content store (verified); ``commit`` unpacks missing
+layers in order (diff IDs checked against the config) and only then records the image and its
+references in one transaction, so an interrupted pull never leaves a visible partial image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from skiff.image.content import ContentStore, Writer
+from skiff.image.store import ImageRecord, ImageStore, LayerRecord
+from skiff.image.transports.base import CopiedImage, ImageSource, LayerCallbacks, Sink
+from skiff.image.unpack import Unpacker
+from skiff.oci.digest import Digest, chain_ids
+from skiff.oci.image_spec import Descriptor
+
+__all__ = ["LocalSource", "LocalDestination"]
+
+_CHUNK = 1 << 20
+
+
+class LocalSource:
+    """One stored image (its manifest and blobs)."""
+
+    def __init__(self, content: ContentStore, record: ImageRecord, name: str = "local") -> None:
+        if record.manifest_digest is None:
+            raise ValueError(f"image {record.id} has no manifest")
+        self.content, self.record, self.name = content, record, name
+
+    async def manifest(self, instance: Digest | None = None) -> tuple[bytes, str]:
+        assert self.record.manifest_digest is not None
+        return self.content.read(instance or self.record.manifest_digest), self.record.manifest_media_type
+
+    async def blob(self, desc: Descriptor, sink: Sink, restart: Callable[[], None]) -> None:
+        with self.content.open(desc.digest) as f:
+            while chunk := f.read(_CHUNK):
+                r = sink(chunk)
+                if r is not None:
+                    await r
+
+    def local_blob(self, desc: Descriptor) -> Path | None:
+        p = self.content.path(desc.digest)
+        return p if p.is_file() else None
+
+    async def close(self) -> None:
+        return None
+
+
+class LocalDestination:
+    """Write into the local store; ``refs`` (full reference strings) point at the image on commit."""
+
+    def __init__(self, content: ContentStore, images: ImageStore, unpacker: Unpacker,
+                 refs: Sequence[str] = (), name: str = "local") -> None:
+        self.content, self.images, self.unpacker = content, images, unpacker
+        self.refs = list(refs)
+        self.name = name
+        self.record: ImageRecord | None = None
+
+    async def has_image(self, image_id: Digest) -> bool:
+        rec = self.images.get(image_id)
+        return rec is not None and rec.manifest_digest is not None and all(
+            self.content.has(x.blob) for x in rec.layers if x.blob) and all(
+            self.unpacker.has(x.chain_id) for x in rec.layers)
+
+    async def reuse_blob(self, desc: Descriptor) -> str | None:
+        return "Already exists" if self.content.has(desc.digest) else None
+
+    async def put_blob(self, desc: Descriptor, src: ImageSource, cb: LayerCallbacks) -> None:
+        async def fill() -> None:
+            path = src.local_blob(desc)
+            if path is not None:
+                await asyncio.to_thread(self._copy_file, path, desc, cb.on_bytes)
+                return
+            w: Writer = self.content.writer(desc.digest, desc.size if desc.size > 0 else None)
+
+            def sink(b: bytes) -> None:
+                w.write(b)
+                cb.on_bytes(len(b))
+
+            def restart() -> None:
+                nonlocal w
+                w.abort()
+                w = self.content.writer(desc.digest, desc.size if desc.size > 0 else None)
+            try:
+                await src.blob(desc, sink, restart)
+                await asyncio.to_thread(w.commit)
+            finally:
+                w.abort()  # no-op after a commit
+        await self.content.fetch_once(desc.digest, fill)
+
+    def _copy_file(self, path: Path, desc: Descriptor, on_bytes: Callable[[int], None]) -> None:
+        with self.content.writer(desc.digest, desc.size if desc.size > 0 else None) as w, open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                w.write(chunk)
+                on_bytes(len(chunk))
+            w.commit()
+
+    async def commit(self, image: CopiedImage, layer_cbs: list[LayerCallbacks]) -> Digest:
+        mdigest = self.content.put(image.manifest_bytes)
+        if image.index_digest is not None:
+            self.content.put(image.index_bytes, image.index_digest)
+        self.content.put(image.config.bytes, image.manifest.config.digest)
+        chains = chain_ids(image.config.diff_ids)
+        blobs = [(image.config.diff_ids[i], self.content.path(d.digest)) for i, d in enumerate(image.manifest.layers)]
+        loop = asyncio.get_running_loop()
+        moved = [0] * len(blobs)
+
+        def on_bytes(i: int, n: int) -> None:  # from unpack worker threads
+            moved[i] += n
+            cb = layer_cbs[i] if i < len(layer_cbs) else None
+            if cb is not None and cb.on_extract is not None:
+                loop.call_soon_threadsafe(cb.on_extract, moved[i], image.manifest.layers[i].size)
+        sizes = await asyncio.to_thread(self.unpacker.unpack, blobs, on_bytes)
+        layers: list[LayerRecord] = []
+        total = 0
+        for i, desc in enumerate(image.manifest.layers):
+            size = sizes[i]
+            done = layer_cbs[i].on_done if i < len(layer_cbs) else None
+            if size >= 0 and done is not None:
+                done()
+            if size < 0:
+                size = self.unpacker.usage(chains[i])
+            total += max(size, 0)
+            layers.append(LayerRecord(diff_id=image.config.diff_ids[i], chain_id=chains[i], blob=desc.digest,
+                                      media_type=desc.media_type, blob_size=desc.size, size=size))
+        rec = ImageRecord(id=image.manifest.config.digest, layers=tuple(layers), manifest_digest=mdigest,
+                          manifest_media_type=image.manifest.media_type, index_digest=image.index_digest,
+                          created=image.config.created, size=total, parent=image.config.parent)
+        await asyncio.to_thread(self.images.put, rec, self.refs)
+        self.record = rec
+        return mdigest
+
+    async def close(self) -> None:
+        return None
+
+

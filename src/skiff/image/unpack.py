@@ -1,0 +1,142 @@
+"""The seam to the snapshotters: unpack an image's layers into committed snapshots by chain ID.
+
+:class:`Unpacker` is declared here, by its user. :class:`SnapshotUnpacker` implements it with
+``skiff.storage.unpack.unpack_layers`` (parallel extraction on overlay2, diff IDs verified while
+extracting); :class:`DigestOnlyUnpacker` only verifies diff IDs, for stores that never run containers
+(registry mirrors, tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from skiff.errors import NotFound
+from skiff.image.errors import DigestMismatch
+from skiff.image.layers import DigestingReader, open_uncompressed
+from skiff.oci.digest import Digest, chain_ids
+from skiff.storage.snapshot import Snapshotter
+from skiff.storage.unpack import LayerSource, unpack_layers
+
+__all__ = ["Unpacker", "DigestOnlyUnpacker", "SnapshotUnpacker", "CountingFile", "OnBytes"]
+
+#: on_bytes(layer index, compressed bytes read); may be called from worker threads.
+OnBytes = Callable[[int, int], None]
+
+
+class Unpacker(Protocol):
+    def has(self, chain_id: Digest) -> bool:
+        """True if the layer stack up to ``chain_id`` is unpacked (a committed snapshot)."""
+        ...
+
+    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None) -> list[int]:
+        """Make every (diff ID, blob) of the image, bottom first, a committed snapshot named by its
+        chain ID. Returns each layer's uncompressed size (-1 if it was already there). Blocking.
+        Raises InvalidParameter/DigestMismatch for a layer whose diff ID differs; nothing partial stays."""
+        ...
+
+    def remove(self, chain_id: Digest) -> None:
+        """Remove the snapshot; NotFound is ignored; Conflict if it has children."""
+        ...
+
+    def usage(self, chain_id: Digest) -> int:
+        """Bytes used by this layer alone (-1 if unknown)."""
+        ...
+
+
+class CountingFile:
+    """A binary file that reports bytes read (for "Extracting" progress)."""
+
+    def __init__(self, f: BinaryIO, on_bytes: Callable[[int], None] | None) -> None:
+        self._f, self._cb = f, on_bytes
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        if data and self._cb:
+            self._cb(len(data))
+        return data
+
+    def readinto(self, b: Any) -> int:
+        n = self._f.readinto(b)  # type: ignore[attr-defined]
+        if n and self._cb:
+            self._cb(n)
+        return int(n or 0)
+
+    def __enter__(self) -> CountingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._f.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+
+class DigestOnlyUnpacker:
+    """Verifies layers (diff ID) without extracting them; ``has`` remembers what was verified."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, int] = {}
+
+    def has(self, chain_id: Digest) -> bool:
+        return chain_id in self._known
+
+    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None) -> list[int]:
+        chains = chain_ids([d for d, _ in layers])
+        out = []
+        for i, (diff_id, blob) in enumerate(layers):
+            if chains[i] in self._known:
+                out.append(-1)
+                continue
+            cb = (lambda n, i=i: on_bytes(i, n)) if on_bytes else None
+            with open(blob, "rb") as f:
+                r = DigestingReader(open_uncompressed(CountingFile(f, cb)))  # type: ignore[arg-type]
+                r.drain()
+            if r.digester.digest() != diff_id:
+                raise DigestMismatch(diff_id, r.digester.digest())
+            self._known[chains[i]] = r.digester.size
+            out.append(r.digester.size)
+        return out
+
+    def remove(self, chain_id: Digest) -> None:
+        self._known.pop(chain_id, None)
+
+    def usage(self, chain_id: Digest) -> int:
+        return self._known.get(chain_id, -1)
+
+
+class SnapshotUnpacker:
+    """Unpack into a ``skiff.storage`` snapshotter (overlay2 or vfs)."""
+
+    def __init__(self, snapshotter: Snapshotter, max_workers: int | None = None) -> None:
+        self.sn = snapshotter
+        self.max_workers = max_workers
+
+    def has(self, chain_id: Digest) -> bool:
+        try:
+            return self.sn.stat(str(chain_id)).kind.value == "committed"
+        except NotFound:
+            return False
+
+    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None) -> list[int]:
+        def opener(i: int, path: Path) -> Callable[[], BinaryIO]:
+            def open_() -> BinaryIO:
+                cb = (lambda n: on_bytes(i, n)) if on_bytes else None
+                return CountingFile(open(path, "rb"), cb)  # type: ignore[return-value]
+            return open_
+        srcs = [LayerSource(diff_id=str(d), open=opener(i, p)) for i, (d, p) in enumerate(layers)]
+        done = unpack_layers(self.sn, srcs, max_workers=self.max_workers)
+        return [u.size for u in done]
+
+    def remove(self, chain_id: Digest) -> None:
+        try:
+            self.sn.remove(str(chain_id))
+        except NotFound:
+            pass
+
+    def usage(self, chain_id: Digest) -> int:
+        try:
+            return int(self.sn.usage(str(chain_id)).size)
+        except NotFound:
+            return -1

@@ -1,0 +1,177 @@
+"""Pull and push against a real registry (distribution 2.8) on 127.0.0.1: tags, digests, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skiff.errors import NotFound, Unauthorized
+from skiff.image.registry.auth import AuthConfig
+from skiff.image.service import ImageService
+from skiff.oci.image_spec import ContainerConfig
+from tests.integration.image.registry_fixture import (
+    PASSWORD,
+    USER,
+    Registry,
+    layer_tar,
+    skopeo,
+    write_oci_layout,
+)
+
+
+async def _drain(it: Any) -> list[dict[str, Any]]:
+    return [m async for m in it]
+
+
+def drain(it: Any) -> list[dict[str, Any]]:
+    return asyncio.run(_drain(it))
+
+
+def statuses(msgs: list[dict[str, Any]]) -> list[str]:
+    return [m.get("status", "") for m in msgs]
+
+
+def _import(service: ImageService, repo: str, files: dict[str, bytes] | None = None) -> str:
+    tar = layer_tar(files or {"hello.txt": b"hello from skiff\n"})
+    rec = asyncio.run(service.import_image(io.BytesIO(tar), repo=repo, config=ContainerConfig(cmd=("/bin/sh",))))
+    return str(rec.id)
+
+
+def test_push_then_pull_by_tag_and_digest(registry: Registry, service: ImageService, tmp_path: Path) -> None:
+    image_id = _import(service, f"{registry.host}/test/app:v1")
+    msgs = drain(service.push(f"{registry.host}/test/app:v1"))
+    st = statuses(msgs)
+    assert st[0] == f"The push refers to repository [{registry.host}/test/app]"
+    assert "Pushed" in st and any(s.startswith("v1: digest: sha256:") for s in st)
+    aux = next(m["aux"] for m in msgs if "aux" in m)
+    assert aux["Tag"] == "v1" and aux["Size"] > 0
+    # pushing again: every layer already exists
+    assert "Layer already exists" in statuses(drain(service.push(f"{registry.host}/test/app:v1")))
+
+    other = ImageService(tmp_path / "other", service.unpacker.__class__())
+    try:
+        msgs = drain(other.pull(f"{registry.host}/test/app:v1"))
+        st = statuses(msgs)
+        assert st[0] == "Pulling from test/app" and msgs[0]["id"] == "v1"
+        assert "Pull complete" in st and "Download complete" in st
+        assert st[-2] == f"Digest: {aux['Digest']}"
+        assert st[-1] == f"Status: Downloaded newer image for {registry.host}/test/app:v1"
+        rec = other.resolve(f"{registry.host}/test/app:v1")
+        assert str(rec.id) == image_id
+        assert other.repo_digests(rec) == [f"{registry.host}/test/app@{aux['Digest']}"]
+        assert statuses(drain(other.pull(f"{registry.host}/test/app:v1")))[-1] == \
+            f"Status: Image is up to date for {registry.host}/test/app:v1"
+        # by digest, into a third store
+        third = ImageService(tmp_path / "third", service.unpacker.__class__())
+        try:
+            st = statuses(drain(third.pull(f"{registry.host}/test/app@{aux['Digest']}")))
+            assert st[-1] == f"Status: Downloaded newer image for {registry.host}/test/app@{aux['Digest']}"
+            assert str(third.resolve(f"{registry.host}/test/app@{aux['Digest']}").id) == image_id
+        finally:
+            third.close()
+    finally:
+        other.close()
+
+
+def test_pull_unknown_tag_is_not_found(registry: Registry, service: ImageService) -> None:
+    with pytest.raises(NotFound, match="manifest unknown"):
+        drain(service.pull(f"{registry.host}/nothing/here:latest"))
+
+
+def test_basic_auth(start_registry: Any, service: ImageService) -> None:
+    reg = start_registry("htpasswd")
+    _import(service, f"{reg.host}/private/app:1")
+    with pytest.raises(Unauthorized):
+        drain(service.push(f"{reg.host}/private/app:1"))
+    with pytest.raises(Unauthorized):
+        drain(service.push(f"{reg.host}/private/app:1", auth=AuthConfig(username=USER, password="wrong")))
+    good = AuthConfig(username=USER, password=PASSWORD)
+    assert "Pushed" in statuses(drain(service.push(f"{reg.host}/private/app:1", auth=good)))
+    svc2 = ImageService(service.root.parent / "basic2", service.unpacker.__class__())
+    try:
+        with pytest.raises(Unauthorized):
+            drain(svc2.pull(f"{reg.host}/private/app:1"))
+        drain(svc2.pull(f"{reg.host}/private/app:1", auth=good))
+        assert svc2.resolve(f"{reg.host}/private/app:1")
+    finally:
+        svc2.close()
+
+
+def test_token_auth_and_cross_repo_mount(start_registry: Any, service: ImageService) -> None:
+    reg = start_registry("token")
+    assert reg.token is not None
+    good = AuthConfig(username=USER, password=PASSWORD)
+    _import(service, f"{reg.host}/team/base:1", {"big.bin": b"x" * 300_000})
+    drain(service.push(f"{reg.host}/team/base:1", auth=good))
+    assert any(r["user"] == USER and "repository:team/base:pull,push" in r["scopes"] for r in reg.token.requests)
+    # anonymous push is refused by the token's (pull-only) scope
+    service.tag(f"{reg.host}/team/base:1", f"{reg.host}/team/anon:1")
+    with pytest.raises(Unauthorized):
+        drain(service.push(f"{reg.host}/team/anon:1"))
+    # the same image under another repository: its blobs are mounted, not uploaded
+    service.tag(f"{reg.host}/team/base:1", f"{reg.host}/team/copy:1")
+    before = len(reg.blob_files())
+    msgs = statuses(drain(service.push(f"{reg.host}/team/copy:1", auth=good)))
+    assert "Mounted from team/base" in msgs, msgs
+    assert "Pushed" not in msgs
+    assert len(reg.blob_files()) == before
+    assert any("repository:team/base:pull" in r["scopes"] and "repository:team/copy:pull,push" in r["scopes"]
+               for r in reg.token.requests)
+    # anonymous pull works with an anonymous token (pull scope)
+    svc2 = ImageService(service.root.parent / "tok2", service.unpacker.__class__())
+    try:
+        drain(svc2.pull(f"{reg.host}/team/copy:1"))
+        assert any(r["user"] == "" for r in reg.token.requests)
+    finally:
+        svc2.close()
+
+
+def test_multi_arch_index_platform_selection(registry: Registry, service: ImageService, tmp_path: Path) -> None:
+    layout = tmp_path / "layout"
+    digests = write_oci_layout(layout, [
+        ("linux", "amd64", [layer_tar({"arch": b"amd64"})]),
+        ("linux", "arm64/v8", [layer_tar({"arch": b"arm64"})]),
+        ("linux", "arm/v7", [layer_tar({"arch": b"armv7"})]),
+    ], as_index=True)
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{registry.host}/multi:latest")
+    got = {}
+    for plat in ("linux/amd64", "linux/arm64", "linux/arm/v7"):
+        svc = ImageService(tmp_path / plat.replace("/", "-"), service.unpacker.__class__())
+        try:
+            msgs = drain(svc.pull(f"{registry.host}/multi", platform=plat))
+            rec = svc.resolve(f"{registry.host}/multi:latest")
+            assert rec.index_digest == digests["index"]
+            assert rec.manifest_digest == digests[plat if plat != "linux/arm64" else "linux/arm64/v8"]
+            assert statuses(msgs)[-2] == f"Digest: {digests['index']}"
+            got[plat] = svc.config_of(rec).architecture
+        finally:
+            svc.close()
+    assert got == {"linux/amd64": "amd64", "linux/arm64": "arm64", "linux/arm/v7": "arm"}
+    with pytest.raises(NotFound, match="no matching manifest for linux/s390x in the manifest list entries"):
+        drain(service.pull(f"{registry.host}/multi", platform="linux/s390x"))
+
+
+def test_skopeo_reads_what_skiff_pushes_and_skiff_pulls_what_skopeo_pushed(
+        registry: Registry, service: ImageService, tmp_path: Path) -> None:
+    image_id = _import(service, f"{registry.host}/interop/a:1")
+    drain(service.push(f"{registry.host}/interop/a:1"))
+    out = tmp_path / "skopeo-out"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/interop/a:1", f"dir:{out}")
+    raw = skopeo("inspect", "--raw", "--config", "--tls-verify=false", f"docker://{registry.host}/interop/a:1").stdout
+    assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == image_id  # the image ID survives the trip
+    assert json.loads(raw)["config"]["Cmd"] == ["/bin/sh"]
+    assert (out / "manifest.json").exists()
+
+    layout = tmp_path / "layout"
+    write_oci_layout(layout, [("linux", "amd64", [layer_tar({"a": b"1"}), layer_tar({"b": b"2"})])],
+                     gzip_layers=False)
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{registry.host}/interop/b:2")
+    drain(service.pull(f"{registry.host}/interop/b:2"))
+    rec = service.resolve(f"{registry.host}/interop/b:2")
+    assert len(rec.layers) == 2 and service.config_of(rec).config.cmd == ("/bin/sh",)
