@@ -169,3 +169,20 @@ def test_destroy_is_idempotent(tmp_path: Path) -> None:
 def test_device_rules_kept_in_order() -> None:
     r = resources_from_oci({"devices": [{"allow": False, "access": "rwm"}]})
     assert r.devices is not None and r.devices[0] == DeviceRule(False, "a", -1, -1, "rwm")
+
+
+def test_from_paths_rebuilds_the_right_manager() -> None:
+    from skiff.runtime.cgroups import from_paths
+
+    v2 = from_paths({"": "/sys/fs/cgroup/x"})
+    assert v2.version == 2 and v2.paths() == {"": "/sys/fs/cgroup/x"}
+    v1 = from_paths({"memory": "/m/x", "devices": "/d/x"})
+    assert v1.version == 1 and v1.paths()["memory"] == "/m/x"
+
+
+def test_new_manager_follows_unified_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    import skiff.runtime.cgroups as cg
+
+    monkeypatch.setattr(cg, "is_unified", lambda root="": True)
+    m = cg.new_manager("/skiff-test-x", "id")
+    assert m.version == 2 and m.paths() == {"": "/sys/fs/cgroup/skiff-test-x"}

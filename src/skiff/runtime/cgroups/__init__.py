@@ -14,7 +14,7 @@ from skiff.runtime.cgroups.files import UNIFIED_ROOT, CgroupError
 from skiff.runtime.cgroups.stats import Stats
 from skiff.runtime.specconv_resources import Resources
 
-__all__ = ["CgroupError", "CgroupManager", "Stats", "is_unified", "new_manager"]
+__all__ = ["CgroupError", "CgroupManager", "Stats", "from_paths", "is_unified", "new_manager"]
 
 
 class CgroupManager(Protocol):
@@ -51,3 +51,18 @@ def new_manager(cgroups_path: str, container_id: str) -> CgroupManager:
     from skiff.runtime.cgroups.v1 import V1Manager
 
     return V1Manager(cgroups_path, container_id)
+
+
+def from_paths(paths: dict[str, str]) -> CgroupManager:
+    """The manager of an existing container from the ``paths()`` recorded at create. Later commands
+    (pause, update, events...) must use this rather than ``new_manager``: a relative cgroupsPath
+    resolves against the *caller's* cgroup, which may differ from the creator's."""
+    if set(paths) == {""}:
+        from skiff.runtime.cgroups.v2 import V2Manager
+
+        path = paths[""]
+        root = UNIFIED_ROOT if is_unified() else os.path.join(UNIFIED_ROOT, "unified")
+        return V2Manager("", "", root=root, path=path)
+    from skiff.runtime.cgroups.v1 import V1Manager
+
+    return V1Manager("", "", paths=dict(paths))

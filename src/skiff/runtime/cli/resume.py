@@ -1,0 +1,22 @@
+"""``resume ID``: thaw a paused container."""
+
+from __future__ import annotations
+
+from typing import Any
+
+USAGE = """usage: skiff-runtime resume <container-id>
+
+The resume command resumes all processes in the instance of the container.
+
+Where "<container-id>" is the name for the instance of the container to be resumed.
+"""
+
+
+def run(g: Any, argv: list[str]) -> int:
+    from skiff.runtime.cli.common import load_container
+    from skiff.runtime.cli.update import cgroup_of
+
+    c = load_container(g.root, argv, USAGE)
+    c.transition("resume")
+    cgroup_of(c).thaw()
+    return 0

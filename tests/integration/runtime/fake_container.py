@@ -1,0 +1,86 @@
+"""A "container" made of a plain process this test starts, put in a real cgroup, with a state
+record like ``create`` writes. Lets pause/resume/update/events/ps be tested on the real kernel
+without depending on the whole create path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skiff.runtime.cgroups import CgroupManager, new_manager
+from skiff.runtime.specconv_resources import resources_from_oci
+
+RUNTIME = str(Path(sys.executable).with_name("skiff-runtime"))
+
+
+@dataclass
+class FakeContainer:
+    root: str
+    id: str
+    proc: subprocess.Popen[bytes]
+    cgroup: CgroupManager
+
+    def runtime(self, *args: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([RUNTIME, "--root", self.root, *args], capture_output=True, text=True,
+                              input=stdin, timeout=timeout)
+
+    def state_file(self) -> Path:
+        return Path(self.root) / self.id / "state.json"
+
+
+def make_fake_container(tmp_path: Path, argv: list[str], resources: dict[str, Any]) -> Iterator[FakeContainer]:
+    from skiff.runtime.state import ContainerRecord, write_record
+    from skiff.sys.process import proc_stat
+
+    cid = f"skiff-test-{uuid.uuid4().hex[:10]}"
+    mgr = new_manager(f"/{cid}", cid)
+    proc = subprocess.Popen(argv)
+    try:
+        mgr.apply(proc.pid)
+        mgr.set(resources_from_oci(resources))
+        root = tmp_path / "state"
+        (root / cid).mkdir(parents=True)
+        st = proc_stat(proc.pid)
+        assert st is not None
+        config = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": argv, "cwd": "/"},
+                  "linux": {"resources": resources}}
+        write_record(str(root / cid), ContainerRecord(
+            id=cid, bundle=str(tmp_path), rootfs=str(tmp_path / "rootfs"), pid=proc.pid, start_time=st[1],
+            created="2026-01-01T00:00:00Z", status="running", cgroups_path=f"/{cid}",
+            cgroup_paths=mgr.paths(), config=config))
+        yield FakeContainer(str(root), cid, proc, mgr)
+    finally:
+        if mgr.exists() and mgr.state() == "FROZEN":
+            mgr.thaw()
+        for pid in mgr.pids() if mgr.exists() else []:
+            if pid != proc.pid:
+                try:
+                    os.kill(pid, 9)  # children of our own process only
+                except ProcessLookupError:
+                    pass
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        mgr.destroy()
+
+
+@pytest.fixture
+def sleeper(tmp_path: Path) -> Iterator[FakeContainer]:
+    """``sleep 300`` in a cgroup with a memory limit and a pids limit."""
+    yield from make_fake_container(tmp_path, ["sleep", "300"],
+                                   {"memory": {"limit": 64 << 20}, "pids": {"limit": 20}})
+
+
+@pytest.fixture
+def spinner(tmp_path: Path) -> Iterator[FakeContainer]:
+    """A busy loop in a cgroup (for freezer tests: CPU time must stop)."""
+    yield from make_fake_container(tmp_path, [sys.executable, "-S", "-c", "while True: pass"], {})
