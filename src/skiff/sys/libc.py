@@ -7,7 +7,6 @@ the operation and the path, and retries EINTR, as runc's ``internal/linux`` does
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 from collections.abc import Callable
@@ -15,7 +14,8 @@ from typing import Any
 
 __all__ = ["call", "libc"]
 
-libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# Not ctypes.util.find_library: it runs ldconfig, which costs the runtime's start-up milliseconds.
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 def call(op: str, fn: Callable[..., int], *args: Any, path: str | None = None) -> int:

@@ -11,7 +11,7 @@ __all__ = [
     "MS_REC", "MS_REMOUNT", "MS_SHARED", "MS_SLAVE", "MS_STRICTATIME", "MS_UNBINDABLE",
     "MS_RELATIME", "MS_NOATIME", "MS_NODIRATIME", "MS_MOVE", "MS_SYNCHRONOUS", "MS_DIRSYNC",
     "MS_MANDLOCK", "MS_LAZYTIME", "MS_SILENT", "MNT_FORCE",
-    "mount", "umount",
+    "mount", "umount", "mount_setattr", "AT_RECURSIVE",
 ]
 
 MS_RDONLY = 0x1
@@ -55,3 +55,21 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, d
 def umount(target: str, flags: int = 0) -> None:
     """umount2(2); raises OSError naming the target."""
     call("umount2", libc.umount2, _b(target), flags, path=target)
+
+
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+_SYS_MOUNT_SETATTR = 442  # x86_64
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def mount_setattr(target: str, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
+    """mount_setattr(2): change MOUNT_ATTR_* on a mount (and, recursively, those below it)."""
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    libc.syscall.restype = ctypes.c_long
+    call("mount_setattr", libc.syscall, _SYS_MOUNT_SETATTR, AT_FDCWD, _b(target),
+         AT_RECURSIVE if recursive else 0, ctypes.byref(attr), ctypes.sizeof(attr), path=target)

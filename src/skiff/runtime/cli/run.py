@@ -1,0 +1,62 @@
+"""``run [options] ID``: create + start; without --detach wait for the process, delete the
+container and exit with the process' exit code (128+n when killed by signal n)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from skiff.runtime.cli.create import options
+
+if TYPE_CHECKING:
+    from skiff.runtime.cli.main import Globals
+
+USAGE = """usage: skiff-runtime run [command options] <container-id>
+
+Create and start a container from the bundle (default: the current directory).
+
+options:
+   --bundle value, -b value  path to the root of the bundle directory
+   --detach, -d              detach from the container's process
+   --console-socket value    AF_UNIX socket that receives the pty master (process.terminal)
+   --pid-file value          file to write the container's init pid to
+   --no-pivot                use MS_MOVE + chroot instead of pivot_root
+   --no-new-keyring          accepted; no session keyring is created
+   --preserve-fds value      pass N extra fds to the container process (default: 0)
+   --keep                    do not delete the container after it exits
+"""
+
+def run(g: Globals, argv: list[str]) -> int:
+    from skiff.runtime.create import create, start
+    from skiff.runtime.errors import InvalidConfig
+    from skiff.runtime.wait import wait_forwarding
+
+    co, opts = options(g, argv, USAGE)
+    detach = bool(opts["detach"])
+    if not detach:
+        from skiff.sys.prctl import set_child_subreaper
+
+        set_child_subreaper(True)  # so the container's init is ours to reap, however it was forked
+    if co.console_socket == "" and not detach:
+        import json
+
+        try:
+            with open(os.path.join(co.bundle, "config.json"), "rb") as f:
+                terminal = bool((json.load(f).get("process") or {}).get("terminal"))
+        except (OSError, ValueError, AttributeError):
+            terminal = False
+        if terminal:
+            raise InvalidConfig("process.terminal without --console-socket is not supported by "
+                                "skiff-runtime run; pass --console-socket")
+    c = create(co)
+    try:
+        start(c)
+    except BaseException:
+        c.destroy()
+        raise
+    if detach:
+        return 0
+    code = wait_forwarding(c.record.pid)
+    if not opts["keep"]:
+        c.destroy()
+    return code

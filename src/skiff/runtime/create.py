@@ -1,0 +1,295 @@
+"""``create`` and ``start`` as library calls (the CLI commands are thin wrappers).
+
+create: validate the bundle, make <root>/<id>/ (exclusively: a second create of the same id
+fails), fork the init child, write its uid/gid maps, put it in its cgroup, run prestart and
+createRuntime hooks when it asks, and record state.json once it reports ``ready``. On any failure
+everything made so far is undone: the child is killed, the cgroup and the state dir removed.
+
+start: open the exec fifo for reading (which releases the waiting init), then poststart hooks.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from skiff.runtime import sync
+from skiff.runtime.config import Config, IdMap
+from skiff.runtime.container import Container, Status, validate_id
+from skiff.runtime.errors import ContainerExists, InitFailed, InvalidConfig, InvalidState
+from skiff.runtime.state import FIFO_NAME, ContainerRecord, write_record
+from skiff.sys import ns
+from skiff.sys.process import proc_stat
+
+__all__ = ["CreateOptions", "create", "start", "write_pid_file"]
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    root: str
+    container_id: str
+    bundle: str
+    console_socket: str = ""
+    pid_file: str = ""
+    no_pivot: bool = False
+    preserve_fds: int = 0
+    foreground: bool = False  # `run` without --detach: the caller will wait for the init
+
+
+def _now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def _write_maps(pid: int, cfg: Config) -> None:
+    def fmt(maps: tuple[IdMap, ...]) -> bytes:
+        return "".join(f"{x.container_id} {x.host_id} {x.size}\n" for x in maps).encode()
+
+    for name, maps in (("uid_map", cfg.uid_mappings), ("gid_map", cfg.gid_mappings)):
+        path = f"/proc/{pid}/{name}"
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, fmt(maps))
+        except OSError as exc:
+            raise InitFailed(f"writing {path}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+
+
+def _seccomp(cfg: Config) -> tuple[bytes, list[str]] | None:
+    if not cfg.seccomp:
+        return None
+    from skiff.runtime.seccomp import compile_filter
+
+    bpf = compile_filter(cfg.seccomp)
+    flags = [str(f) for f in cfg.seccomp.get("flags") or ()]
+    return bpf, flags
+
+
+def _new_cgroup(cfg: Config, container_id: str) -> Any:
+    from skiff.runtime.cgroups import new_manager
+
+    return new_manager(cfg.cgroups_path, container_id)
+
+
+def _hook_state(cfg: Config, cid: str, pid: int, status: str) -> dict[str, Any]:
+    return {"ociVersion": cfg.oci_version, "id": cid, "status": status, "pid": pid,
+            "bundle": cfg.bundle, "annotations": cfg.annotations_dict()}
+
+
+def _kill_and_reap(pid: int, direct_child: bool) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    if direct_child:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        return
+    for _ in range(2000):
+        st = proc_stat(pid)
+        if st is None or st[0] in ("Z", "X"):
+            break
+        time.sleep(0.001)
+    try:  # a subreaper inherits the orphan: collect it
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def create(opts: CreateOptions) -> Container:
+    """Create the container and leave its init waiting for ``start``; return it."""
+    from skiff.runtime.specconv import load_bundle
+
+    validate_id(opts.container_id)
+    cfg, raw = load_bundle(opts.bundle)
+    proc = cfg.process
+    if proc is None:
+        raise InvalidConfig("process is required to create a container")
+    if proc.terminal and not opts.console_socket:
+        raise InvalidConfig("cannot allocate tty if skiff-runtime will detach without setting console socket")
+    if opts.console_socket and not proc.terminal:
+        raise InvalidConfig("cannot use console socket if skiff-runtime will not detach or allocate tty")
+    seccomp = _seccomp(cfg)
+    os.makedirs(opts.root, 0o711, exist_ok=True)
+    state_dir = os.path.join(opts.root, opts.container_id)
+    try:
+        os.mkdir(state_dir, 0o711)
+    except FileExistsError:
+        raise ContainerExists(opts.container_id) from None
+    cleanup = _Cleanup(state_dir)
+    try:
+        return _create(opts, cfg, raw, seccomp, state_dir, cleanup)
+    except BaseException:
+        cleanup.run()
+        raise
+
+
+class _Cleanup:
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self.pids: list[tuple[int, bool]] = []
+        self.cgroup: Any = None
+
+    def run(self) -> None:
+        for pid, direct in reversed(self.pids):
+            _kill_and_reap(pid, direct)
+        if self.cgroup is not None:
+            try:
+                self.cgroup.destroy()
+            except Exception:
+                pass
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tuple[bytes, list[str]] | None,
+            state_dir: str, cleanup: _Cleanup) -> Container:
+    from skiff.runtime.init import InitContext, child_main
+
+    fifo = os.path.join(state_dir, FIFO_NAME)
+    os.mkfifo(fifo, 0o622)
+    fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+    console = None
+    if opts.console_socket:
+        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            console.connect(opts.console_socket)
+        except OSError as exc:
+            raise InvalidConfig(f"cannot connect to console socket {opts.console_socket}: {exc.strerror}")
+    mgr = _new_cgroup(cfg, opts.container_id)
+    cleanup.cgroup = mgr
+    parent_sock, child_sock = sync.pair()
+    userns = cfg.namespace("user") is not None
+    pidns = cfg.namespace("pid")
+    double = userns and pidns is not None
+    saved_pidns = -1
+    if not userns and pidns is not None:
+        # unshare/setns(CLONE_NEWPID) changes only where *children* go: one fork makes pid 1.
+        saved_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if pidns.path:
+                ns.setns_path(pidns.path, ns.CLONE_NEWPID)
+            else:
+                ns.unshare(ns.CLONE_NEWPID)
+        except BaseException:
+            os.close(saved_pidns)
+            raise
+    if double:
+        from skiff.sys.prctl import set_child_subreaper
+
+        set_child_subreaper(True)  # the double-forked init is re-parented to us
+    ctx = InitContext(config=cfg, container_id=opts.container_id, sock=child_sock, fifo_fd=fifo_fd,
+                      console=console, no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
+                      double_fork=double, seccomp=seccomp)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            parent_sock.close()
+            child_main(ctx)
+    finally:
+        if saved_pidns >= 0:
+            ns.setns(saved_pidns, ns.CLONE_NEWPID)
+            os.close(saved_pidns)
+    child_sock.close()
+    os.close(fifo_fd)
+    if console is not None:
+        console.close()
+    cleanup.pids.append((pid, True))
+    try:
+        init_pid = pid
+        if cfg.namespace("user") is not None and not cfg.namespace("user").path:  # type: ignore[union-attr]
+            sync.expect(parent_sock, "userns")
+            _write_maps(pid, cfg)
+            sync.send(parent_sock, "go")
+        if double:
+            init_pid = int(sync.expect(parent_sock, "pid")["pid"])
+            cleanup.pids.append((init_pid, False))
+            os.waitpid(pid, 0)
+        if mgr is not None:
+            mgr.apply(init_pid)
+            if cfg.resources is not None:
+                mgr.set(cfg.resources)
+        sync.send(parent_sock, "go", pid=init_pid)
+        sync.expect(parent_sock, "hooks")
+        if cfg.hooks.prestart or cfg.hooks.create_runtime:
+            from skiff.runtime.hooks import run_hooks
+
+            state = _hook_state(cfg, opts.container_id, init_pid, "creating")
+            run_hooks("prestart", cfg.hooks.prestart, state)
+            run_hooks("createRuntime", cfg.hooks.create_runtime, state)
+        sync.send(parent_sock, "go")
+        sync.expect(parent_sock, "ready")
+    except RuntimeError as exc:
+        raise InitFailed(f"container init failed: {exc}") from None
+    finally:
+        parent_sock.close()
+    st = proc_stat(init_pid)
+    rec = ContainerRecord(
+        id=opts.container_id, bundle=cfg.bundle, rootfs=cfg.root_path, pid=init_pid,
+        start_time=st[1] if st else 0, created=_now(), owner="", status="created",
+        annotations=cfg.annotations_dict(), cgroups_path=cfg.cgroups_path,
+        cgroup_paths=dict(mgr.paths()) if mgr is not None else {}, config=raw,
+        console_socket=opts.console_socket,
+    )
+    write_record(state_dir, rec)
+    if opts.pid_file:
+        write_pid_file(opts.pid_file, init_pid)
+    c = Container(opts.root, rec)
+    c._config = cfg
+    return c
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def start(c: Container) -> None:
+    """Release the waiting init; then poststart hooks (failures are warnings, as the spec says)."""
+    c.transition("start")
+    fifo = os.path.join(c.state_dir, FIFO_NAME)
+    try:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InvalidState("cannot start an already running container") from None
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while True:
+            if poller.poll(50):
+                try:
+                    data = os.read(fd, 1)
+                except BlockingIOError:
+                    data = b""
+                if data:
+                    break
+            if not c.init_alive():
+                raise InvalidState("cannot start a container that has stopped")
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(fifo)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+    if c.config.hooks.poststart:
+        from skiff.runtime.errors import HookFailed
+        from skiff.runtime.hooks import run_hooks, warn
+
+        try:
+            run_hooks("poststart", c.config.hooks.poststart, c.hook_state(Status.RUNNING))
+        except HookFailed as exc:
+            warn(str(exc))

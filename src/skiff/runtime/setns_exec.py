@@ -1,0 +1,194 @@
+"""``exec``: run another process in a live container (runc's setns_init).
+
+A fresh child joins the namespaces of the container's init (/proc/<pid>/ns/*: user first, mount
+last), is put into the container's cgroups by the parent, then takes the process config (user,
+capabilities, no_new_privs, seccomp of the container) and execs. The pid namespace is joined by
+the parent before fork (setns(CLONE_NEWPID) moves only children), so one fork suffices without a
+user namespace; with one, the child joins it and forks again, as with create.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import NoReturn
+
+from skiff.runtime import sync
+from skiff.runtime.config import Process
+from skiff.runtime.container import Container
+from skiff.runtime.errors import InitFailed, InvalidConfig
+from skiff.sys import ns
+
+__all__ = ["ExecOptions", "exec_in"]
+
+_JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "time", "mount")
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    process: Process
+    detach: bool = False
+    pid_file: str = ""
+    console_socket: str = ""
+    preserve_fds: int = 0
+
+
+def _child(c: Container, opts: ExecOptions, sock: socket.socket, console: socket.socket | None,
+           double: bool) -> NoReturn:
+    from skiff.runtime.init import describe_error
+
+    try:
+        cfg = c.config
+        pid = c.record.pid
+        os.setsid()
+        types = {n.type for n in cfg.namespaces}
+        for t in _JOIN_ORDER:
+            if t in types:
+                ns.setns_path(f"/proc/{pid}/ns/{ns.NS_PROC_NAMES[t]}", ns.NS_FLAGS[t])
+                if t == "user":
+                    os.setresgid(0, 0, 0)
+                    os.setresuid(0, 0, 0)
+        if double and "pid" in types:
+            ns.setns_path(f"/proc/{pid}/ns/pid", ns.CLONE_NEWPID)
+            child = os.fork()
+            if child:
+                sync.send(sock, "pid", pid=child)
+                os._exit(0)
+        sync.expect(sock, "go")  # in the container's cgroups now
+        _finish(c, opts, sock, console)
+    except BaseException as exc:
+        try:
+            sync.send(sock, "error", msg=describe_error(exc))
+        except BaseException:
+            pass
+    os._exit(127)
+
+
+def _finish(c: Container, opts: ExecOptions, sock: socket.socket, console: socket.socket | None) -> None:
+    from skiff.runtime.execute import (
+        apply_rlimits,
+        exec_process,
+        lookup_path,
+        mark_fds_cloexec,
+        prepare_env,
+    )
+
+    proc = opts.process
+    if console is not None:
+        import fcntl
+        import struct
+        import termios
+
+        master, slave = os.openpty()
+        if proc.console_size:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", proc.console_size[0],
+                                                                proc.console_size[1], 0, 0))
+        socket.send_fds(console, [os.ttyname(slave).encode()], [master])
+        console.close()
+        os.close(master)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if slave > 2:
+            os.close(slave)
+    apply_rlimits(proc)
+    os.umask(0o022 if proc.user.umask is None else proc.user.umask)
+    os.chdir(proc.cwd)
+    env = prepare_env(proc)
+    path = lookup_path(proc.args[0], env)
+    mark_fds_cloexec(3 + opts.preserve_fds)
+    for fd in range(3, 3 + opts.preserve_fds):
+        os.set_inheritable(fd, True)
+    seccomp = None
+    if c.config.seccomp:
+        from skiff.runtime.seccomp import compile_filter
+
+        seccomp = (compile_filter(c.config.seccomp), [str(f) for f in c.config.seccomp.get("flags") or ()])
+    exec_process(proc, env, path, seccomp)  # the sync socket is close-on-exec: EOF means success
+
+
+def _preload(opts: ExecOptions, seccomp: bool) -> None:
+    """Import before fork what the child runs after joining the mount namespace (the host's
+    Python library is not visible there)."""
+    import skiff.runtime.execute
+    import skiff.sys.caps
+    import skiff.sys.prctl  # noqa: F401
+
+    if opts.process.rlimits:
+        import resource  # noqa: F401
+    if opts.console_socket:
+        import fcntl
+        import struct
+        import termios  # noqa: F401
+    if seccomp:
+        import skiff.runtime.seccomp
+        import skiff.sys.libseccomp  # noqa: F401
+
+
+def exec_in(c: Container, opts: ExecOptions) -> int:
+    """Start ``opts.process`` in ``c``; return its pid when detached, else its exit code."""
+    c.transition("exec")
+    cfg = c.config
+    if opts.process.terminal and not opts.console_socket:
+        raise InvalidConfig("exec with a terminal needs --console-socket")
+    types = {n.type for n in cfg.namespaces}
+    double = "user" in types and "pid" in types
+    console = None
+    if opts.console_socket:
+        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        console.connect(opts.console_socket)
+    _preload(opts, bool(c.config.seccomp))
+    mgr = c.cgroup()
+    parent_sock, child_sock = sync.pair()
+    saved = -1
+    if not double and "pid" in types:
+        saved = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        ns.setns_path(f"/proc/{c.record.pid}/ns/pid", ns.CLONE_NEWPID)
+    if double or not opts.detach:
+        from skiff.sys.prctl import set_child_subreaper
+
+        set_child_subreaper(True)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            parent_sock.close()
+            _child(c, opts, child_sock, console, double)
+    finally:
+        if saved >= 0:
+            ns.setns(saved, ns.CLONE_NEWPID)
+            os.close(saved)
+    child_sock.close()
+    if console is not None:
+        console.close()
+    target = pid
+    try:
+        if double:
+            target = int(sync.expect(parent_sock, "pid")["pid"])
+            os.waitpid(pid, 0)
+        if mgr is not None:
+            mgr.add_pid(target)
+        sync.send(parent_sock, "go")
+        msg = sync.recv(parent_sock)
+        if msg.get("t") == "error":
+            raise InitFailed(f"exec failed: {msg.get('msg')}")
+    except RuntimeError as exc:
+        raise InitFailed(f"exec failed: {exc}") from None
+    except BaseException:
+        try:
+            os.kill(target, 9)
+            os.waitpid(target, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        raise
+    finally:
+        parent_sock.close()
+    if opts.pid_file:
+        from skiff.runtime.create import write_pid_file
+
+        write_pid_file(opts.pid_file, target)
+    if opts.detach:
+        return target
+    from skiff.runtime.wait import wait_forwarding
+
+    return wait_forwarding(target)

@@ -1,0 +1,36 @@
+"""Waiting for a container process from the runtime's side, forwarding signals to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+__all__ = ["exit_code", "wait_forwarding"]
+
+_FORWARD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+            signal.SIGUSR2, signal.SIGWINCH)
+
+
+def exit_code(status: int) -> int:
+    """A wait status as a shell exit code: 128+n when killed by signal n."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def wait_forwarding(pid: int) -> int:
+    """Wait for ``pid`` (our child, or an orphan we reap as subreaper), forwarding signals to it."""
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in _FORWARD:
+        signal.signal(s, forward)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return 255
+    return exit_code(status)
