@@ -22,3 +22,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.skiff-stamp 2>/dev/null)" != "$w
   .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
   echo "$want" > .venv/.skiff-stamp
 fi
+
+# skiff-runtime: replace pip's console script with the -I -S launcher (fast start; see
+# src/skiff/runtime/launcher.py). Cheap and idempotent, so it runs every time.
+.venv/bin/python -m skiff.runtime.launcher .venv/bin/skiff-runtime
