@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from skiff.errors import InvalidParameter
-from skiff.image import reference
+from skiff.image import reference, remove, views
 from skiff.image.content import ContentStore
 from skiff.image.copy import CopyOptions, copy_image, host_platform
 from skiff.image.create import import_config, ingest_layer, store_image
@@ -204,6 +204,32 @@ class ImageService:
         p.aux({"Tag": ref.tag, "Digest": str(result.manifest_digest), "Size": size})
         self.images.set_ref(str(ref.with_digest(result.manifest_digest)), rec.id)
 
+
+    # -- views and removal (views.py, remove.py) -----------------------------------------------------
+    def list_images(self, *, all: bool = False, filters: Mapping[str, Sequence[str]] | None = None,  # noqa: A002
+             shared_size: bool = False, containers: bool = False) -> list[dict[str, Any]]:
+        """GET /images/json."""
+        return views.list_images(self, all=all, filters=filters, shared_size=shared_size, containers=containers)
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """GET /images/{name}/json."""
+        return views.inspect(self, ref)
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        """GET /images/{name}/history."""
+        return views.history(self, ref)
+
+    def df(self) -> dict[str, Any]:
+        """Image figures of GET /system/df."""
+        return views.disk_usage(self)
+
+    def remove(self, ref: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
+        """DELETE /images/{name}: Untagged/Deleted records; Conflict (ImageInUse) with Docker's texts."""
+        return remove.remove_image(self, ref, force=force, prune=not noprune)
+
+    def prune(self, filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+        """POST /images/prune: {"ImagesDeleted": [...] | None, "SpaceReclaimed": n}."""
+        return remove.prune_images(self, filters)
 
     # -- import / commit -------------------------------------------------------------------------
     async def import_image(self, source: BinaryIO, *, repo: str = "", tag: str = "", message: str = "",
