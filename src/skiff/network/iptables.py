@@ -56,11 +56,29 @@ FORWARD_HEAD: tuple[tuple[str, ...], ...] = (
 
 
 class Iptables:
-    """A thin runner for one binary (iptables or ip6tables), serialised by a lock and ``-w``."""
+    """A thin runner for one binary (iptables or ip6tables), serialised by a lock and ``-w``.
 
-    def __init__(self, binary: str = "iptables") -> None:
+    Rules are written with Skiff's chain names (SKIFF, SKIFF-FORWARD, ...); ``prefix`` renames them
+    all at execution time, so tests can run their own set of chains (e.g. "SKT") beside a live
+    daemon's without touching it."""
+
+    def __init__(self, binary: str = "iptables", prefix: str = "SKIFF") -> None:
         self.binary = shutil.which(binary) or binary
+        self.prefix = prefix
         self._lock = threading.Lock()
+
+    def chain(self, name: str) -> str:
+        """Skiff's chain name -> the name used in the kernel."""
+        if name == "SKIFF" or name.startswith("SKIFF-"):
+            return self.prefix + name[5:]
+        return name
+
+    def _tr(self, rule: Rule) -> tuple[str, str, list[str]]:
+        args = list(rule.args)
+        for i, a in enumerate(args[:-1]):
+            if a in ("-j", "-g"):
+                args[i + 1] = self.chain(args[i + 1])
+        return rule.table, self.chain(rule.chain), args
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [self.binary, "-w", "5", *args]
@@ -71,39 +89,45 @@ class Iptables:
         return proc
 
     def chain_exists(self, table: str, chain: str) -> bool:
-        return self.run("-t", table, "-n", "-L", chain, check=False).returncode == 0
+        return self.run("-t", table, "-n", "-L", self.chain(chain), check=False).returncode == 0
 
     def ensure_chain(self, table: str, chain: str) -> None:
+        chain = self.chain(chain)
         if not self.chain_exists(table, chain):
             proc = self.run("-t", table, "-N", chain, check=False)
             if proc.returncode != 0 and not self.chain_exists(table, chain):
                 raise FirewallError(f"create chain {table}/{chain}: {proc.stderr.strip()}")
 
     def delete_chain(self, table: str, chain: str) -> None:
+        chain = self.chain(chain)
         if self.chain_exists(table, chain):
             self.run("-t", table, "-F", chain, check=False)
             self.run("-t", table, "-X", chain, check=False)
 
     def exists(self, rule: Rule) -> bool:
-        return self.run("-t", rule.table, "-C", rule.chain, *rule.args, check=False).returncode == 0
+        table, chain, args = self._tr(rule)
+        return self.run("-t", table, "-C", chain, *args, check=False).returncode == 0
 
     def append(self, rule: Rule) -> None:
         if not self.exists(rule):
-            self.run("-t", rule.table, "-A", rule.chain, *rule.args)
+            table, chain, args = self._tr(rule)
+            self.run("-t", table, "-A", chain, *args)
 
     def insert(self, rule: Rule, position: int = 1) -> None:
         if not self.exists(rule):
-            self.run("-t", rule.table, "-I", rule.chain, str(position), *rule.args)
+            table, chain, args = self._tr(rule)
+            self.run("-t", table, "-I", chain, str(position), *args)
 
     def delete(self, rule: Rule) -> None:
         """Remove every copy of rule; a missing rule is fine."""
+        table, chain, args = self._tr(rule)
         for _ in range(16):
-            if self.run("-t", rule.table, "-D", rule.chain, *rule.args, check=False).returncode != 0:
+            if self.run("-t", table, "-D", chain, *args, check=False).returncode != 0:
                 return
 
     def list_rules(self, table: str, chain: str) -> list[str]:
         """``-S`` output of a chain ([] when it does not exist)."""
-        proc = self.run("-t", table, "-S", chain, check=False)
+        proc = self.run("-t", table, "-S", self.chain(chain), check=False)
         return proc.stdout.splitlines() if proc.returncode == 0 else []
 
     # -- Skiff's base chains ----------------------------------------------------------------
@@ -126,7 +150,7 @@ class Iptables:
         for table, chains in BASE_CHAINS.items():
             for chain in chains:
                 if self.chain_exists(table, chain):
-                    self.run("-t", table, "-F", chain, check=False)
+                    self.run("-t", table, "-F", self.chain(chain), check=False)
             for chain in chains:
                 self.delete_chain(table, chain)
 

@@ -23,11 +23,22 @@ def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
 
 
+PREFIX = "SKT"  # tests run their own chains (SKT, SKT-FORWARD, ...), never a live daemon's SKIFF ones
+
+
+def test_firewall() -> Iptables:
+    return Iptables(prefix=PREFIX)
+
+
+test_firewall.__test__ = False  # type: ignore[attr-defined]
+
+
 def skiff_chains() -> list[str]:
+    """Every rule mentioning the tests' chains."""
     out = []
     for table in ("filter", "nat"):
         rules = sh("iptables", "-w", "5", "-t", table, "-S").stdout.splitlines()
-        out += [f"{table}: {r}" for r in rules if "SKIFF" in r]
+        out += [f"{table}: {r}" for r in rules if f" {PREFIX}" in r or r.startswith(f"-N {PREFIX}")]
     return out
 
 
@@ -79,7 +90,7 @@ def clean_host() -> Iterator[None]:
     """Asserts the test left no Skiff chain, test link or test netns behind."""
     before_links = set(test_links())
     yield
-    fw = Iptables()
+    fw = test_firewall()
     leftovers = skiff_chains()
     left_links = set(test_links()) - before_links
     if leftovers or left_links:

@@ -14,17 +14,16 @@ from skiff.network import netlink
 from skiff.network.driverapi import EndpointConfig, NetworkConfig
 from skiff.network.drivers.bridge import OPT_ICC, OPT_NAME, BridgeDriver
 from skiff.network.ipam import Pool
-from skiff.network.iptables import Iptables
 from skiff.network.portmap import PortAlreadyAllocated, PortMapper, parse_port_spec
 from skiff.network.sysctl import SysctlJournal
-from tests.integration.network.conftest import serve_http, sh, skiff_chains
+from tests.integration.network.conftest import serve_http, sh, skiff_chains, test_firewall
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("clean_host")]
 
 
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[BridgeDriver]:
-    drv = BridgeDriver(Iptables(), SysctlJournal(tmp_path / "sysctl.json"))
+    drv = BridgeDriver(test_firewall(), SysctlJournal(tmp_path / "sysctl.json"))
     try:
         yield drv
     finally:
@@ -121,7 +120,7 @@ def test_published_port_reachable_from_host_and_other_netns(
     plug(driver, cfg, web, "10.206.0.2")
     plug(driver, cfg, client, "10.206.0.3")
     serve_http(web, tmp_path / "www", 80, procs)
-    mapper = PortMapper(Iptables(), tmp_path / "ports.json")
+    mapper = PortMapper(test_firewall(), tmp_path / "ports.json")
     try:
         port = free_port()
         (m,) = mapper.map("ep-web", br, "10.206.0.2", parse_port_spec(f"127.0.0.1:{port}:80"))
@@ -142,7 +141,7 @@ def test_published_port_reachable_from_host_and_other_netns(
         assert got.stdout == "hello from skiff\n", got.stderr
         # restart: a new mapper restores from disk
         mapper.close()
-        again = PortMapper(Iptables(), tmp_path / "ports.json")
+        again = PortMapper(test_firewall(), tmp_path / "ports.json")
         assert again.restore() == []
         assert sh("curl", "-s", "--max-time", "5", f"http://127.0.0.1:{port}/").stdout == "hello from skiff\n"
         again.unmap("ep-web")
@@ -167,7 +166,7 @@ def test_udp_port(driver: BridgeDriver, netns_factory: Callable[[], str], bridge
         server = ("import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
                   "s.bind(('0.0.0.0',9999))\nsys.stdout.buffer.write(s.recv(100)); sys.stdout.flush()\n")
         procs.append(subprocess.Popen(["ip", "netns", "exec", Path(srv).name, sys.executable, "-c", server], stdout=f))
-    mapper = PortMapper(Iptables(), tmp_path / "ports.json")
+    mapper = PortMapper(test_firewall(), tmp_path / "ports.json")
     try:
         (m,) = mapper.map("ep", br, "10.207.0.2", parse_port_spec("127.0.0.1::9999/udp"))
         import socket
