@@ -114,6 +114,9 @@ def create(opts: CreateOptions) -> Container:
     proc = cfg.process
     if proc is None:
         raise InvalidConfig("process is required to create a container")
+    if cfg.namespace("mount") is None:
+        # Without one, the rootfs mounts and pivot_root would land on the host.
+        raise InvalidConfig("a mount namespace is required (linux.namespaces has no 'mount')")
     if proc.terminal and not opts.console_socket:
         raise InvalidConfig("cannot allocate tty if skiff-runtime will detach without setting console socket")
     if opts.console_socket and not proc.terminal:

@@ -351,8 +351,6 @@ def from_spec(raw: Mapping[str, Any], bundle: str) -> Config:
     domainname = raw.get("domainname") or ""
     if domainname and ("uts" not in types or types["uts"].path):
         raise InvalidConfig("unable to set domainname without a private UTS namespace")
-    if "mount" not in types:
-        raise InvalidConfig("a mount namespace is required (linux.namespaces has no 'mount')")
 
     sysctl = []
     for k, v in _obj(linux.get("sysctl"), "linux.sysctl").items():
