@@ -96,6 +96,7 @@ class Resources:
     memory_reservation: int | None = None
     memory_swap: int | None = None
     memory_swappiness: int | None = None
+    memory_kernel_tcp: int | None = None  # v1 only; "kernel" (kmem) is deprecated and ignored, as runc
     oom_kill_disable: bool | None = None
     cpu_shares: int | None = None
     cpu_quota: int | None = None
@@ -161,6 +162,7 @@ def _parse_memory(mem: Mapping[str, Any]) -> dict[str, Any]:
         "memory_reservation": _int(mem, "reservation", "memory", lo=-1),
         "memory_swap": _int(mem, "swap", "memory", lo=-1),
         "memory_swappiness": None,
+        "memory_kernel_tcp": _int(mem, "kernelTCP", "memory", lo=-1),
         "oom_kill_disable": None,
     }
     swappiness = mem.get("swappiness")
@@ -341,7 +343,8 @@ def resources_to_oci(res: Resources) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "memory": _drop_none({"limit": res.memory, "reservation": res.memory_reservation, "swap": res.memory_swap,
-                              "swappiness": res.memory_swappiness, "disableOOMKiller": res.oom_kill_disable}),
+                              "swappiness": res.memory_swappiness, "kernelTCP": res.memory_kernel_tcp,
+                              "disableOOMKiller": res.oom_kill_disable}),
         "cpu": _drop_none({"shares": res.cpu_shares, "quota": res.cpu_quota, "period": res.cpu_period,
                            "burst": res.cpu_burst, "realtimeRuntime": res.cpu_rt_runtime,
                            "realtimePeriod": res.cpu_rt_period, "idle": res.cpu_idle,

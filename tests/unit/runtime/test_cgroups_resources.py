@@ -147,3 +147,9 @@ def test_round_trip_through_oci_json() -> None:
            "devices": [{"allow": False, "access": "rwm"}]}
     r = resources_from_oci(raw)
     assert resources_from_oci(resources_to_oci(r), default_devices=False) == r
+
+
+def test_kernel_tcp_kept_and_kmem_ignored() -> None:
+    r = resources_from_oci({"memory": {"kernel": 1 << 20, "kernelTCP": 2 << 20}})
+    assert r.memory_kernel_tcp == 2 << 20
+    assert resources_to_oci(r)["memory"] == {"kernelTCP": 2 << 20}

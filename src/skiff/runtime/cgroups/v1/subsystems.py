@@ -129,6 +129,8 @@ class Memory(Subsystem):
             write(path, "memory.memsw.limit_in_bytes", swap)
         if res.memory_reservation:
             write(path, "memory.soft_limit_in_bytes", res.memory_reservation)
+        if res.memory_kernel_tcp and exists(path, "memory.kmem.tcp.limit_in_bytes"):
+            write(path, "memory.kmem.tcp.limit_in_bytes", res.memory_kernel_tcp)
         if res.oom_kill_disable:
             write(path, "memory.oom_control", 1)
         if res.memory_swappiness is not None:
