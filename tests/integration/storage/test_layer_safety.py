@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.integration.storage.tarbuild import E, d, file, hard, make_tar, sym, wh
 
 from skiff.errors import InvalidParameter
 from skiff.storage import UnsafeEntry, apply_layer
+from tests.integration.storage.tarbuild import E, d, file, hard, make_tar, sym, wh
 
 
 @pytest.fixture

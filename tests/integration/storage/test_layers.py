@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from tests.integration.storage.conftest import Mounter
-from tests.integration.storage.tarbuild import E, d, file, hard, make_tar, sym, wh
 
 from skiff.storage import (
     ChangeKind,
@@ -27,6 +25,8 @@ from skiff.storage import (
 )
 from skiff.storage.base import DirSnapshotter
 from skiff.sys import xattr
+from tests.integration.storage.conftest import Mounter
+from tests.integration.storage.tarbuild import E, d, file, hard, make_tar, sym, wh
 
 pytestmark = pytest.mark.root
 

@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.integration.storage.conftest import KINDS, Mounter, prepare_and_fill
 
 from skiff.errors import Conflict, InvalidParameter, NotFound
 from skiff.storage import Kind, mount_all, unmount_all
 from skiff.storage.base import DirSnapshotter
 from skiff.storage.mount import PAGE_LIMIT
+from tests.integration.storage.conftest import KINDS, Mounter, prepare_and_fill
 
 pytestmark = pytest.mark.root
 

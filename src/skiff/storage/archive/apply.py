@@ -1,11 +1,11 @@
 """Apply one layer tar stream to a directory: the untrusted-input side of image unpacking.
 
-Why Python's ``tarfile`` and not GNU tar: the safety rules (no ``..``, no absolute names, never write
+Why our own reader (``tarstream``) and not GNU tar: the safety rules (no ``..``, no absolute names, never write
 through a symlink, hard links only inside, whiteouts only inside) and the whiteout conversion have to
 look at every entry in order while the filesystem changes under it. GNU tar would need a validating
 pre-pass over the stream (so either buffering or reading it twice) and still decides on its own how
-to treat symlinked directories. Here ``tarfile`` only *parses* the stream (mode ``r|``: sequential,
-constant memory) and we do every filesystem operation ourselves through ``SafeDir``: openat-style,
+to treat symlinked directories. Here ``TarReader`` only *parses* the stream (sequential, constant
+memory) and we do every filesystem operation ourselves through ``SafeDir``: openat-style,
 ``O_NOFOLLOW`` on every component, so a symlink can never be walked through whoever planted it.
 The diff ID is hashed from the uncompressed bytes as they are read; the stream is read to its end so
 the hash covers the tar's trailing padding too.
@@ -19,17 +19,16 @@ Whiteouts (OCI image-spec layer.md):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
-import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from skiff.errors import InvalidParameter
 from skiff.storage.archive.compression import Compression, decompressed
 from skiff.storage.archive.safedir import SafeDir, UnsafeEntry, split_name
+from skiff.storage.archive.tarstream import BLK, CHR, DIR, FIFO, LNK, REG, SYM, Header, TarReader
 from skiff.sys import xattr
 
 __all__ = ["AppliedLayer", "DiffIDMismatch", "apply_layer", "WHITEOUT_PREFIX", "WHITEOUT_OPAQUE"]
@@ -39,6 +38,7 @@ WHITEOUT_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _CHUNK = 1 << 20
 _ZERO = bytes(_CHUNK)
+_HOLE = 1 << 16  # only zero runs this long become holes
 _IS_ROOT = os.geteuid() == 0
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -57,36 +57,13 @@ class DiffIDMismatch(InvalidParameter):
         super().__init__(f"layer diff ID mismatch: expected {expected}, got {actual}")
 
 
-class _Hashing:
-    """A reader that hashes and counts everything read through it."""
-
-    def __init__(self, inner: BinaryIO) -> None:
-        self.inner, self.sha, self.size = inner, hashlib.sha256(), 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.inner.read(n)
-        self.sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(_CHUNK):
-            pass
+def _xattrs(ti: Header) -> list[tuple[str, bytes]]:
+    # only we decide overlay's metadata: a layer may not carry trusted.overlay.* itself
+    return [(k, v) for k, v in ti.xattrs if not k.startswith("trusted.overlay.")]
 
 
-def _xattrs(ti: tarfile.TarInfo) -> list[tuple[str, bytes]]:
-    out = []
-    for key, value in ti.pax_headers.items():
-        if key.startswith("SCHILY.xattr."):
-            name = key[len("SCHILY.xattr."):]
-            if name.startswith("trusted.overlay."):  # only we decide overlay's metadata
-                continue
-            out.append((name, value.encode("utf-8", "surrogateescape")))
-    return out
-
-
-def _mtime_ns(ti: tarfile.TarInfo) -> int:
-    return int(float(ti.mtime) * 1_000_000_000)
+def _mtime_ns(ti: Header) -> int:
+    return int(ti.mtime * 1_000_000_000)
 
 
 class _Applier:
@@ -108,7 +85,7 @@ class _Applier:
         else:
             os.unlink(name, dir_fd=fd)
 
-    def _owner_mode(self, ti: tarfile.TarInfo, target: int | tuple[int, str], symlink: bool = False) -> None:
+    def _owner_mode(self, ti: Header, target: int | tuple[int, str], symlink: bool = False) -> None:
         if isinstance(target, int):
             if _IS_ROOT:
                 os.chown(target, ti.uid, ti.gid)
@@ -125,10 +102,10 @@ class _Applier:
             xattr.set(self.sd.proc_path(fd, name), xname, value)
 
     # -- entries ---------------------------------------------------------------------------
-    def entry(self, ti: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
+    def entry(self, ti: Header, tar: TarReader) -> None:
         parts = split_name(ti.name)
         if not parts:
-            if not ti.isdir():
+            if ti.type != DIR:
                 raise UnsafeEntry(ti.name, "the root can only be a directory")
             self._owner_mode(ti, self.sd.root_fd)
             self.dir_times.append(((), _mtime_ns(ti)))
@@ -144,51 +121,53 @@ class _Applier:
             existing: os.stat_result | None = os.lstat(base, dir_fd=fd)
         except FileNotFoundError:
             existing = None
-        if existing is not None and not (ti.isdir() and stat.S_ISDIR(existing.st_mode)):
+        if existing is not None and not (ti.type == DIR and stat.S_ISDIR(existing.st_mode)):
             self._remove(fd, base, parts)
-        if ti.isreg():
+        if ti.type == REG:
             self.regular(ti, tar, fd, base)
-        elif ti.isdir():
+        elif ti.type == DIR:
             if existing is None or not stat.S_ISDIR(existing.st_mode):
                 os.mkdir(base, 0o700, dir_fd=fd)
             self._owner_mode(ti, (fd, base))
             self.dir_times.append((parts, _mtime_ns(ti)))
-        elif ti.issym():
+        elif ti.type == SYM:
             os.symlink(ti.linkname, base, dir_fd=fd)
             self._owner_mode(ti, (fd, base), symlink=True)
             os.utime(base, ns=(_mtime_ns(ti),) * 2, dir_fd=fd, follow_symlinks=False)
-        elif ti.islnk():
+        elif ti.type == LNK:
             self.hardlink(ti, parts, fd, base)
-        elif ti.ischr() or ti.isblk() or ti.isfifo():
-            if not ti.isfifo() and not _IS_ROOT:
+        elif ti.type in (CHR, BLK, FIFO):
+            if ti.type != FIFO and not _IS_ROOT:
                 raise UnsafeEntry(ti.name, "device nodes can only be created as root")
-            kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
+            kind = {CHR: stat.S_IFCHR, BLK: stat.S_IFBLK, FIFO: stat.S_IFIFO}[ti.type]
             os.mknod(base, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=fd)
             self._owner_mode(ti, (fd, base))
             os.utime(base, ns=(_mtime_ns(ti),) * 2, dir_fd=fd, follow_symlinks=False)
         else:
             raise InvalidParameter(f"layer entry {ti.name!r}: unsupported tar type {ti.type!r}")
 
-    def regular(self, ti: tarfile.TarInfo, tar: tarfile.TarFile, fd: int, base: str) -> None:
+    def regular(self, ti: Header, tar: TarReader, fd: int, base: str) -> None:
         out = os.open(base, _FILE_FLAGS, 0o600, dir_fd=fd)
         try:
-            src = tar.extractfile(ti)
-            if src is not None:
-                holes = False
-                while chunk := src.read(_CHUNK):
-                    if len(chunk) == _CHUNK and chunk == _ZERO:  # keep big zero runs sparse
-                        os.lseek(out, _CHUNK, os.SEEK_CUR)
-                        holes = True
-                    else:
-                        os.write(out, chunk) if len(chunk) < 65536 else _write_all(out, chunk)
-                if holes:
-                    os.ftruncate(out, ti.size)
+            tar_sparse, holes = ti.sparse is not None, False
+            end = 0
+            for pos, chunk in tar.data(ti):
+                if tar_sparse:
+                    os.pwrite(out, chunk, pos)
+                elif len(chunk) >= _HOLE and bytes(chunk) == _ZERO[:len(chunk)]:
+                    os.lseek(out, len(chunk), os.SEEK_CUR)  # keep big zero runs sparse
+                    holes = True
+                else:
+                    _write_all(out, chunk)
+                end = pos + len(chunk)
+            if tar_sparse or holes or end != ti.realsize:
+                os.ftruncate(out, ti.realsize)
             self._owner_mode(ti, out)
             os.utime(out, ns=(_mtime_ns(ti),) * 2)
         finally:
             os.close(out)
 
-    def hardlink(self, ti: tarfile.TarInfo, parts: tuple[str, ...], fd: int, base: str) -> None:
+    def hardlink(self, ti: Header, parts: tuple[str, ...], fd: int, base: str) -> None:
         tparts = split_name(ti.linkname, ti.name)
         if not tparts or tparts == parts:
             raise UnsafeEntry(ti.name, f"bad hard link target {ti.linkname!r}")
@@ -207,7 +186,7 @@ class _Applier:
         finally:
             os.close(fd)
 
-    def whiteout(self, ti: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
+    def whiteout(self, ti: Header, parts: tuple[str, ...]) -> None:
         dparts = parts[:-1]
         if parts[-1] == WHITEOUT_OPAQUE:
             if self.overlay:
@@ -262,7 +241,7 @@ class _Applier:
                 continue  # replaced or deleted later in the same layer
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -276,20 +255,15 @@ def apply_layer(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_white
     (nothing outside is written; ``dest`` is left partly applied, so discard it), ``DiffIDMismatch``
     if ``expected_diff_id`` is given and differs, ``InvalidParameter`` for a corrupt tar.
     """
-    reader, compression = decompressed(stream)
-    hashing = _Hashing(reader)
+    raw, compression = decompressed(stream)
+    tar = TarReader(raw, _CHUNK)
     with SafeDir(dest) as sd:
         applier = _Applier(sd, overlay_whiteouts)
-        try:
-            with tarfile.open(fileobj=hashing, mode="r|", bufsize=_CHUNK,  # type: ignore[call-overload]
-                              errors="surrogateescape") as tar:
-                for ti in tar:
-                    applier.entry(ti, tar)
-        except tarfile.TarError as exc:
-            raise InvalidParameter(f"invalid layer tar: {exc}") from exc
+        for ti in tar:
+            applier.entry(ti, tar)
         applier.finish()
-    hashing.drain()
-    diff_id = "sha256:" + hashing.sha.hexdigest()
+    tar.finish()
+    diff_id = "sha256:" + tar.sha256.hexdigest()
     if expected_diff_id is not None and expected_diff_id != diff_id:
         raise DiffIDMismatch(expected_diff_id, diff_id)
-    return AppliedLayer(diff_id, hashing.size, compression)
+    return AppliedLayer(diff_id, tar.size, compression)
