@@ -77,8 +77,10 @@ def _peek(stream: IO[bytes], n: int) -> bytes:
     return b""
 
 
-def untar(stream: IO[bytes], dest: Path) -> None:
-    """Unpack a (possibly compressed) tar stream into ``dest``, refusing any escape."""
+def untar(stream: IO[bytes], dest: Path, *, owners: bool = False) -> None:
+    """Unpack a (possibly compressed) tar stream into ``dest``, refusing any escape.
+
+    ``owners`` keeps the archive's uid/gid (ADD of a local archive does; a context does not)."""
     if not hasattr(stream, "peek"):
         stream = io.BufferedReader(_Prefixed(b"", stream))
     stream = _decompressed(stream)
@@ -87,6 +89,10 @@ def untar(stream: IO[bytes], dest: Path) -> None:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for member in tar:
                 _extract_member(tar, member, dest)
+                if owners and os.geteuid() == 0:
+                    target = _safe_target(dest, member.name)
+                    if target != dest and os.path.lexists(target):
+                        os.lchown(target, member.uid, member.gid)
     except tarfile.TarError as e:
         raise ContextError(f"failed to read build context: {e}") from None
 

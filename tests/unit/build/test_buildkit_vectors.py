@@ -21,7 +21,9 @@ BASE = "frontend/dockerfile"
 
 
 def _git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(MIRROR), *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(MIRROR), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def _show(path: str) -> str:
