@@ -1,0 +1,386 @@
+"""``skiff version``, ``info``, ``events`` and ``system df`` (docker's output, --format)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import skiff
+from skiff.cli.command import Cli, Command
+from skiff.cli.exitcodes import GENERIC, StatusError, UsageError
+from skiff.cli.formatting import render, render_list, tabwrite
+from skiff.cli.gotemplate import Template, TemplateError
+from skiff.cli.units import bytes_size, get_timestamp, human_size, rfc3339_nano_fixed
+
+__all__ = ["NOUN", "HELP", "COMMANDS", "GoView", "parse_filter_flags"]
+
+NOUN = "system"
+HELP = "Manage Docker"
+
+CLIENT_API_VERSION = "1.51"
+
+
+class GoView(Mapping[str, Any]):
+    """A JSON object seen through Go field names (for templates), printed by ``json`` as the wire form."""
+
+    def __init__(self, fields: Mapping[str, Any], wire: Any) -> None:
+        self._fields = dict(fields)
+        self._wire = wire
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def to_json(self) -> Any:
+        return self._wire
+
+
+def parse_filter_flags(values: list[str] | None) -> dict[str, list[str]]:
+    """``--filter k=v`` flags -> {k: [v, ...]} (docker's opts.FilterOpt)."""
+    out: dict[str, list[str]] = {}
+    for raw in values or []:
+        k, sep, v = raw.partition("=")
+        if not sep:
+            raise UsageError(f"invalid argument \"{raw}\" for \"-f, --filter\" flag: bad format of "
+                             "filter (expected name=value)")
+        out.setdefault(k.strip().lower(), []).append(v.strip())
+    return out
+
+
+# ---- version ---------------------------------------------------------------------------------
+
+_VERSION_TEMPLATE = """Client:{{if ne .Client.Platform.Name ""}} {{.Client.Platform.Name}}{{end}}
+ Version:\t{{.Client.Version}}
+ API version:\t{{.Client.APIVersion}}{{if ne .Client.APIVersion .Client.DefaultAPIVersion}} (downgraded from {{.Client.DefaultAPIVersion}}){{end}}
+ Go version:\t{{.Client.GoVersion}}
+ Git commit:\t{{.Client.GitCommit}}
+ Built:\t{{.Client.BuildTime}}
+ OS/Arch:\t{{.Client.Os}}/{{.Client.Arch}}
+ Context:\t{{.Client.Context}}
+{{- if .Server}}{{with .Server}}
+
+Server:{{if ne .Platform.Name ""}} {{.Platform.Name}}{{end}}
+ {{- range $component := .Components}}
+ {{$component.Name}}:
+  {{- if eq $component.Name "Engine" }}
+  Version:\t{{.Version}}
+  API version:\t{{index .Details "ApiVersion"}} (minimum version {{index .Details "MinAPIVersion"}})
+  Go version:\t{{index .Details "GoVersion"}}
+  Git commit:\t{{index .Details "GitCommit"}}
+  Built:\t{{index .Details "BuildTime"}}
+  OS/Arch:\t{{index .Details "Os"}}/{{index .Details "Arch"}}
+  Experimental:\t{{index .Details "Experimental"}}
+  {{- else }}
+  Version:\t{{$component.Version}}
+  {{- range $key := detailsOrder $component}}
+  {{$key}}:\t{{index $component.Details $key}}
+  {{- end}}
+  {{- end}}
+ {{- end}}
+{{- end}}{{- end}}"""
+
+
+def _go_arch() -> str:
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
+
+
+def _details_order(component: Mapping[str, Any]) -> list[str]:
+    return sorted((component.get("Details") or {}).keys())
+
+
+def _version(cli: Cli, ns: argparse.Namespace) -> int:
+    client: dict[str, Any] = {
+        "Platform": {"Name": ""}, "Version": skiff.__version__, "APIVersion": CLIENT_API_VERSION,
+        "DefaultAPIVersion": CLIENT_API_VERSION, "GoVersion": f"python{platform.python_version()}",
+        "GitCommit": "", "BuildTime": "", "Os": "linux", "Arch": _go_arch(), "Context": "default",
+    }
+    fmt = ns.format
+    try:
+        tmpl = Template(_VERSION_TEMPLATE if not fmt or fmt.strip() == "json" else
+                        fmt.replace("\\t", "\t").replace("\\n", "\n"),
+                        funcs={"detailsOrder": _details_order})
+    except TemplateError as exc:
+        raise StatusError(64, f"Template parsing error: {exc}") from exc
+    from skiff.client import system
+
+    server: dict[str, Any] | None = None
+    error: BaseException | None = None
+    try:
+        server = system.version(cli.client)
+        client["APIVersion"] = cli.client.version
+    except Exception as exc:
+        error = exc
+    data = {"Client": client, "Server": server}
+    if fmt and fmt.strip() == "json":
+        cli.print(render("json", data), end="")
+    else:
+        try:
+            text = tmpl.execute(data)
+        except TemplateError as exc:
+            raise StatusError(GENERIC, f"template: {exc}") from exc
+        cli.print(text if fmt else tabwrite(text, minwidth=20, padding=1))
+    if error is not None:
+        raise error
+    return 0
+
+
+def _version_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", help="Format output using a custom template")
+
+
+# ---- info ------------------------------------------------------------------------------------
+
+def _info_lines(info: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+
+    def add(text: str) -> None:
+        out.append(text)
+
+    add(f" Containers: {info.get('Containers', 0)}")
+    add(f"  Running: {info.get('ContainersRunning', 0)}")
+    add(f"  Paused: {info.get('ContainersPaused', 0)}")
+    add(f"  Stopped: {info.get('ContainersStopped', 0)}")
+    add(f" Images: {info.get('Images', 0)}")
+    add(f" Server Version: {info.get('ServerVersion', '')}")
+    add(f" Storage Driver: {info.get('Driver', '')}")
+    for pair in info.get("DriverStatus") or []:
+        if len(pair) == 2:
+            add(f"  {pair[0]}: {pair[1]}")
+    add(f" Logging Driver: {info.get('LoggingDriver', '')}")
+    add(f" Cgroup Driver: {info.get('CgroupDriver', '')}")
+    add(f" Cgroup Version: {info.get('CgroupVersion', '')}")
+    plugins = info.get("Plugins") or {}
+    add(" Plugins:")
+    add(f"  Volume: {' '.join(plugins.get('Volume') or [])}")
+    add(f"  Network: {' '.join(plugins.get('Network') or [])}")
+    if plugins.get("Authorization"):
+        add(f"  Authorization: {' '.join(plugins['Authorization'])}")
+    add(f"  Log: {' '.join(plugins.get('Log') or [])}")
+    add(f" Swarm: {(info.get('Swarm') or {}).get('LocalNodeState', 'inactive')}")
+    add(f" Runtimes: {' '.join(sorted((info.get('Runtimes') or {}).keys()))}")
+    add(f" Default Runtime: {info.get('DefaultRuntime', '')}")
+    add(f" Init Binary: {info.get('InitBinary', '')}")
+    add(f" containerd version: {(info.get('ContainerdCommit') or {}).get('ID', '')}")
+    add(f" runc version: {(info.get('RuncCommit') or {}).get('ID', '')}")
+    add(f" init version: {(info.get('InitCommit') or {}).get('ID', '')}")
+    sec = info.get("SecurityOptions") or []
+    if sec:
+        add(" Security Options:")
+        for opt in sec:
+            kv = dict(part.split("=", 1) for part in opt.split(",") if "=" in part)
+            add(f"  {kv.get('name', opt)}")
+            for k, v in kv.items():
+                if k != "name":
+                    add(f"   {k.capitalize()}: {v}")
+    add(f" Kernel Version: {info.get('KernelVersion', '')}")
+    add(f" Operating System: {info.get('OperatingSystem', '')}")
+    add(f" OSType: {info.get('OSType', '')}")
+    add(f" Architecture: {info.get('Architecture', '')}")
+    add(f" CPUs: {info.get('NCPU', 0)}")
+    add(f" Total Memory: {bytes_size(info.get('MemTotal', 0))}")
+    add(f" Name: {info.get('Name', '')}")
+    add(f" ID: {info.get('ID', '')}")
+    add(f" Docker Root Dir: {info.get('DockerRootDir', '')}")
+    add(f" Debug Mode: {'true' if info.get('Debug') else 'false'}")
+    for key, title in (("HttpProxy", "HTTP Proxy"), ("HttpsProxy", "HTTPS Proxy"), ("NoProxy", "No Proxy")):
+        if info.get(key):
+            add(f" {title}: {info[key]}")
+    if info.get("Labels"):
+        add(" Labels:")
+        for label in info["Labels"]:
+            add(f"  {label}")
+    add(f" Experimental: {'true' if info.get('ExperimentalBuild') else 'false'}")
+    reg = info.get("RegistryConfig") or {}
+    if reg.get("InsecureRegistryCIDRs") or any(not c.get("Secure", True)
+                                               for c in (reg.get("IndexConfigs") or {}).values()):
+        add(" Insecure Registries:")
+        for name, conf in sorted((reg.get("IndexConfigs") or {}).items()):
+            if not conf.get("Secure", True):
+                add(f"  {name}")
+        for cidr in reg.get("InsecureRegistryCIDRs") or []:
+            add(f"  {cidr}")
+    if reg.get("Mirrors"):
+        add(" Registry Mirrors:")
+        for m in reg["Mirrors"]:
+            add(f"  {m}")
+    add(f" Live Restore Enabled: {'true' if info.get('LiveRestoreEnabled') else 'false'}")
+    pools = info.get("DefaultAddressPools") or []
+    if pools:
+        add(" Default Address Pools:")
+        for p in pools:
+            add(f"   Base: {p.get('Base')}, Size: {p.get('Size')}")
+    return out
+
+
+def _info(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import system
+
+    client_info = {"Debug": cli.options.debug, "Version": skiff.__version__, "Context": "default",
+                   "Plugins": [], "Warnings": None}
+    info: dict[str, Any] | None = None
+    error: BaseException | None = None
+    try:
+        info = system.info(cli.client)
+    except Exception as exc:
+        error = exc
+    if ns.format:
+        data = dict(info or {})
+        data["ClientInfo"] = client_info
+        data["ClientErrors"] = None if error is None else [str(error)]
+        try:
+            cli.print(render(ns.format, data), end="")
+        except TemplateError as exc:
+            raise StatusError(GENERIC, f"template: {exc}") from exc
+        if error is not None:
+            raise error
+        return 0
+    lines = ["Client:", f" Version:    {skiff.__version__}", " Context:    default",
+             f" Debug Mode: {'true' if cli.options.debug else 'false'}", "", "Server:"]
+    if info is None:
+        lines.append(f"ERROR: {error}")
+        cli.print("\n".join(lines))
+        raise StatusError(GENERIC, "errors pretty printing info")
+    lines += _info_lines(info)
+    cli.print("\n".join(lines))
+    cli.print()
+    for w in info.get("Warnings") or []:
+        cli.warn(w)
+    return 0
+
+
+def _info_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", help="Format output using a custom template")
+
+
+# ---- events ----------------------------------------------------------------------------------
+
+def _event_view(ev: Mapping[str, Any]) -> GoView:
+    return GoView({"Status": ev.get("status", ""), "ID": ev.get("id", ""), "From": ev.get("from", ""),
+                   "Type": ev.get("Type", ""), "Action": ev.get("Action", ""),
+                   "Actor": ev.get("Actor") or {"ID": "", "Attributes": {}},
+                   "Scope": ev.get("scope", ""), "Time": ev.get("time", 0),
+                   "TimeNano": ev.get("timeNano", 0)}, ev)
+
+
+def format_event(ev: Mapping[str, Any]) -> str:
+    """docker's default event line: time, type, action, actor id, (sorted attributes)."""
+    ns = int(ev.get("timeNano") or 0) or int(ev.get("time") or 0) * 1_000_000_000
+    actor = ev.get("Actor") or {}
+    line = f"{rfc3339_nano_fixed(ns)} {ev.get('Type', '')} {ev.get('Action', '')} {actor.get('ID', '')}"
+    attrs = actor.get("Attributes") or {}
+    if attrs:
+        line += " (" + ", ".join(f"{k}={attrs[k]}" for k in sorted(attrs)) + ")"
+    return line
+
+
+def _events(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import system
+
+    try:
+        since = get_timestamp(ns.since) if ns.since else None
+        until = get_timestamp(ns.until) if ns.until else None
+    except ValueError as exc:
+        raise StatusError(GENERIC, str(exc)) from exc
+    filters = parse_filter_flags(ns.filter)
+    tmpl = None
+    if ns.format and ns.format.strip() != "json":
+        try:
+            tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"))
+        except TemplateError as exc:
+            raise StatusError(64, f"Template parsing error: {exc}") from exc
+    for ev in system.events(cli.client, since, until, filters):
+        if ns.format and ns.format.strip() == "json":
+            cli.print(render("json", ev), end="")
+        elif tmpl is not None:
+            cli.print(tmpl.execute(_event_view(ev)))
+        else:
+            cli.print(format_event(ev))
+        cli.out.flush()
+    return 0
+
+
+def _events_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--filter", action="append", help="Filter output based on conditions provided")
+    p.add_argument("--format", help="Format output using a custom template")
+    p.add_argument("--since", help="Show all events created since timestamp")
+    p.add_argument("--until", help="Stream events until this timestamp")
+
+
+# ---- df --------------------------------------------------------------------------------------
+
+_DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+               "Reclaimable": "RECLAIMABLE"}
+_DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+
+
+def _reclaim(reclaimable: int, total: int) -> str:
+    if total > 0:
+        return f"{human_size(reclaimable)} ({reclaimable * 100 // total}%)"
+    return human_size(reclaimable)
+
+
+def df_rows(du: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The four rows of ``docker system df`` from a /system/df reply."""
+    images = du.get("Images") or []
+    total_images = int(du.get("LayersSize") or 0)
+    used = sum(int(i.get("Size", 0)) - int(i.get("SharedSize", 0)) for i in images
+               if i.get("Containers", 0) and i.get("SharedSize", 0) != -1)
+    containers = du.get("Containers") or []
+    c_size = sum(int(c.get("SizeRw") or 0) for c in containers)
+    c_reclaim = sum(int(c.get("SizeRw") or 0) for c in containers if c.get("State") != "running")
+    volumes = du.get("Volumes") or []
+    v_size = sum(max(int((v.get("UsageData") or {}).get("Size", 0)), 0) for v in volumes)
+    v_reclaim = sum(max(int((v.get("UsageData") or {}).get("Size", 0)), 0) for v in volumes
+                    if (v.get("UsageData") or {}).get("RefCount", 0) == 0)
+    cache = du.get("BuildCache") or []
+    b_size = sum(int(b.get("Size", 0)) for b in cache if not b.get("Shared"))
+    b_reclaim = sum(int(b.get("Size", 0)) for b in cache if not b.get("InUse") and not b.get("Shared"))
+    return [
+        {"Type": "Images", "TotalCount": len(images),
+         "Active": sum(1 for i in images if i.get("Containers", 0) > 0),
+         "Size": human_size(total_images), "Reclaimable": _reclaim(total_images - used, total_images)},
+        {"Type": "Containers", "TotalCount": len(containers),
+         "Active": sum(1 for c in containers if c.get("State") == "running"),
+         "Size": human_size(c_size), "Reclaimable": _reclaim(c_reclaim, c_size)},
+        {"Type": "Local Volumes", "TotalCount": len(volumes),
+         "Active": sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0) > 0),
+         "Size": human_size(v_size), "Reclaimable": _reclaim(v_reclaim, v_size)},
+        {"Type": "Build Cache", "TotalCount": len(cache),
+         "Active": sum(1 for b in cache if b.get("InUse")),
+         "Size": human_size(b_size), "Reclaimable": _reclaim(b_reclaim, b_size)},
+    ]
+
+
+def _df(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import system
+
+    du = system.df(cli.client)
+    fmt = ns.format or _DF_TABLE
+    if fmt.strip() == "table":
+        fmt = _DF_TABLE
+    try:
+        cli.print(render_list(fmt, df_rows(du), _DF_HEADERS), end="")
+    except TemplateError as exc:
+        raise StatusError(GENERIC, f"template: {exc}") from exc
+    return 0
+
+
+def _df_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", help="Format output using a custom template")
+    p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
+
+
+COMMANDS = [
+    Command("version", "Show the Docker version information", _version, setup=_version_flags),
+    Command("info", "Display system-wide information", _info, setup=_info_flags),
+    Command("events", "Get real time events from the server", _events, setup=_events_flags),
+    Command("df", "Show docker disk usage", _df, setup=_df_flags),
+]

@@ -1,0 +1,125 @@
+"""Output formatting as docker does it: ``--format`` templates, ``table`` directive, tabwriter.
+
+- ``render(fmt, obj)``: one object (version, info, inspect): the template's output plus newline;
+  ``fmt == "json"`` prints the object as one JSON line.
+- ``render_list(fmt, rows, headers)``: list commands (ps, images, ...). ``table ...`` prints a header
+  row (each ``{{.Field}}`` replaced by its column title from ``headers``) then the rows, aligned
+  like Go's ``tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)``: cells padded to the widest + 3,
+  minimum 10, last column unpadded. Without ``table`` rows are printed as the template says.
+- ``\\t`` and ``\\n`` typed literally in a format are turned into tab and newline, as docker does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from skiff.cli.gotemplate import Template
+
+__all__ = ["render", "render_list", "tabwrite", "is_table", "prepare", "HeaderContext"]
+
+TABLE = "table"
+
+
+def is_table(fmt: str) -> bool:
+    return fmt.strip().startswith(TABLE)
+
+
+def prepare(fmt: str) -> str:
+    """docker's preFormat: drop ``table``, trim spaces, expand typed ``\\t``/``\\n``."""
+    f = fmt.strip()
+    if f.startswith(TABLE):
+        f = f[len(TABLE):]
+    f = f.strip(" ")
+    return f.replace("\\t", "\t").replace("\\n", "\n")
+
+
+class HeaderContext(Mapping[str, Any]):
+    """What a table's header row is rendered against: every field name maps to its title."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self.headers = headers
+
+    def __getitem__(self, key: str) -> str:
+        return self.headers.get(key, key.upper())
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.headers)
+
+    def __len__(self) -> int:
+        return len(self.headers)
+
+
+def render(fmt: str, obj: Any) -> str:
+    """A single object formatted by ``fmt`` (Go template or ``json``), newline-terminated."""
+    if fmt.strip() == "json":
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return Template(prepare(fmt)).execute(obj) + "\n"
+
+
+def render_list(fmt: str, rows: Sequence[Any], headers: Mapping[str, str],
+                json_rows: Sequence[Any] | None = None) -> str:
+    """Rows formatted by ``fmt``; ``table`` adds the header row and aligns columns."""
+    if fmt.strip() == "json":
+        src = json_rows if json_rows is not None else rows
+        return "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in src)
+    tmpl = Template(prepare(fmt))
+    body = "".join(tmpl.execute(r) + "\n" for r in rows)
+    if not is_table(fmt):
+        return body
+    head = tmpl.execute(HeaderContext(headers), header_mode=True)
+    return tabwrite(head + "\n" + body)
+
+
+def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
+    """Go's text/tabwriter (tabwidth 1, pad char ' ', no flags) over ``text``.
+
+    A cell is text ending in a tab; consecutive lines that have a cell in column k form a block
+    whose cells are padded to the block's widest cell + ``padding`` (at least ``minwidth``).
+    Text after a line's last tab is not a cell and is never padded.
+    """
+    trailing_nl = text.endswith("\n")
+    lines = [line.split("\t") for line in (text[:-1] if trailing_nl else text).split("\n")]
+    out: list[str] = []
+    widths: list[int] = []
+
+    def write_lines(lo: int, hi: int) -> None:
+        for row in lines[lo:hi]:
+            parts = []
+            for j, cell in enumerate(row):
+                if j < len(row) - 1 and j < len(widths):
+                    parts.append(cell.ljust(widths[j]))
+                else:
+                    parts.append(cell)
+            out.append("".join(parts))
+
+    def fmt_block(line0: int, line1: int) -> None:
+        column = len(widths)
+        this = line0
+        while this < line1:
+            row = lines[this]
+            if column >= len(row) - 1:
+                this += 1
+                continue
+            write_lines(line0, this)
+            line0 = this
+            width = minwidth
+            while this < line1:
+                row = lines[this]
+                if column >= len(row) - 1:
+                    break
+                w = len(row[column]) + padding
+                width = max(width, w)
+                this += 1
+            widths.append(width)
+            fmt_block(line0, this)
+            widths.pop()
+            line0 = this
+        write_lines(line0, line1)
+
+    fmt_block(0, len(lines))
+    return "\n".join(out) + ("\n" if trailing_nl else "")

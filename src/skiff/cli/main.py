@@ -1,0 +1,206 @@
+"""``skiff``: docker's command line for Skiff (and for dockerd).
+
+Global flags come before the command word, as in docker. Only the module of the command asked
+for is imported, so ``skiff version`` starts fast. No traceback ever reaches the user: errors are
+printed as docker prints them and mapped to exit codes by ``skiff.cli.exitcodes``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import NoReturn
+
+import skiff
+from skiff.cli.command import Cli, Command, GlobalOptions, build_parser, check_args
+from skiff.cli.commands import HIDDEN_NOUNS, NOUNS, SHORTCUTS, module_for
+from skiff.cli.exitcodes import GENERIC, INTERRUPTED, USAGE, UsageError
+from skiff.errors import SkiffError
+
+__all__ = ["main", "run"]
+
+_VALUE_FLAGS = {"-H": "host", "--host": "host", "--config": "config", "-c": "context",
+                "--context": "context", "-l": "log_level", "--log-level": "log_level",
+                "--tlscacert": "tlscacert", "--tlscert": "tlscert", "--tlskey": "tlskey"}
+_BOOL_FLAGS = {"-D": "debug", "--debug": "debug", "--tls": "tls", "--tlsverify": "tlsverify",
+               "-v": "version", "--version": "version", "-h": "help", "--help": "help"}
+_LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+
+
+def _global_help() -> str:
+    lines = ["", "Usage:  skiff [OPTIONS] COMMAND", "", "A self-sufficient runtime for containers", "",
+             "Common Commands:"]
+    for word in ("run", "exec", "ps", "build", "pull", "push", "images", "login", "logout", "search",
+                 "version", "info"):
+        lines.append(f"  {word}")
+    lines += ["", "Management Commands:"]
+    lines += [f"  {n:<11} {h}" for n, h in sorted(NOUNS.items())]
+    lines += ["", "Commands:"]
+    lines += [f"  {w}" for w in sorted(SHORTCUTS) if w not in ("run", "exec", "ps", "build", "pull")]
+    lines += ["", "Global Options:",
+              "      --config string      Location of client config files (default \"~/.docker\")",
+              "  -D, --debug              Enable debug mode",
+              "  -H, --host string        Daemon socket to connect to (SKIFF_HOST, DOCKER_HOST)",
+              "  -l, --log-level string   Set the logging level (\"debug\"|\"info\"|\"warn\"|\"error\"|"
+              "\"fatal\") (default \"info\")",
+              "      --tls                Use TLS; implied by --tlsverify",
+              "      --tlscacert string   Trust certs signed only by this CA",
+              "      --tlscert string     Path to TLS certificate file",
+              "      --tlskey string      Path to TLS key file",
+              "      --tlsverify          Use TLS and verify the remote",
+              "  -v, --version            Print version information and quit", "",
+              "Run 'skiff COMMAND --help' for more information on a command."]
+    return "\n".join(lines) + "\n"
+
+
+def _parse_globals(argv: Sequence[str]) -> tuple[dict[str, object], list[str]]:
+    opts: dict[str, object] = {}
+    i = 0
+    args = list(argv)
+    while i < len(args):
+        a = args[i]
+        if a == "--" or not a.startswith("-") or a == "-":
+            break
+        name, eq, value = a.partition("=")
+        if name in _VALUE_FLAGS:
+            if not eq:
+                i += 1
+                if i >= len(args):
+                    raise UsageError(f"flag needs an argument: {name}\n\nUsage:  skiff [OPTIONS] COMMAND"
+                                     "\n\nRun 'skiff --help' for more information", USAGE)
+                value = args[i]
+            opts[_VALUE_FLAGS[name]] = value
+        elif name in _BOOL_FLAGS:
+            opts[_BOOL_FLAGS[name]] = (value.lower() not in ("0", "false")) if eq else True
+        else:
+            raise UsageError(f"unknown flag: {name}\n\nUsage:  skiff [OPTIONS] COMMAND\n\n"
+                             "Run 'skiff --help' for more information", USAGE)
+        i += 1
+    return opts, args[i:]
+
+
+def _load(noun: str) -> ModuleType | None:
+    name = module_for(noun)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def _find(mod: ModuleType, verb: str) -> Command | None:
+    for cmd in getattr(mod, "COMMANDS", []):
+        if verb == cmd.name or verb in cmd.aliases:
+            return cmd
+    return None
+
+
+def _noun_help(noun: str, mod: ModuleType | None) -> str:
+    lines = ["", f"Usage:  skiff {noun} COMMAND", "", NOUNS.get(noun) or HIDDEN_NOUNS.get(noun, ""), "",
+             "Commands:"]
+    for cmd in getattr(mod, "COMMANDS", []) if mod else []:
+        lines.append(f"  {cmd.name:<11} {cmd.help}")
+    lines += ["", f"Run 'skiff {noun} COMMAND --help' for more information on a command."]
+    return "\n".join(lines) + "\n"
+
+
+def run(argv: Sequence[str], cli: Cli | None = None) -> int:
+    """Run one command line; returns the exit status (raises nothing)."""
+    err = cli.err if cli is not None else sys.stderr
+    cmd: Command | None = None
+    try:
+        opts, rest = _parse_globals(argv)
+        if opts.get("context"):
+            raise UsageError("skiff does not support docker contexts (--context); use -H/--host or "
+                             "SKIFF_HOST/DOCKER_HOST to choose the daemon", GENERIC)
+        level = str(opts.get("log_level", "info"))
+        if level not in _LOG_LEVELS:
+            raise UsageError(f"Unable to parse logging level: {level}", GENERIC)
+        options = GlobalOptions(
+            host=str(opts["host"]) if "host" in opts else None,
+            config=str(opts["config"]) if "config" in opts else None,
+            debug=bool(opts.get("debug")), log_level=level, tls=bool(opts.get("tls")),
+            tlsverify=bool(opts.get("tlsverify")),
+            tlscacert=str(opts["tlscacert"]) if "tlscacert" in opts else None,
+            tlscert=str(opts["tlscert"]) if "tlscert" in opts else None,
+            tlskey=str(opts["tlskey"]) if "tlskey" in opts else None)
+        if cli is None:
+            cli = Cli(options)
+        else:
+            cli.options = options
+        if opts.get("version"):
+            cli.print(f"Skiff version {skiff.__version__}")
+            return 0
+        if not rest or opts.get("help"):
+            cli.print(_global_help(), end="")
+            return 0
+        word, rest = rest[0], rest[1:]
+        if word == "help":
+            cli.print(_global_help(), end="")
+            return 0
+        if word in NOUNS or word in HIDDEN_NOUNS:
+            noun = word
+            mod = _load(noun)
+            if not rest or rest[0] in ("-h", "--help", "help"):
+                cli.print(_noun_help(noun, mod), end="")
+                return 0
+            verb, rest = rest[0], rest[1:]
+            path = f"skiff {noun} {verb}"
+        elif word in SHORTCUTS:
+            noun, verb = SHORTCUTS[word]
+            mod = _load(noun)
+            path = f"skiff {word}"
+        else:
+            raise UsageError(f"skiff: unknown command: skiff {word}\n\nRun 'skiff --help' for more "
+                             "information", GENERIC)
+        cmd = _find(mod, verb) if mod is not None else None
+        if cmd is None:
+            if mod is None or word in SHORTCUTS:
+                raise UsageError(f"skiff: '{path}' is not implemented yet", GENERIC)
+            raise UsageError(f"skiff: unknown command: {path}\n\nRun 'skiff {noun} --help' for more "
+                             "information", GENERIC)
+        parser = build_parser(path, cmd)
+        ns = parser.parse_args(rest)
+        if ns.help:
+            cli.print(parser.format_help(), end="")
+            return 0
+        if not hasattr(ns, "args"):
+            ns.args = []
+        check_args(path, cmd, ns.args)
+        status = cmd.run(cli, ns)
+        return int(status or 0)
+    except UsageError as exc:
+        err.write(f"{exc.message}\n")
+        return exc.code
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except SkiffError as exc:
+        text = str(exc)
+        if text:
+            err.write(text + "\n")
+        return cmd.error_exit(exc) if cmd is not None else GENERIC
+    except Exception as exc:  # a bug: say so in one line, never a traceback
+        if os.environ.get("SKIFF_TRACEBACK"):
+            raise
+        err.write(f"skiff: internal error: {type(exc).__name__}: {exc}\n")
+        return GENERIC
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    status = run(sys.argv[1:] if argv is None else argv)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # stdout went away (| head): don't let the interpreter complain on exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
