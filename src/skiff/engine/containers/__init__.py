@@ -1,0 +1,1 @@
+"""Container services of the engine; ``spec`` turns a create config into an OCI runtime spec."""

@@ -1,0 +1,896 @@
+"""Container create config -> OCI runtime spec, with Docker's defaults exactly.
+
+Two steps, both pure apart from reading the image's ``/etc/passwd`` and ``/etc/group`` and stat'ing
+``--device`` paths:
+
+1. :func:`parse_create` turns the API body of ``POST /containers/create`` into frozen
+   :class:`ContainerConfig` + :class:`HostConfig`; :class:`ImageConfig` comes from the image.
+2. :func:`build_spec` merges them as dockerd does (``daemon/commit.go`` merge, ``CreateDaemonEnvironment``)
+   and produces the ``config.json`` dict for the runtime (moby ``oci/defaults.go`` +
+   ``daemon/oci_linux.go``), given a :class:`SpecContext` with what the engine resolved (rootfs,
+   volume paths, network namespace, generated /etc files, cgroup path).
+
+Choices where Docker has none (documented): ``RLIMIT_NOFILE`` defaults to 1024:524288, each capped
+at the daemon's own hard limit (20000 on this machine), because Docker only inherits its shim's
+limits (see defaults.md §6). The init for ``--init`` is Debian's tini, bind-mounted read-only at
+``/sbin/docker-init`` like docker-init. ``HOME`` is added from the image's passwd entry when unset,
+as runc's init does, so runtimes that do not do it behave the same.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from skiff.engine.containers.seccomp_default import (
+    default_profile,
+    load_profile,
+    resolve_profile,
+    tweak_capabilities,
+)
+from skiff.errors import InvalidParameter
+from skiff.volume.mounts import MountSpec, parse_all, tmpfs_options
+
+__all__ = [
+    "HealthConfig", "ImageConfig", "ContainerConfig", "HostConfig", "Ulimit", "DeviceMapping", "SpecContext",
+    "ResolvedMount", "ExecUser", "parse_create", "build_spec", "merge_config", "resolve_user", "container_env",
+    "DEFAULT_PATH", "DEFAULT_SHM_SIZE", "MASKED_PATHS", "READONLY_PATHS", "INIT_PATH", "DEFAULT_NOFILE",
+    "parse_security_opts", "SecurityOpts", "anonymous_volumes",
+]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHM_SIZE = 64 << 20
+DEFAULT_NOFILE = (1024, 524288)
+INIT_PATH = "/usr/bin/tini"
+INIT_IN_CONTAINER = "/sbin/docker-init"
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+_NAMESPACED_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                 "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"})
+_DEVICE_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
+# ---- parsed create config ---------------------------------------------------------------------
+def _t(v: Any) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return (v,)
+    return tuple(str(x) for x in v)
+
+
+def _opt_t(v: Any) -> tuple[str, ...] | None:
+    return None if v is None else _t(v)
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    test: tuple[str, ...] = ()
+    interval_ns: int = 0
+    timeout_ns: int = 0
+    start_period_ns: int = 0
+    start_interval_ns: int = 0
+    retries: int = 0
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> HealthConfig | None:
+        if not d:
+            return None
+        return cls(_t(d.get("Test")), int(d.get("Interval") or 0), int(d.get("Timeout") or 0),
+                   int(d.get("StartPeriod") or 0), int(d.get("StartInterval") or 0), int(d.get("Retries") or 0))
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The image's ``config`` object (only what a container needs)."""
+
+    env: tuple[str, ...] = ()
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    working_dir: str = ""
+    user: str = ""
+    volumes: tuple[str, ...] = ()
+    exposed_ports: tuple[str, ...] = ()
+    stop_signal: str = ""
+    healthcheck: HealthConfig | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    shell: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> ImageConfig:
+        d = d or {}
+        return cls(env=_t(d.get("Env")), cmd=_opt_t(d.get("Cmd")), entrypoint=_opt_t(d.get("Entrypoint")),
+                   working_dir=str(d.get("WorkingDir") or ""), user=str(d.get("User") or ""),
+                   volumes=tuple(sorted(d.get("Volumes") or {})), exposed_ports=tuple(sorted(d.get("ExposedPorts") or {})),
+                   stop_signal=str(d.get("StopSignal") or ""), healthcheck=HealthConfig.from_dict(d.get("Healthcheck")),
+                   labels=tuple(sorted((d.get("Labels") or {}).items())), shell=_t(d.get("Shell")))
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """The API's container ``Config``."""
+
+    image: str = ""
+    hostname: str = ""
+    domainname: str = ""
+    user: str = ""
+    tty: bool = False
+    open_stdin: bool = False
+    stdin_once: bool = False
+    attach_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    env: tuple[str, ...] = ()
+    cmd: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    working_dir: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    exposed_ports: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    stop_signal: str = ""
+    stop_timeout: int | None = None
+    healthcheck: HealthConfig | None = None
+    network_disabled: bool = False
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> ContainerConfig:
+        d = d or {}
+        ep = d.get("Entrypoint")
+        entrypoint = _opt_t(ep)
+        if entrypoint == ("",):  # `--entrypoint ""`: clear the image's entrypoint
+            entrypoint = ()
+        st = d.get("StopTimeout")
+        return cls(image=str(d.get("Image") or ""), hostname=str(d.get("Hostname") or ""),
+                   domainname=str(d.get("Domainname") or ""), user=str(d.get("User") or ""),
+                   tty=bool(d.get("Tty")), open_stdin=bool(d.get("OpenStdin")), stdin_once=bool(d.get("StdinOnce")),
+                   attach_stdin=bool(d.get("AttachStdin")), attach_stdout=bool(d.get("AttachStdout")),
+                   attach_stderr=bool(d.get("AttachStderr")), env=_t(d.get("Env")), cmd=_opt_t(d.get("Cmd")) or None,
+                   entrypoint=entrypoint, working_dir=str(d.get("WorkingDir") or ""),
+                   labels=tuple(sorted((d.get("Labels") or {}).items())),
+                   exposed_ports=tuple(sorted(d.get("ExposedPorts") or {})), volumes=tuple(sorted(d.get("Volumes") or {})),
+                   stop_signal=str(d.get("StopSignal") or ""), stop_timeout=None if st is None else int(st),
+                   healthcheck=HealthConfig.from_dict(d.get("Healthcheck")),
+                   network_disabled=bool(d.get("NetworkDisabled")))
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class DeviceMapping:
+    path_on_host: str
+    path_in_container: str = ""
+    cgroup_permissions: str = "rwm"
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """The API's ``HostConfig`` (the fields Skiff acts on; unknown ones are ignored as Docker does).
+
+    ``mounts`` holds every mount asked for, parsed and checked for duplicates: ``Binds`` first, then
+    ``Mounts``, then ``Tmpfs``; ``binds``/``tmpfs`` keep the raw values for inspect.
+    """
+
+    binds: tuple[str, ...] = ()
+    mounts: tuple[MountSpec, ...] = ()
+    tmpfs: tuple[tuple[str, str], ...] = ()
+    volumes_from: tuple[str, ...] = ()
+    volume_driver: str = ""
+    network_mode: str = ""
+    ipc_mode: str = ""
+    pid_mode: str = ""
+    uts_mode: str = ""
+    cgroupns_mode: str = ""
+    userns_mode: str = ""
+    privileged: bool = False
+    readonly_rootfs: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    init: bool | None = None
+    shm_size: int = 0
+    sysctls: tuple[tuple[str, str], ...] = ()
+    group_add: tuple[str, ...] = ()
+    devices: tuple[DeviceMapping, ...] = ()
+    device_cgroup_rules: tuple[str, ...] = ()
+    oom_score_adj: int = 0
+    ulimits: tuple[Ulimit, ...] = ()
+    memory: int = 0
+    memory_swap: int = 0
+    memory_reservation: int = 0
+    memory_swappiness: int | None = None
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    cpu_quota: int = 0
+    cpu_period: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    pids_limit: int | None = None
+    oom_kill_disable: bool | None = None
+    blkio_weight: int = 0
+    masked_paths: tuple[str, ...] | None = None
+    readonly_paths: tuple[str, ...] | None = None
+    log_type: str = ""
+    log_config: tuple[tuple[str, str], ...] = ()
+    restart_policy: str = "no"
+    restart_max_retries: int = 0
+    auto_remove: bool = False
+    console_size: tuple[int, int] = (0, 0)
+    runtime: str = ""
+    cgroup_parent: str = ""
+    annotations: tuple[tuple[str, str], ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()
+    port_bindings: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    publish_all_ports: bool = False
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> HostConfig:
+        d = d or {}
+        mounts = parse_all(binds=d.get("Binds") or (), mounts=d.get("Mounts") or (), tmpfs=d.get("Tmpfs") or {},
+                           volume_driver=str(d.get("VolumeDriver") or ""))
+        rp = d.get("RestartPolicy") or {}
+        lc = d.get("LogConfig") or {}
+        ulimits = []
+        for u in d.get("Ulimits") or []:
+            ulimits.append(Ulimit(str(u.get("Name", "")), int(u.get("Soft", 0)), int(u.get("Hard", 0))))
+        devices = [DeviceMapping(str(x.get("PathOnHost", "")), str(x.get("PathInContainer") or ""),
+                                 str(x.get("CgroupPermissions") or "rwm")) for x in d.get("Devices") or []]
+        pids = d.get("PidsLimit")
+        cs = d.get("ConsoleSize") or (0, 0)
+        ports = tuple(sorted((p, tuple((str(b.get("HostIp") or ""), str(b.get("HostPort") or "")) for b in (bs or [])))
+                             for p, bs in (d.get("PortBindings") or {}).items()))
+        return cls(
+            binds=_t(d.get("Binds")), mounts=tuple(mounts), tmpfs=tuple((d.get("Tmpfs") or {}).items()),
+            volumes_from=_t(d.get("VolumesFrom")), volume_driver=str(d.get("VolumeDriver") or ""),
+            network_mode=str(d.get("NetworkMode") or ""), ipc_mode=str(d.get("IpcMode") or ""),
+            pid_mode=str(d.get("PidMode") or ""), uts_mode=str(d.get("UTSMode") or ""),
+            cgroupns_mode=str(d.get("CgroupnsMode") or ""), userns_mode=str(d.get("UsernsMode") or ""),
+            privileged=bool(d.get("Privileged")), readonly_rootfs=bool(d.get("ReadonlyRootfs")),
+            cap_add=_t(d.get("CapAdd")), cap_drop=_t(d.get("CapDrop")), security_opt=_t(d.get("SecurityOpt")),
+            init=d.get("Init"), shm_size=int(d.get("ShmSize") or 0),
+            sysctls=tuple(sorted((d.get("Sysctls") or {}).items())), group_add=_t(d.get("GroupAdd")),
+            devices=tuple(devices), device_cgroup_rules=_t(d.get("DeviceCgroupRules")),
+            oom_score_adj=int(d.get("OomScoreAdj") or 0), ulimits=tuple(ulimits),
+            memory=int(d.get("Memory") or 0), memory_swap=int(d.get("MemorySwap") or 0),
+            memory_reservation=int(d.get("MemoryReservation") or 0),
+            memory_swappiness=None if d.get("MemorySwappiness") in (None, -1) else int(d["MemorySwappiness"]),
+            nano_cpus=int(d.get("NanoCpus") or 0), cpu_shares=int(d.get("CpuShares") or 0),
+            cpu_quota=int(d.get("CpuQuota") or 0), cpu_period=int(d.get("CpuPeriod") or 0),
+            cpuset_cpus=str(d.get("CpusetCpus") or ""), cpuset_mems=str(d.get("CpusetMems") or ""),
+            pids_limit=None if pids is None else int(pids), oom_kill_disable=d.get("OomKillDisable"),
+            blkio_weight=int(d.get("BlkioWeight") or 0),
+            masked_paths=_opt_t(d.get("MaskedPaths")), readonly_paths=_opt_t(d.get("ReadonlyPaths")),
+            log_type=str(lc.get("Type") or ""), log_config=tuple(sorted((lc.get("Config") or {}).items())),
+            restart_policy=str(rp.get("Name") or "no"), restart_max_retries=int(rp.get("MaximumRetryCount") or 0),
+            auto_remove=bool(d.get("AutoRemove")), console_size=(int(cs[0] or 0), int(cs[1] or 0)),
+            runtime=str(d.get("Runtime") or ""), cgroup_parent=str(d.get("CgroupParent") or ""),
+            annotations=tuple(sorted((d.get("Annotations") or {}).items())), dns=_t(d.get("Dns")),
+            dns_search=_t(d.get("DnsSearch")), dns_options=_t(d.get("DnsOptions")),
+            extra_hosts=_t(d.get("ExtraHosts")), port_bindings=ports,
+            publish_all_ports=bool(d.get("PublishAllPorts")),
+        )
+
+
+def anonymous_volumes(cfg: ContainerConfig, host: HostConfig) -> list[MountSpec]:
+    """Image/Config ``Volumes`` not covered by a user mount: each becomes an anonymous volume."""
+    taken = {m.target for m in host.mounts}
+    return [MountSpec(type="volume", target=v.rstrip("/") or "/") for v in cfg.volumes
+            if (v.rstrip("/") or "/") not in taken]
+
+
+def parse_create(body: Mapping[str, Any]) -> tuple[ContainerConfig, HostConfig]:
+    """The body of ``POST /containers/create`` -> (Config, HostConfig); InvalidParameter on bad input."""
+    if not isinstance(body, Mapping):
+        raise InvalidParameter("invalid JSON: container config must be an object")
+    try:
+        return ContainerConfig.from_dict(body), HostConfig.from_dict(body.get("HostConfig"))
+    except (TypeError, ValueError, AttributeError) as e:
+        raise InvalidParameter(f"invalid container config: {e}")
+
+
+def merge_config(config: ContainerConfig, image: ImageConfig) -> ContainerConfig:
+    """dockerd's merge of the image config into the container config (daemon/commit.go)."""
+    env = list(config.env)
+    if not env:
+        env = list(image.env)
+    else:
+        keys = {e.split("=", 1)[0] for e in env}
+        env += [e for e in image.env if e.split("=", 1)[0] not in keys]
+    cmd, entrypoint = config.cmd, config.entrypoint
+    if not entrypoint:
+        if not cmd:
+            cmd = image.cmd
+        if entrypoint is None:
+            entrypoint = image.entrypoint
+    return replace(config, env=tuple(env), cmd=cmd, entrypoint=entrypoint,
+                   user=config.user or image.user, working_dir=config.working_dir or image.working_dir,
+                   labels=tuple(sorted({**dict(image.labels), **dict(config.labels)}.items())),
+                   exposed_ports=tuple(sorted(set(config.exposed_ports) | set(image.exposed_ports))),
+                   volumes=tuple(sorted(set(config.volumes) | set(image.volumes))),
+                   stop_signal=config.stop_signal or image.stop_signal,
+                   healthcheck=config.healthcheck or image.healthcheck)
+
+
+def container_env(env: Sequence[str], hostname: str, tty: bool) -> list[str]:
+    """CreateDaemonEnvironment + ReplaceOrAppendEnvValues: PATH, HOSTNAME, TERM first, then the rest."""
+    out: list[str] = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
+    if tty:
+        out.append("TERM=xterm")
+    index = {e.split("=", 1)[0]: i for i, e in enumerate(out)}
+    drop: set[str] = set()
+    for e in env:
+        key = e.split("=", 1)[0]
+        if "=" not in e:
+            drop.add(key)
+            continue
+        drop.discard(key)
+        if key in index:
+            out[index[key]] = e
+        else:
+            index[key] = len(out)
+            out.append(e)
+    return [e for e in out if e.split("=", 1)[0] not in drop]
+
+
+# ---- user ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExecUser:
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...] = ()
+    home: str = "/"
+
+
+def _read_db(path: str) -> list[list[str]]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return [ln.rstrip("\n").split(":") for ln in f if ln.strip() and not ln.startswith("#")]
+    except OSError:
+        return []
+
+
+def _in_root(rootfs: str, rel: str) -> str:
+    """``rel`` inside ``rootfs`` without following an absolute symlink out of it (one level)."""
+    p = os.path.join(rootfs, rel.lstrip("/"))
+    if os.path.islink(p):
+        target = os.readlink(p)
+        p = os.path.join(rootfs, target.lstrip("/")) if target.startswith("/") else os.path.join(os.path.dirname(p), target)
+    return p
+
+
+def resolve_user(rootfs: str, user: str, group_add: Sequence[str] = ()) -> ExecUser:
+    """moby/sys/user GetExecUser + GetAdditionalGroups over the image's /etc/passwd and /etc/group."""
+    passwd = [e for e in _read_db(_in_root(rootfs, "/etc/passwd")) if len(e) >= 7]
+    groups = [e for e in _read_db(_in_root(rootfs, "/etc/group")) if len(e) >= 3]
+    uspec, _, gspec = user.partition(":")
+    uid, gid, home, name = 0, 0, "/", ""
+    if uspec == "":
+        uspec = "0"
+    entry = next((e for e in passwd if e[0] == uspec), None)
+    if entry is None and uspec.isdigit():
+        entry = next((e for e in passwd if e[2] == uspec), None)
+    if entry is not None:
+        name, uid, gid, home = entry[0], int(entry[2]), int(entry[3]), entry[5] or "/"
+    elif uspec.isdigit():
+        uid = int(uspec)
+    else:
+        raise InvalidParameter(f"unable to find user {uspec}: no matching entries in passwd file")
+    sgids: list[int] = []
+    if gspec:
+        g = next((e for e in groups if e[0] == gspec), None)
+        if g is None and gspec.isdigit():
+            gid = int(gspec)
+        elif g is None:
+            raise InvalidParameter(f"unable to find group {gspec}: no matching entries in group file")
+        else:
+            gid = int(g[2])
+    elif name:
+        sgids = [int(e[2]) for e in groups if len(e) > 3 and name in e[3].split(",")]
+    for ga in group_add:
+        g = next((e for e in groups if e[0] == ga), None)
+        if g is not None:
+            sgids.append(int(g[2]))
+        elif ga.isdigit():
+            sgids.append(int(ga))
+        else:
+            raise InvalidParameter(f"Unable to find group {ga}: no matching entries in group file")
+    seen: list[int] = []
+    for g2 in sgids:
+        if g2 not in seen:
+            seen.append(g2)
+    return ExecUser(uid, gid, tuple(seen), home)
+
+
+# ---- security options ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SecurityOpts:
+    no_new_privileges: bool = False
+    seccomp: str = ""  # "" = default profile, "unconfined", or profile JSON
+    apparmor: str = ""
+    systempaths_unconfined: bool = False
+    labels: tuple[str, ...] = ()
+
+
+def _apparmor_enabled() -> bool:
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
+
+
+def parse_security_opts(opts: Sequence[str]) -> SecurityOpts:
+    """``--security-opt`` values, with dockerd's error texts (daemon/create.go parseSecurityOpt)."""
+    nnp, seccomp, apparmor, sysunconf = False, "", "", False
+    labels: list[str] = []
+    for opt in opts:
+        if opt == "no-new-privileges":
+            nnp = True
+            continue
+        if opt == "disable":
+            labels.append("disable")
+            continue
+        key, sep, val = opt.partition("=")
+        if not sep:
+            key, sep, val = opt.partition(":")
+            if not sep:
+                raise InvalidParameter(f"Invalid --security-opt: {opt!r}".replace("'", '"'))
+        if key == "label":
+            labels.append(val)
+        elif key == "apparmor":
+            if val != "unconfined" and not _apparmor_enabled():
+                raise InvalidParameter(f'AppArmor is not enabled on this host: cannot apply profile "{val}" '
+                                       f'(--security-opt apparmor={val})')
+            apparmor = val
+        elif key == "seccomp":
+            seccomp = val
+        elif key == "no-new-privileges":
+            if val.lower() not in ("true", "false", "1", "0"):
+                raise InvalidParameter(f"invalid --security-opt 2: {opt!r}".replace("'", '"'))
+            nnp = val.lower() in ("true", "1")
+        elif key == "systempaths":
+            if val != "unconfined":
+                raise InvalidParameter(f"invalid --security-opt 2: {opt!r}".replace("'", '"'))
+            sysunconf = True
+        else:
+            raise InvalidParameter(f"invalid --security-opt 2: {opt!r}".replace("'", '"'))
+    return SecurityOpts(nnp, seccomp, apparmor, sysunconf, tuple(labels))
+
+
+# ---- spec ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ResolvedMount:
+    """A MountSpec with the host path the engine resolved (the volume's data dir for volumes)."""
+
+    spec: MountSpec
+    host_path: str = ""
+
+
+@dataclass(frozen=True)
+class SpecContext:
+    """What the engine decided before the spec: paths, namespaces, limits of this host."""
+
+    container_id: str
+    rootfs: str
+    mounts: tuple[ResolvedMount, ...] = ()
+    netns_path: str = ""  # joined for bridge/container: networks; "" with a non-host mode = new netns
+    ipc_ns_path: str = ""  # for IpcMode container:<id>
+    pid_ns_path: str = ""  # for PidMode container:<id>
+    shm_path: str = ""  # host dir bind-mounted at /dev/shm for IpcMode host/container:<id>/shareable
+    resolv_conf: str = ""
+    hosts: str = ""
+    hostname_file: str = ""
+    cgroups_path: str = ""
+    init_path: str = INIT_PATH
+    host_hostname: str = ""
+    cgroup_v2: bool | None = None
+    swap_supported: bool | None = None
+    nofile_hard_max: int | None = None
+    ncpu: int | None = None
+    default_shm_size: int = DEFAULT_SHM_SIZE
+    extra_env: tuple[str, ...] = field(default=())
+
+
+def _mount(dst: str, typ: str, src: str, opts: Sequence[str]) -> dict[str, Any]:
+    return {"destination": dst, "type": typ, "source": src, "options": list(opts)}
+
+
+def _default_mounts(shm_size: int, with_shm: bool) -> list[dict[str, Any]]:
+    ms = [
+        _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+        _mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        _mount("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+        _mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+        _mount("/sys/fs/cgroup", "cgroup", "cgroup", ["ro", "nosuid", "noexec", "nodev"]),
+        _mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+    ]
+    if with_shm:
+        ms.append(_mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]))
+    return ms
+
+
+def _user_mount(rm: ResolvedMount) -> dict[str, Any]:
+    s = rm.spec
+    if s.type == "tmpfs":
+        return _mount(s.target, "tmpfs", "tmpfs", tmpfs_options(s))
+    opts = ["rbind", "ro" if s.read_only else "rw"]
+    prop = s.propagation or "rprivate"
+    opts.append(prop)
+    if s.volume_subpath and rm.host_path:
+        return _mount(s.target, "bind", os.path.join(rm.host_path, s.volume_subpath), opts)
+    return _mount(s.target, "bind", rm.host_path or s.source, opts)
+
+
+def _ulimits(host: HostConfig, hard_max: int) -> list[dict[str, Any]]:
+    limits: dict[str, tuple[int, int]] = {"RLIMIT_NOFILE": (min(DEFAULT_NOFILE[0], hard_max), min(DEFAULT_NOFILE[1], hard_max))}
+    for u in host.ulimits:
+        name = "RLIMIT_" + u.name.upper()
+        if u.name.lower() not in ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
+                                  "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as"):
+            raise InvalidParameter(f"invalid ulimit type: {u.name}")
+        if u.soft > u.hard and u.hard != -1:
+            raise InvalidParameter(f"ulimit soft limit must be less than or equal to hard limit: {u.soft} > {u.hard}")
+        limits[name] = (u.soft, u.hard)
+    return [{"type": k, "hard": h if h >= 0 else 2**64 - 1, "soft": s if s >= 0 else 2**64 - 1}
+            for k, (s, h) in limits.items()]
+
+
+def _resources(host: HostConfig, ctx: SpecContext) -> dict[str, Any]:
+    r: dict[str, Any] = {}
+    mem: dict[str, Any] = {}
+    if host.memory:
+        if host.memory < 6 * 1024 * 1024:
+            raise InvalidParameter("Minimum memory limit allowed is 6MB")
+        mem["limit"] = host.memory
+    if host.memory_swap:
+        if not host.memory and host.memory_swap > 0:
+            raise InvalidParameter("You should always set the Memory limit when using Memoryswap limit, see usage")
+        if 0 < host.memory_swap < host.memory:
+            raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
+    if host.memory and host.memory_reservation > host.memory:
+        raise InvalidParameter("Minimum memory limit can not be less than memory reservation limit, see usage")
+    swap_ok = ctx.swap_supported if ctx.swap_supported is not None else os.path.exists(
+        "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") or os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    if host.memory and swap_ok:
+        mem["swap"] = host.memory_swap if host.memory_swap else host.memory * 2
+    if host.memory_reservation:
+        mem["reservation"] = host.memory_reservation
+    if host.memory_swappiness is not None:
+        if not 0 <= host.memory_swappiness <= 100:
+            raise InvalidParameter(f"Invalid value: {host.memory_swappiness}, valid memory swappiness range is 0-100")
+        mem["swappiness"] = host.memory_swappiness
+    if host.oom_kill_disable is not None:
+        mem["disableOOMKiller"] = bool(host.oom_kill_disable)
+    if mem:
+        r["memory"] = mem
+    cpu: dict[str, Any] = {}
+    ncpu = ctx.ncpu or os.cpu_count() or 1
+    if host.nano_cpus:
+        if host.cpu_period:
+            raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+        if host.cpu_quota:
+            raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+        if host.nano_cpus < 0 or host.nano_cpus > ncpu * 10**9:
+            raise InvalidParameter(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")
+        cpu["period"] = 100000
+        cpu["quota"] = host.nano_cpus * 100000 // 10**9
+    if host.cpu_period:
+        if not 1000 <= host.cpu_period <= 1000000:
+            raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+        cpu["period"] = host.cpu_period
+    if host.cpu_quota:
+        if 0 < host.cpu_quota < 1000:
+            raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+        cpu["quota"] = host.cpu_quota
+    if host.cpu_shares:
+        cpu["shares"] = host.cpu_shares
+    if host.cpuset_cpus:
+        _check_cpuset(host.cpuset_cpus, ncpu)
+        cpu["cpus"] = host.cpuset_cpus
+    if host.cpuset_mems:
+        cpu["mems"] = host.cpuset_mems
+    if cpu:
+        r["cpu"] = cpu
+    if host.pids_limit is not None and host.pids_limit > 0:
+        r["pids"] = {"limit": host.pids_limit}
+    if host.blkio_weight:
+        if not 10 <= host.blkio_weight <= 1000:
+            raise InvalidParameter("Range of blkio weight is from 10 to 1000")
+        r["blockIO"] = {"weight": host.blkio_weight}
+    return r
+
+
+def _check_cpuset(spec: str, ncpu: int) -> None:
+    want: set[int] = set()
+    try:
+        for part in spec.split(","):
+            a, _, b = part.partition("-")
+            want.update(range(int(a), int(b or a) + 1))
+    except ValueError:
+        raise InvalidParameter(f"Invalid value {spec} for cpuset cpus")
+    if any(c >= ncpu for c in want):
+        avail = "0" if ncpu == 1 else f"0-{ncpu - 1}"
+        raise InvalidParameter(f"Requested CPUs are not available - requested {spec}, available: {avail}")
+
+
+def _device_rules(host: HostConfig) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = [{"allow": False, "access": "rwm"}]
+    for major, minor in ((1, 5), (1, 3), (1, 9), (1, 8), (5, 0), (5, 1)):
+        rules.append({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"})
+    rules.append({"allow": False, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
+    for rule in host.device_cgroup_rules:
+        m = _DEVICE_RULE.match(rule)
+        if not m:
+            raise InvalidParameter(f"invalid device cgroup rule format: '{rule}'")
+        d: dict[str, Any] = {"allow": True, "type": m.group(1), "access": m.group(4)}
+        if m.group(2) != "*":
+            d["major"] = int(m.group(2))
+        if m.group(3) != "*":
+            d["minor"] = int(m.group(3))
+        rules.append(d)
+    return rules
+
+
+def _device_entry(path: str, dest: str) -> dict[str, Any] | None:
+    st = os.stat(path)
+    if stat.S_ISCHR(st.st_mode):
+        typ = "c"
+    elif stat.S_ISBLK(st.st_mode):
+        typ = "b"
+    else:
+        return None
+    return {"path": dest, "type": typ, "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+            "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
+
+
+def _devices(host: HostConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(linux.devices, extra cgroup rules) for --device and --privileged."""
+    devs: list[dict[str, Any]] = []
+    rules: list[dict[str, Any]] = []
+    if host.privileged:
+        for dirpath, dirnames, filenames in os.walk("/dev"):
+            dirnames[:] = [d for d in dirnames if d not in ("pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev")]
+            for fn in filenames:
+                p = os.path.join(dirpath, fn)
+                if p == "/dev/console" or os.path.islink(p):
+                    continue
+                try:
+                    e = _device_entry(p, p)
+                except OSError:
+                    continue
+                if e:
+                    devs.append(e)
+        return devs, [{"allow": True, "access": "rwm"}]
+    for dm in host.devices:
+        src, dst = dm.path_on_host, dm.path_in_container or dm.path_on_host
+        perms = dm.cgroup_permissions or "rwm"
+        if not re.fullmatch(r"[rwm]{1,3}", perms):
+            raise InvalidParameter(f"invalid device mode: {perms}")
+        try:
+            entries = []
+            if os.path.isdir(src):
+                for dirpath, _, filenames in os.walk(src):
+                    for fn in filenames:
+                        p = os.path.join(dirpath, fn)
+                        e = _device_entry(p, os.path.join(dst, os.path.relpath(p, src)))
+                        if e:
+                            entries.append(e)
+            else:
+                e = _device_entry(src, dst)
+                if e is None:
+                    raise InvalidParameter(f'error gathering device information while adding custom device "{src}": '
+                                           "not a device node")
+                entries.append(e)
+        except FileNotFoundError:
+            raise InvalidParameter(f'error gathering device information while adding custom device "{src}": '
+                                   "no such file or directory")
+        for e in entries:
+            devs.append(e)
+            rules.append({"allow": True, "type": e["type"], "major": e["major"], "minor": e["minor"], "access": perms})
+    return devs, rules
+
+
+def _sysctls(host: HostConfig, net_host: bool, ipc_host: bool) -> dict[str, str]:
+    out = {}
+    for k, v in host.sysctls:
+        if k in _NAMESPACED_SYSCTLS or k.startswith("fs.mqueue."):
+            if ipc_host:
+                raise InvalidParameter(f"sysctl '{k}' is not allowed in host IPC mode")
+        elif k.startswith("net."):
+            if net_host:
+                raise InvalidParameter(f"sysctl '{k}' is not allowed in host network mode")
+        else:
+            raise InvalidParameter(f"sysctl '{k}' is not allowed")
+        out[k] = v
+    return out
+
+
+def _thermal_paths() -> list[str]:
+    base = "/sys/devices/system/cpu"
+    try:
+        cpus = sorted(d for d in os.listdir(base) if re.fullmatch(r"cpu\d+", d))
+    except OSError:
+        return []
+    return [f"{base}/{c}/thermal_throttle" for c in cpus if os.path.exists(f"{base}/{c}/thermal_throttle")]
+
+
+def _namespaces(host: HostConfig, ctx: SpecContext, cgroup_v2: bool) -> list[dict[str, str]]:
+    ns: list[dict[str, str]] = [{"type": "mount"}]
+    net = host.network_mode
+    if net != "host":
+        if net.startswith("container:") or ctx.netns_path:
+            if not ctx.netns_path:
+                raise InvalidParameter(f"cannot join network of container: {net.split(':', 1)[1]}")
+            ns.append({"type": "network", "path": ctx.netns_path})
+        else:
+            ns.append({"type": "network"})
+    if host.uts_mode != "host":
+        ns.append({"type": "uts"})
+    if host.pid_mode.startswith("container:"):
+        ns.append({"type": "pid", "path": ctx.pid_ns_path})
+    elif host.pid_mode != "host":
+        ns.append({"type": "pid"})
+    ipc = host.ipc_mode
+    if ipc.startswith("container:"):
+        ns.append({"type": "ipc", "path": ctx.ipc_ns_path})
+    elif ipc != "host":
+        ns.append({"type": "ipc"})
+    cgns = host.cgroupns_mode or ("private" if cgroup_v2 else "host")
+    if cgns not in ("private", "host"):
+        raise InvalidParameter(f"invalid cgroup namespace mode: {cgns}")
+    if cgns == "private":
+        ns.append({"type": "cgroup"})
+    return ns
+
+
+def _check_modes(host: HostConfig) -> None:
+    if host.ipc_mode and host.ipc_mode not in ("private", "shareable", "host", "none") and \
+            not host.ipc_mode.startswith("container:"):
+        raise InvalidParameter(f"invalid IPC mode: {host.ipc_mode}")
+    if host.pid_mode and host.pid_mode != "host" and not host.pid_mode.startswith("container:"):
+        raise InvalidParameter(f"invalid PID mode: {host.pid_mode}")
+    if host.uts_mode and host.uts_mode != "host":
+        raise InvalidParameter(f"invalid UTS mode: {host.uts_mode}")
+    if host.userns_mode and host.userns_mode != "host":
+        raise InvalidParameter(f"invalid USER mode: {host.userns_mode}")
+    if host.oom_score_adj < -1000 or host.oom_score_adj > 1000:
+        raise InvalidParameter(f"Invalid value {host.oom_score_adj}, range for oom score adj is [-1000, 1000]")
+
+
+def build_spec(image: ImageConfig, config: ContainerConfig, host: HostConfig, ctx: SpecContext) -> dict[str, Any]:
+    """The OCI runtime spec (``config.json`` as a dict) for one container, Docker's way."""
+    _check_modes(host)
+    cfg = merge_config(config, image)
+    args = list(cfg.entrypoint or ()) + list(cfg.cmd or ())
+    if not args:
+        raise InvalidParameter("No command specified")
+    cwd = cfg.working_dir or "/"
+    if not cwd.startswith("/"):
+        raise InvalidParameter(f"the working directory '{cfg.working_dir}' is invalid, it needs to be an absolute path")
+    cgroup_v2 = ctx.cgroup_v2 if ctx.cgroup_v2 is not None else os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    net_host = host.network_mode == "host"
+    if cfg.hostname:
+        hostname = cfg.hostname
+    elif net_host or host.uts_mode == "host":
+        hostname = ctx.host_hostname or os.uname().nodename
+    else:
+        hostname = ctx.container_id[:12]
+    sec = parse_security_opts(host.security_opt)
+    user = resolve_user(ctx.rootfs, cfg.user, host.group_add)
+    env = container_env(list(ctx.extra_env) + list(cfg.env), hostname, cfg.tty)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={user.home}")
+    init = bool(host.init)
+    if init:
+        args = [INIT_IN_CONTAINER, "--", *args]
+    caps = tweak_capabilities(host.cap_add, host.cap_drop, host.privileged)
+    hard = ctx.nofile_hard_max if ctx.nofile_hard_max is not None else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard < 0:
+        hard = DEFAULT_NOFILE[1]
+    process: dict[str, Any] = {
+        "terminal": cfg.tty,
+        "user": {"uid": user.uid, "gid": user.gid, **({"additionalGids": list(user.additional_gids)}
+                                                       if user.additional_gids else {})},
+        "args": args, "env": env, "cwd": cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "rlimits": _ulimits(host, hard),
+        "noNewPrivileges": sec.no_new_privileges,
+    }
+    if cfg.tty and host.console_size != (0, 0):
+        process["consoleSize"] = {"height": host.console_size[0], "width": host.console_size[1]}
+    if host.oom_score_adj:
+        process["oomScoreAdj"] = host.oom_score_adj
+    if sec.apparmor and sec.apparmor != "unconfined":
+        process["apparmorProfile"] = sec.apparmor
+
+    # mounts: defaults not shadowed by the user's, then the user's, then /etc files and init
+    ipc = host.ipc_mode or "private"
+    shm_size = host.shm_size or ctx.default_shm_size
+    with_shm = ipc in ("private", "shareable") and not ctx.shm_path
+    user_mounts = [_user_mount(m) for m in ctx.mounts]
+    if (ipc in ("host", "shareable") or ipc.startswith("container:")) and (ctx.shm_path or ipc == "host"):
+        user_mounts.append(_mount("/dev/shm", "bind", ctx.shm_path or "/dev/shm", ["rbind", "rprivate"]))
+    etc_ro = ["rbind", "rprivate"] + (["ro"] if host.readonly_rootfs else [])
+    for dst, src in (("/etc/resolv.conf", ctx.resolv_conf), ("/etc/hostname", ctx.hostname_file),
+                     ("/etc/hosts", ctx.hosts)):
+        if src and not any(m["destination"] == dst for m in user_mounts):
+            user_mounts.append(_mount(dst, "bind", src, etc_ro))
+    if init:
+        user_mounts.append(_mount(INIT_IN_CONTAINER, "bind", ctx.init_path, ["bind", "ro"]))
+    taken = {m["destination"] for m in user_mounts}
+    defaults = [m for m in _default_mounts(shm_size, with_shm) if m["destination"] not in taken]
+    if host.privileged:
+        for m in defaults:
+            if m["destination"] in ("/sys", "/sys/fs/cgroup"):
+                m["options"] = ["rw" if o == "ro" else o for o in m["options"]]
+    if cgroup_v2:
+        for m in defaults:
+            if m["destination"] == "/sys/fs/cgroup":
+                m["type"] = m["source"] = "cgroup2"
+    user_mounts.sort(key=lambda m: len([p for p in m["destination"].split("/") if p]))
+    mounts = defaults + user_mounts
+
+    devices, dev_rules = _devices(host)
+    resources = _resources(host, ctx)
+    resources["devices"] = (_device_rules(host) + dev_rules) if not host.privileged else dev_rules
+    linux: dict[str, Any] = {
+        "namespaces": _namespaces(host, ctx, cgroup_v2),
+        "resources": resources,
+        "devices": devices,
+        "sysctl": _sysctls(host, net_host, ipc == "host"),
+    }
+    if ctx.cgroups_path:
+        linux["cgroupsPath"] = ctx.cgroups_path
+    confined = not host.privileged and not sec.systempaths_unconfined
+    masked = list(host.masked_paths) if host.masked_paths is not None else [*MASKED_PATHS, *_thermal_paths()]
+    ro_paths = list(host.readonly_paths) if host.readonly_paths is not None else list(READONLY_PATHS)
+    linux["maskedPaths"] = masked if confined else []
+    linux["readonlyPaths"] = ro_paths if confined else []
+    if any(m.spec.propagation in ("shared", "rshared") for m in ctx.mounts):
+        linux["rootfsPropagation"] = "shared"
+    elif any(m.spec.propagation in ("slave", "rslave") for m in ctx.mounts):
+        linux["rootfsPropagation"] = "rslave"
+    if not host.privileged and sec.seccomp != "unconfined":
+        if sec.seccomp in ("", "builtin"):
+            profile = default_profile()
+        elif sec.seccomp.lstrip().startswith("{"):
+            profile = load_profile(sec.seccomp)
+        else:
+            try:
+                with open(sec.seccomp) as f:
+                    profile = load_profile(f.read())
+            except OSError as e:
+                raise InvalidParameter(f"opening seccomp profile ({sec.seccomp}) failed: {e.strerror}")
+        seccomp = resolve_profile(profile, caps)
+        if seccomp is not None:
+            linux["seccomp"] = seccomp
+    spec: dict[str, Any] = {
+        "ociVersion": "1.1.0",
+        "process": process,
+        "root": {"path": ctx.rootfs, "readonly": host.readonly_rootfs},
+        "mounts": mounts,
+        "linux": linux,
+    }
+    if host.uts_mode != "host":
+        spec["hostname"] = hostname
+        if cfg.domainname:
+            spec["domainname"] = cfg.domainname
+    if host.annotations:
+        spec["annotations"] = dict(host.annotations)
+    return spec
