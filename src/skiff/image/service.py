@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,11 +24,20 @@ from skiff.image.copy import CopyOptions, copy_image, host_platform
 from skiff.image.create import import_config, ingest_layer, store_image
 from skiff.image.errors import NoSuchImage
 from skiff.image.progress import Progress, run
+from skiff.image.progress import null as progress_null
 from skiff.image.reference import Reference
 from skiff.image.registry.auth import AuthConfig
 from skiff.image.registry.client import RegistryClient
 from skiff.image.store import ImageRecord, ImageStore
+from skiff.image.transports.docker_archive import (
+    ArchiveDestination,
+    ArchiveWriter,
+    archive_sources,
+    extract_archive,
+    tar_directory,
+)
 from skiff.image.transports.local import LocalDestination, LocalSource
+from skiff.image.transports.oci_layout import OciLayoutDestination
 from skiff.image.transports.registry import RegistryDestination, RegistrySource
 from skiff.image.unpack import Unpacker
 from skiff.oci import mediatypes as mt
@@ -230,6 +241,99 @@ class ImageService:
     def prune(self, filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
         """POST /images/prune: {"ImagesDeleted": [...] | None, "SpaceReclaimed": n}."""
         return remove.prune_images(self, filters)
+
+    # -- save / load / OCI layout export --------------------------------------------------------------
+    def _save_plan(self, names: Sequence[str]) -> list[tuple[ImageRecord, list[str]]]:
+        """Image -> tags to write. A bare repository name means every tag of it (like docker save)."""
+        plan: dict[str, tuple[ImageRecord, list[str]]] = {}
+
+        def add(rec: ImageRecord, tag: str | None) -> None:
+            entry = plan.setdefault(str(rec.id), (rec, []))
+            if tag and tag not in entry[1]:
+                entry[1].append(tag)
+        for n in names:
+            ref = reference.parse_search(n)
+            name_only = ref is not None and not ref.tag and not ref.digest
+            tagged = sorted((r, iid) for r, iid in self.images.all_refs()
+                            if name_only and ref is not None and "@" not in r and reference.parse(r).name == ref.name)
+            if tagged:
+                for r, iid in tagged:
+                    other = self.images.get(iid)
+                    if other is not None:
+                        add(other, r)
+                continue
+            rec = self.resolve(n)
+            add(rec, str(ref.with_default_tag()) if ref is not None and ref.tag else None)
+        return list(plan.values())
+
+    def save(self, names: Sequence[str]) -> AsyncIterator[bytes]:
+        """GET /images/get: a docker-archive tar (Docker 25+ layout) of the named images, streamed."""
+        plan = self._save_plan(names)
+
+        async def gen() -> AsyncIterator[bytes]:
+            tmp = Path(tempfile.mkdtemp(prefix="save-", dir=self._tmp()))
+            try:
+                writer = ArchiveWriter(tmp / "dir")
+                for rec, tags in plan:
+                    await copy_image(LocalSource(self.content, rec), ArchiveDestination(writer, tags),
+                                     progress_null(), CopyOptions(mode="quiet"))
+                writer.finish()
+                out = tmp / "archive.tar"
+                with open(out, "wb") as f:
+                    await asyncio.to_thread(tar_directory, tmp / "dir", f)
+                with open(out, "rb") as f:
+                    while chunk := await asyncio.to_thread(f.read, 1 << 20):
+                        yield chunk
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return gen()
+
+    def _tmp(self) -> Path:
+        d = self.root / "tmp"
+        d.mkdir(exist_ok=True)
+        return d
+
+    def load(self, source: BinaryIO | AsyncIterable[bytes], quiet: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """POST /images/load: a docker-archive or OCI archive tar -> {"stream": "Loaded image: ...\n"}."""
+        async def op(p: Progress) -> None:
+            tmp = Path(tempfile.mkdtemp(prefix="load-", dir=self._tmp()))
+            try:
+                if isinstance(source, AsyncIterable):
+                    spool = tmp / "in.tar"
+                    with open(spool, "wb") as f:
+                        async for chunk in source:
+                            f.write(chunk)
+                    with open(spool, "rb") as f:
+                        await asyncio.to_thread(extract_archive, f, tmp / "dir")
+                    spool.unlink()
+                else:
+                    await asyncio.to_thread(extract_archive, source, tmp / "dir")
+                for src, tags in archive_sources(tmp / "dir"):
+                    before = {t: self.images.get_ref(t) for t in tags}
+                    dst = LocalDestination(self.content, self.images, self.unpacker, tags)
+                    result = await copy_image(src, dst, progress_null(), CopyOptions(mode="quiet"))
+                    for t in tags:
+                        old = before[t]
+                        fam = reference.parse(t).familiar
+                        if old is not None and old != result.image_id:
+                            p.emit({"stream": f"The image {fam} already exists, renaming the old one with ID "
+                                              f"{old} to empty string\n"})
+                        p.emit({"stream": f"Loaded image: {fam}\n"})
+                    if not tags:
+                        p.emit({"stream": f"Loaded image ID: {result.image_id}\n"})
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return run(op)
+
+    async def export_oci_layout(self, ref: str, dest: Path, ref_name: str = "") -> Digest:
+        """Write one image into an OCI layout directory (umoci, skopeo oci:, ...); returns its manifest digest."""
+        rec = self.resolve(ref)
+        tags = self.repo_tags(rec)
+        name = ref_name or (reference.parse(tags[0]).tag if tags else "")
+        image_name = str(reference.parse(tags[0])) if tags else ""
+        result = await copy_image(LocalSource(self.content, rec), OciLayoutDestination(dest, name, image_name),
+                                  progress_null(), CopyOptions(mode="quiet"))
+        return result.manifest_digest
 
     # -- import / commit -------------------------------------------------------------------------
     async def import_image(self, source: BinaryIO, *, repo: str = "", tag: str = "", message: str = "",
