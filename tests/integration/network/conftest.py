@@ -50,15 +50,23 @@ test_links.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture
-def netns_factory() -> Iterator[Callable[[], str]]:
-    """netns_factory() -> path of a new netns skiff-test-<hex> with lo up; all removed afterwards."""
-    made: list[str] = []
+def netns_factory() -> Iterator[Callable[..., str]]:
+    """netns_factory(resolv=None) -> path of a new netns skiff-test-<hex> with lo up; all removed afterwards.
 
-    def make() -> str:
+    With resolv text, ``ip netns exec`` shows it as the netns' /etc/resolv.conf (iproute2 binds
+    /etc/netns/<name>/resolv.conf), so busybox tools resolve through 127.0.0.11 like a container."""
+    made: list[str] = []
+    etc = Path("/etc/netns")
+    etc_existed = etc.exists()
+
+    def make(resolv: str | None = None) -> str:
         name = f"skiff-test-{secrets.token_hex(4)}"
         sh("ip", "netns", "add", name)
         made.append(name)
         sh("ip", "-n", name, "link", "set", "lo", "up")
+        if resolv is not None:
+            (etc / name).mkdir(parents=True, exist_ok=True)
+            (etc / name / "resolv.conf").write_text(resolv)
         return f"/run/netns/{name}"
 
     try:
@@ -66,6 +74,9 @@ def netns_factory() -> Iterator[Callable[[], str]]:
     finally:
         for name in made:
             sh("ip", "netns", "del", name, check=False)
+            shutil.rmtree(etc / name, ignore_errors=True)
+        if not etc_existed and etc.exists() and not any(etc.iterdir()):
+            etc.rmdir()
 
 
 @pytest.fixture
