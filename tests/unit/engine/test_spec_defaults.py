@@ -230,7 +230,7 @@ def test_init_readonly_tmpfs_and_mounts(rootfs: Path, tmp_path: Path) -> None:
     assert s["process"]["args"] == ["/sbin/docker-init", "--", "sh"]
     assert s["root"]["readonly"] is True
     ms = {m["destination"]: m for m in s["mounts"]}
-    assert ms["/sbin/docker-init"] == {"destination": "/sbin/docker-init", "type": "bind", "source": "/usr/bin/tini",
+    assert ms["/sbin/docker-init"] == {"destination": "/sbin/docker-init", "type": "bind", "source": "/usr/bin/tini-static",
                                        "options": ["bind", "ro"]}
     assert ms["/data"]["options"] == ["rbind", "ro", "rprivate"] and ms["/data"]["source"] == "/srv/data"
     assert ms["/vol"]["source"] == "/var/lib/skiff/volumes/named/_data"

@@ -53,13 +53,25 @@ _NATIVE_TO_SCMP = {"x86": "SCMP_ARCH_X86", "amd64": "SCMP_ARCH_X86_64", "arm": "
 
 @cache
 def all_capabilities() -> tuple[str, ...]:
-    """Every capability this kernel knows (what ``--privileged`` and ``--cap-add ALL`` give)."""
+    """Every capability this kernel knows (what ``--privileged`` and ``--cap-add ALL`` give).
+
+    Also limited to the daemon's own bounding set: a capability the daemon lacks cannot be given
+    (the runtime fails with "unable to apply caps"); on this sandbox CAP_SYS_RESOURCE is missing.
+    """
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last = int(f.read())
     except (OSError, ValueError):
         last = len(ALL_CAPABILITIES) - 1
-    return ALL_CAPABILITIES[:last + 1]
+    bounding = (1 << (last + 1)) - 1
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    bounding = int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return tuple(c for i, c in enumerate(ALL_CAPABILITIES[:last + 1]) if bounding >> i & 1)
 
 
 def normalize_caps(caps: Iterable[str]) -> list[str]:

@@ -12,7 +12,7 @@ Two steps, both pure apart from reading the image's ``/etc/passwd`` and ``/etc/g
 
 Choices where Docker has none (documented): ``RLIMIT_NOFILE`` defaults to 1024:524288, each capped
 at the daemon's own hard limit (20000 on this machine), because Docker only inherits its shim's
-limits (see defaults.md §6). The init for ``--init`` is Debian's tini, bind-mounted read-only at
+limits (see defaults.md §6). The init for ``--init`` is Debian's static tini, bind-mounted read-only at
 ``/sbin/docker-init`` like docker-init. ``HOME`` is added from the image's passwd entry when unset,
 as runc's init does, so runtimes that do not do it behave the same.
 """
@@ -46,7 +46,7 @@ __all__ = [
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHM_SIZE = 64 << 20
 DEFAULT_NOFILE = (1024, 524288)
-INIT_PATH = "/usr/bin/tini"
+INIT_PATH = "/usr/bin/tini-static"  # static, like docker-init: the image may have no libc
 INIT_IN_CONTAINER = "/sbin/docker-init"
 MASKED_PATHS = (
     "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

@@ -1,0 +1,98 @@
+"""Generated specs run under runc with Docker's observable defaults (caps, seccomp, /dev, masks, user)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skiff.engine.containers.spec import ImageConfig, ResolvedMount, SpecContext, build_spec, parse_create
+from skiff.monitor.client import MonitorClient
+from skiff.monitor.logreader import LogFile
+from skiff.monitor.protocol import MonitorOptions
+from skiff.monitor.spawn import spawn_monitor
+from tests.integration.monitor.conftest import RUNC, new_id
+
+pytestmark = pytest.mark.root
+
+
+def run_spec(tmp_path: Path, rootfs: Path, runc_root: Path, pids: list[int], body: dict[str, Any],
+             image: dict[str, Any] | None = None, **ctx: Any) -> tuple[int, str]:
+    cid = new_id()
+    cfg, host = parse_create(body)
+    mounts = tuple(ResolvedMount(m) for m in host.mounts)
+    spec = build_spec(ImageConfig.from_dict(image), cfg, host,
+                      SpecContext(container_id=cid, rootfs=str(rootfs), cgroups_path=f"/{cid}", mounts=mounts, **ctx))
+    bundle = tmp_path / f"bundle-{cid}"
+    bundle.mkdir()
+    (bundle / "config.json").write_text(json.dumps(spec))
+    state = tmp_path / "state" / cid
+    opts = MonitorOptions(container_id=cid, bundle=str(bundle), state_dir=str(state), runtime=RUNC,
+                          runtime_args=("--root", str(runc_root)), log_path=str(state / "c.log"), start=True,
+                          tty=cfg.tty)
+    h = spawn_monitor(opts)
+    pids.append(h.monitor_pid)
+    st = MonitorClient(h.socket_path).wait(timeout=30)
+    with LogFile(opts.log_path) as lf:
+        out = b"".join(e.data for e in lf.entries()).decode()
+    return st.exit_code, out
+
+
+def caps_of(hexmask: str) -> int:
+    return bin(int(hexmask, 16)).count("1")
+
+
+def test_default_container_looks_like_dockers(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                              monitor_pids: list[int]) -> None:
+    script = ("grep -E '^(CapBnd|CapEff|CapInh|CapAmb|Seccomp|NoNewPrivs):' /proc/self/status; hostname; "
+              "df -k /dev/shm | tail -1; ls /dev; cat /proc/kcore | wc -c; echo $HOME; ulimit -n; ulimit -Hn; "
+              "touch /proc/sys/x 2>&1 || echo ro-proc-sys; unshare -n true 2>&1 || echo no-unshare")
+    code, out = run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids, {"Cmd": ["sh", "-c", script]})
+    assert code == 0, out
+    fields = dict(line.split(":\t") for line in out.splitlines() if ":\t" in line)
+    assert caps_of(fields["CapBnd"]) == 14 and caps_of(fields["CapEff"]) == 14
+    assert caps_of(fields["CapInh"]) == 0 and caps_of(fields["CapAmb"]) == 0
+    assert fields["Seccomp"] == "2" and fields["NoNewPrivs"] == "0"
+    lines = out.splitlines()
+    shm = next(line for line in lines if line.endswith("/dev/shm"))
+    assert shm.split()[1] == "65536"
+    for dev in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"):
+        assert dev in lines, dev
+    assert "0" in lines  # /proc/kcore masked by /dev/null
+    assert "/root" in lines and "1024" in lines and "20000" in lines
+    assert "no-unshare" in out
+
+
+def test_user_tty_init_readonly(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                monitor_pids: list[int]) -> None:
+    body = {"Cmd": ["sh", "-c", "id; echo TERM=$TERM; ps -o pid,comm | head -3; touch /x 2>&1 || echo ro-root; "
+                                "touch /tmp/ok && echo tmp-ok"], "User": "nobody", "Tty": True,
+            "HostConfig": {"Init": True, "ReadonlyRootfs": True, "Tmpfs": {"/tmp": ""}}}
+    code, out = run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids, body)
+    assert code == 0, out
+    assert "uid=65534(nobody) gid=65534(nobody)" in out
+    assert "TERM=xterm" in out and "ro-root" in out and "tmp-ok" in out
+    assert "docker-init" in out  # tini is pid 1
+
+
+def test_privileged_and_cap_add(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                monitor_pids: list[int]) -> None:
+    code, out = run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids,
+                         {"Cmd": ["sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; mount -t tmpfs t /tmp && echo mounted"],
+                          "HostConfig": {"Privileged": True}})
+    assert code == 0 and "mounted" in out and "Seccomp:\t0" in out, out
+    code, out = run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids,
+                         {"Cmd": ["sh", "-c", "mount -t tmpfs t /tmp && echo mounted; chown 1 / 2>&1 || echo no-chown"],
+                          "HostConfig": {"CapAdd": ["SYS_ADMIN"], "CapDrop": ["chown"]}})
+    assert code == 0 and "mounted" in out and "no-chown" in out, out
+
+
+def test_exit_code_of_missing_binary_is_reported(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                                  monitor_pids: list[int]) -> None:
+    from skiff.monitor.spawn import MonitorStartError
+    with pytest.raises(MonitorStartError):
+        run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids, {"Cmd": ["/nope"]})
+
+
