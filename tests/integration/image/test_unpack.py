@@ -1,0 +1,89 @@
+"""Pulled images are unpacked into real snapshotters (overlay2, vfs), one committed snapshot per
+chain ID, and a container snapshot can be prepared on top of ``rootfs_for``; rmi removes them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skiff.errors import Conflict
+from skiff.image.service import ImageService
+from skiff.image.unpack import SnapshotUnpacker
+from skiff.oci.image_spec import ContainerConfig
+from skiff.storage.overlay2 import Overlay2Snapshotter
+from skiff.storage.snapshot import Kind
+from skiff.storage.vfs import VfsSnapshotter
+from tests.integration.image.registry_fixture import Registry, layer_tar
+
+
+def drain(it: Any) -> list[dict[str, Any]]:
+    async def go() -> list[dict[str, Any]]:
+        return [m async for m in it]
+    return asyncio.run(go())
+
+
+def _rootfs_tar(root: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.add(root, arcname=".")
+    return buf.getvalue()
+
+
+@pytest.fixture(params=["overlay2", "vfs"])
+def real_service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ImageService]:
+    kind = request.param
+    sn = (Overlay2Snapshotter if kind == "overlay2" else VfsSnapshotter)(tmp_path / kind)
+    svc = ImageService(tmp_path / "image", SnapshotUnpacker(sn),
+                       graph_driver=lambda rec: {"Data": None, "Name": kind})
+    try:
+        yield svc
+    finally:
+        svc.close()
+        sn.close()
+
+
+@pytest.mark.root
+def test_pull_unpacks_into_snapshots(registry: Registry, service: ImageService, real_service: ImageService,
+                                     busybox_rootfs: Path) -> None:
+    ref = f"{registry.host}/unpack/bb:1"
+    rec = asyncio.run(service.import_image(io.BytesIO(_rootfs_tar(busybox_rootfs)), repo=ref,
+                                           config=ContainerConfig(cmd=("sh",))))
+    top = asyncio.run(service.commit_image(str(rec.id), io.BytesIO(layer_tar({"etc/motd": b"skiff\n"})),
+                                           service.config_of(rec), refs=[ref]))
+    drain(service.push(ref))
+
+    msgs = drain(real_service.pull(ref))
+    assert [m["status"] for m in msgs].count("Pull complete") == 2
+    spec = real_service.rootfs_for(ref)
+    assert str(spec.image_id) == str(top.id) and len(spec.chain_ids) == 2
+    unpacker = real_service.unpacker
+    assert isinstance(unpacker, SnapshotUnpacker)
+    sn = unpacker.sn
+    assert all(sn.stat(str(c)).kind is Kind.COMMITTED for c in spec.chain_ids)
+    assert spec.top_chain_id is not None
+    # a container's writable layer on top (what the container engine does)
+    sn.prepare("skiff-test-ctr", str(spec.top_chain_id))
+    dirs = sn.layer_dirs("skiff-test-ctr")  # type: ignore[attr-defined]
+    files = [d / "etc/motd" for d in (dirs.upper, *dirs.lowers)]
+    assert any(f.exists() and f.read_bytes() == b"skiff\n" for f in files)
+    assert any((d / "bin/busybox").exists() for d in (dirs.upper, *dirs.lowers))
+    real_service.container_created("skiff-test-ctr", str(top.id))
+    with pytest.raises(Conflict):
+        real_service.remove(ref)
+    # forced: the record goes, the layers under the container stay
+    out = real_service.remove(ref, force=True)
+    assert {"Deleted": str(top.id)} in out
+    assert sn.stat(str(spec.top_chain_id)).kind is Kind.COMMITTED
+    sn.remove("skiff-test-ctr")
+    real_service.container_removed("skiff-test-ctr")
+    # pulled again (layers reused), then removed: snapshots go too
+    drain(real_service.pull(ref))
+    out = real_service.remove(ref)
+    assert {"Deleted": str(spec.top_chain_id)} in out
+    assert not unpacker.has(spec.chain_ids[0])
