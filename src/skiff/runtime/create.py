@@ -62,6 +62,13 @@ def _write_maps(pid: int, cfg: Config) -> None:
             os.close(fd)
 
 
+def _host_id(maps: tuple[IdMap, ...], cid: int) -> int:
+    for x in maps:
+        if x.container_id <= cid < x.container_id + x.size:
+            return x.host_id + cid - x.container_id
+    return cid
+
+
 def _seccomp(cfg: Config) -> tuple[bytes, list[str]] | None:
     if not cfg.seccomp:
         return None
@@ -159,6 +166,10 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
 
     fifo = os.path.join(state_dir, FIFO_NAME)
     os.mkfifo(fifo, 0o622)
+    os.chmod(fifo, 0o622)  # not narrowed by the umask
+    root_uid, root_gid = _host_id(cfg.uid_mappings, 0), _host_id(cfg.gid_mappings, 0)
+    if (root_uid, root_gid) != (0, 0):
+        os.chown(fifo, root_uid, root_gid)  # the init reopens it as the container's root (runc does too)
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     console = None
     if opts.console_socket:

@@ -30,7 +30,7 @@ def run_hooks(kind: str, hooks: Sequence[Hook], state: Mapping[str, Any]) -> Non
         env = dict(e.split("=", 1) for e in h.env if "=" in e)
         try:
             p = subprocess.Popen(argv, executable=h.path, env=env, stdin=subprocess.PIPE,
-                                 close_fds=True, cwd=str(state.get("bundle") or "/"))
+                                 close_fds=True)
         except OSError as exc:
             raise HookFailed(f"{kind} hook {h.path}: cannot start: {exc.strerror}")
         try:

@@ -61,7 +61,10 @@ def child_main(ctx: InitContext) -> NoReturn:
             msg = describe_error(exc)
             if os.environ.get("SKIFF_RUNTIME_DEBUG"):
                 msg += "\n" + traceback.format_exc()
-            sync.send(ctx.sock, "error", msg=msg)
+            if ctx.sock.fileno() >= 0:
+                sync.send(ctx.sock, "error", msg=msg)
+            else:  # after `ready` the parent is gone: the container's stderr is all there is
+                os.write(2, f"skiff-runtime init: {msg}\n".encode())
         except BaseException:
             pass
     os._exit(1)

@@ -43,14 +43,17 @@ def _child(c: Container, opts: ExecOptions, sock: socket.socket, console: socket
         pid = c.record.pid
         os.setsid()
         types = {n.type for n in cfg.namespaces}
+        # Open every namespace first: once in the container's mount namespace, /proc is its own.
+        wanted = [t for t in (*_JOIN_ORDER, "pid") if t in types]
+        fds = {t: os.open(f"/proc/{pid}/ns/{ns.NS_PROC_NAMES[t]}", os.O_RDONLY | os.O_CLOEXEC) for t in wanted}
         for t in _JOIN_ORDER:
-            if t in types:
-                ns.setns_path(f"/proc/{pid}/ns/{ns.NS_PROC_NAMES[t]}", ns.NS_FLAGS[t])
+            if t in fds:
+                ns.setns(fds[t], ns.NS_FLAGS[t], t)
                 if t == "user":
                     os.setresgid(0, 0, 0)
                     os.setresuid(0, 0, 0)
-        if double and "pid" in types:
-            ns.setns_path(f"/proc/{pid}/ns/pid", ns.CLONE_NEWPID)
+        if double and "pid" in fds:
+            ns.setns(fds["pid"], ns.CLONE_NEWPID, "pid")
             child = os.fork()
             if child:
                 sync.send(sock, "pid", pid=child)
@@ -113,13 +116,11 @@ def _preload(opts: ExecOptions, seccomp: bool) -> None:
     Python library is not visible there)."""
     import skiff.runtime.execute
     import skiff.sys.caps
-    import skiff.sys.prctl  # noqa: F401
+    import skiff.sys.prctl
 
     if opts.process.rlimits:
         import resource  # noqa: F401
     if opts.console_socket:
-        import fcntl
-        import struct
         import termios  # noqa: F401
     if seccomp:
         import skiff.runtime.seccomp
