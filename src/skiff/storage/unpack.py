@@ -5,9 +5,9 @@ diff_id(L0)``, ``chain(Ln) = sha256(chain(Ln-1) + " " + diff_id(Ln))``), so laye
 images are unpacked once. Layers already present are reused.
 
 With a "rebase" snapshotter (overlay2) every missing layer is prepared without a parent and extracted
-in its own thread into its own directory, then the layers are committed bottom-up onto their
-parents. Decompression (isal, zstandard), hashing and file writes release the GIL, so this overlaps
-on several cores. Other snapshotters (vfs) need the parent's content first and go one by one.
+concurrently into its own directory (a child process per blob file, else a thread), then the layers
+are committed bottom-up onto their parents. Other snapshotters (vfs) need the parent's content first
+and go one by one.
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ from typing import BinaryIO
 
 from skiff.errors import NotFound, Unimplemented
 from skiff.storage.archive.apply import AppliedLayer, apply_layer
+from skiff.storage.archive.worker import apply_in_subprocess, is_regular_file
 from skiff.storage.snapshot import LayerAccess, SnapshotExists, Snapshotter
 
 __all__ = ["LayerSource", "UnpackedLayer", "chain_ids", "unpack_layers"]
+
+#: smaller blobs are not worth a child process (~70 ms to start Python and import us)
+PROCESS_MIN_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,12 @@ def _exists(sn: Snapshotter, name: str) -> bool:
         return False
 
 
-def _apply(sn: LayerAccess, key: str, layer: LayerSource) -> AppliedLayer:
+def _apply(sn: LayerAccess, key: str, layer: LayerSource, processes: bool) -> AppliedLayer:
     dirs = sn.layer_dirs(key)
     with layer.open() as stream:
+        if processes and is_regular_file(stream, PROCESS_MIN_BYTES):
+            return apply_in_subprocess(dirs.upper, stream, overlay_whiteouts=dirs.overlay,
+                                       expected_diff_id=layer.diff_id)
         return apply_layer(dirs.upper, stream, overlay_whiteouts=dirs.overlay,
                            expected_diff_id=layer.diff_id)
 
@@ -81,8 +88,12 @@ def _commit(sn: Snapshotter, name: str, key: str, parent: str | None, rebase: bo
 
 
 def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
-                  max_workers: int | None = None) -> list[UnpackedLayer]:
+                  max_workers: int | None = None, processes: bool = True) -> list[UnpackedLayer]:
     """Make sure every layer of ``layers`` (bottom first) is a committed snapshot; return them.
+
+    With ``processes`` (default), a layer whose stream is a regular file (a content-store blob) is
+    of 8 MiB or more is extracted by a child process (``archive.worker``): true parallelism, and the daemon's GIL stays
+    free; other streams are extracted in threads.
 
     The top layer's chain ID is the parent to ``prepare`` a container from. Raises
     ``DiffIDMismatch``/``UnsafeEntry`` (InvalidParameter) for a bad layer; nothing of a failed
@@ -110,7 +121,7 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
                 sn.prepare(keys[i])
             workers = max_workers or min(4, os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unpack") as pool:
-                futures = {i: pool.submit(_apply, sn, keys[i], layers[i]) for i in todo}
+                futures = {i: pool.submit(_apply, sn, keys[i], layers[i], processes) for i in todo}
                 applied = {i: f.result() for i, f in futures.items()}
             for i in todo:
                 _commit(sn, chains[i], keys[i], chains[i - 1] if i else None, rebase=True)
@@ -119,7 +130,7 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
             applied = {}
             for i in todo:
                 sn.prepare(keys[i], chains[i - 1] if i else None)
-                applied[i] = _apply(sn, keys[i], layers[i])
+                applied[i] = _apply(sn, keys[i], layers[i], processes)
                 _commit(sn, chains[i], keys[i], None, rebase=False)
                 pending.discard(i)
     finally:

@@ -8,7 +8,9 @@ import io
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 import zstandard
@@ -18,6 +20,7 @@ from skiff.storage import (
     Compression,
     DiffIDMismatch,
     LayerSource,
+    UnsafeEntry,
     apply_layer,
     changes,
     unpack_layers,
@@ -33,6 +36,10 @@ pytestmark = pytest.mark.root
 
 def source(data: bytes) -> LayerSource:
     return LayerSource("sha256:" + hashlib.sha256(data).hexdigest(), lambda: io.BytesIO(data))
+
+
+def opener(path: Path) -> Callable[[], BinaryIO]:
+    return lambda: path.open("rb")
 
 
 def tree(root: Path) -> dict[str, tuple[object, ...]]:
@@ -185,3 +192,29 @@ def test_diff_round_trip(snapshotter: DirSnapshotter, mounter: Mounter, tmp_path
     assert got["/f"] == ChangeKind.MODIFIED and got["/a"] == ChangeKind.MODIFIED
     assert got["/b/z"] == ChangeKind.DELETED and got["/b/again"] == ChangeKind.ADDED
     assert "/c" in got and got["/c/keep"] == ChangeKind.MODIFIED
+
+
+def test_unpack_in_child_processes(snapshotter: DirSnapshotter, mounter: Mounter, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blob files are extracted by worker processes; their errors come back as the same classes."""
+    monkeypatch.setattr("skiff.storage.unpack.PROCESS_MIN_BYTES", 0)
+    blobs = []
+    for i, layer in enumerate((LAYER1, gzip.compress(LAYER2), zstandard.ZstdCompressor().compress(LAYER3))):
+        (tmp_path / f"blob{i}").write_bytes(layer)
+        blobs.append(tmp_path / f"blob{i}")
+    diff_ids = [source(x).diff_id for x in (LAYER1, LAYER2, LAYER3)]
+    layers = [LayerSource(d, opener(p)) for d, p in zip(diff_ids, blobs, strict=True)]
+    got = unpack_layers(snapshotter, layers)
+    assert [g.diff_id for g in got] == diff_ids and got[0].size == len(LAYER1)
+    with mounter.mounted(snapshotter.view("v", got[-1].chain_id)) as root:
+        assert sorted(os.listdir(root)) == ["a", "b", "c", "f"]
+        assert os.listdir(root / "b") == ["new"]
+
+    evil = tmp_path / "evil"
+    evil.write_bytes(make_tar([sym("l", "/"), file("l/tmp/skiff-evil-worker", b"x")]))
+    with pytest.raises(UnsafeEntry) as exc:
+        unpack_layers(snapshotter, [LayerSource(source(evil.read_bytes()).diff_id, lambda: evil.open("rb"))])
+    assert "refusing layer entry 'l/tmp/skiff-evil-worker'" in str(exc.value)
+    assert not os.path.lexists("/tmp/skiff-evil-worker")
+    with pytest.raises(DiffIDMismatch):
+        unpack_layers(snapshotter, [LayerSource("sha256:" + "1" * 64, lambda: blobs[0].open("rb"))])
