@@ -160,7 +160,7 @@ def _compile(pattern: str) -> tuple[int, re.Pattern[str] | None]:
             out.append(ch)
             kind = _REGEX
         else:
-            out.append(re.escape(ch) if ch in "^*?[]\\" else ch)
+            out.append(ch)
         idx += 1
     if kind != _REGEX:
         return kind, None

@@ -301,7 +301,7 @@ class _ShellWord:
             raise _Fail("syntax error: bad substitution")
         name = self.process_name()
         ch = self.next()
-        chs = ch
+        chs = ch or "\ufffd"  # Go prints string(EOF) as U+FFFD
         null_is_unset = False
         if ch == "}":
             value, found = self.get_env(name)
@@ -311,7 +311,7 @@ class _ShellWord:
         if ch == ":":
             null_is_unset = True
             ch = self.next()
-            chs += ch
+            chs += ch or "\ufffd"
         if null_is_unset or ch in ("+", "-", "?", "#", "%"):
             raw = ch in ("#", "%")
             if null_is_unset and raw:

@@ -35,7 +35,9 @@ def backend(tmp_path: Path) -> FakeBackend:
     b = FakeBackend(tmp_path / "engine")
     b.add_image(
         "busybox",
-        ContainerConfig(env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",), cmd=("sh",)),
+        ContainerConfig(
+            env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",), cmd=("sh",)
+        ),
         {"etc/passwd": BUSYBOX_PASSWD, "etc/group": BUSYBOX_GROUP, "bin/sh": "#!fake"},
     )
     return b
@@ -51,7 +53,11 @@ def build(tmp_path: Path, backend: FakeBackend, cache: MemoryCacheStore) -> Call
     counter = [0]
 
     def run(
-        dockerfile: str, files: Mapping[str, str | bytes] | None = None, *, expect_error: bool = False, **opts: Any
+        dockerfile: str,
+        files: Mapping[str, str | bytes] | None = None,
+        *,
+        expect_error: bool = False,
+        **opts: Any,
     ) -> BuildRun:
         counter[0] += 1
         ctx_dir = tmp_path / f"ctx{counter[0]}"
