@@ -32,6 +32,7 @@ __all__ = [
     "list_links",
     "create_bridge",
     "create_veth",
+    "configure_interface",
     "create_dummy",
     "create_macvlan",
     "create_ipvlan",
@@ -143,14 +144,57 @@ def create_bridge(name: str, mtu: int | None = None, netns: str | None = None) -
          ok=(errno.EEXIST,))
 
 
-def create_veth(name: str, peer: str, mtu: int | None = None, netns: str | None = None) -> None:
-    """Create a veth pair name <-> peer in netns."""
+def create_veth(name: str, peer: str, mtu: int | None = None, netns: str | None = None,
+                peer_netns: str | None = None, peer_mac: str = "") -> None:
+    """Create a veth pair name <-> peer in netns; with peer_netns the peer is born there (no move)."""
     extra: dict[str, Any] = {"mtu": mtu} if mtu else {}
+    peer_spec: dict[str, Any] = {"ifname": peer, **extra}
+    if peer_mac:
+        peer_spec["address"] = peer_mac
+    fd = os.open(peer_netns, os.O_RDONLY | os.O_CLOEXEC) if peer_netns else -1
+    if fd >= 0:
+        peer_spec["net_ns_fd"] = fd
 
     def fn(ipr: IPRoute) -> None:
-        ipr.link("add", ifname=name, kind="veth", peer={"ifname": peer, **extra}, **extra)
+        ipr.link("add", ifname=name, kind="veth", peer=peer_spec, **extra)
 
-    _run(netns, "create veth", name, fn)
+    try:
+        _run(netns, "create veth", name, fn)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def configure_interface(name: str, addresses: tuple[str, ...] | list[str], gateway: str = "", gateway6: str = "",
+                        netns: str | None = None) -> None:
+    """In one netlink session: lo up, addresses on name, name up, default routes via the gateways."""
+
+    def fn(ipr: IPRoute) -> None:
+        lo = ipr.link_lookup(ifname="lo")
+        if lo:
+            ipr.link("set", index=lo[0], state="up")
+        idx = _index(ipr, name)
+        for cidr in addresses:
+            iface = ipaddress.ip_interface(cidr)
+            kw: dict[str, Any] = {}
+            if iface.version == 4:
+                kw["broadcast"] = str(iface.network.broadcast_address)
+            try:
+                ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen, **kw)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+        ipr.link("set", index=idx, state="up")
+        for gw, dst, family in ((gateway, "default", 2), (gateway6, "::/0", 10)):
+            if not gw:
+                continue
+            try:
+                ipr.route("add", dst=dst, gateway=gw, family=family)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise
+
+    _run(netns, "configure", name, fn)
 
 
 def create_dummy(name: str, netns: str | None = None) -> None:

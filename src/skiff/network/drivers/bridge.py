@@ -207,27 +207,18 @@ class BridgeDriver:
         info = netlink.link_info(br)
         mtu = _mtu(cfg) or (info.mtu if info else None)
         host_if = "veth" + secrets.token_hex(4)[:7]
-        peer = "veth" + secrets.token_hex(4)[:7]
         mac = ep.mac or random_mac()
-        netlink.create_veth(host_if, peer, mtu)
+        # The container end is born in the container's netns with its final name and MAC: no move.
+        netlink.create_veth(host_if, ep.ifname, mtu, peer_netns=netns_path, peer_mac=mac)
         try:
             netlink.set_master(host_if, br)
             # With br_netfilter a DNAT back to the sender is bridged, not routed: the frame must be
             # allowed out of the port it came in on (Docker does this when the proxy is off).
             netlink.set_hairpin(host_if)
             netlink.set_up(host_if)
-            netlink.move_to_netns(peer, netns_path)
-            netlink.rename(peer, ep.ifname, netns=netns_path)
-            netlink.set_mac(ep.ifname, mac, netns=netns_path)
-            netlink.set_up("lo", netns=netns_path)
-            for cidr in ep.addresses:
-                netlink.add_address(ep.ifname, cidr, netns=netns_path)
-            netlink.set_up(ep.ifname, netns=netns_path)
-            if not cfg.internal:
-                if ep.gateway:
-                    netlink.add_route(ep.gateway, netns=netns_path)
-                if ep.gateway6:
-                    netlink.add_route(ep.gateway6, dst="::/0", netns=netns_path)
+            internal = cfg.internal
+            netlink.configure_interface(ep.ifname, ep.addresses, "" if internal else ep.gateway,
+                                        "" if internal else ep.gateway6, netns=netns_path)
         except Exception:
             netlink.delete_link(host_if)
             raise
