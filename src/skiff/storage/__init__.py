@@ -18,6 +18,9 @@ How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
     written = write_diff(sn.layer_dirs(container_id), out_file)   # diff_id, size (uncompressed)
     sn.commit(new_chain_id, container_id) or apply it elsewhere with apply_layer(...)
 
+    # docker export: the merged tree of a mounted rootfs as one tar
+    write_tree(rootfs_dir, out_file)                     # -> WrittenDiff(diff_id, size)
+
     # a single layer into a plain directory (docker import, build contexts, cp):
     apply_layer(dest_dir, stream, overlay_whiteouts=False) -> AppliedLayer(diff_id, size, compression)
 
@@ -38,6 +41,7 @@ from skiff.storage.archive import (
     changes,
     detect,
     write_diff,
+    write_tree,
 )
 from skiff.storage.mount import Mount, mount_all, unmount_all
 from skiff.storage.overlay2 import Overlay2Snapshotter, overlay_supported
@@ -62,5 +66,5 @@ __all__ = [
     "SnapshotHasChildren", "SnapshotNotFound", "Snapshotter", "UnpackedLayer", "UnsafeEntry",
     "Usage", "VfsSnapshotter", "WrittenDiff", "WrongSnapshotKind", "apply_layer", "chain_ids",
     "changes", "detect", "mount_all", "overlay_supported", "unmount_all", "unpack_layers",
-    "write_diff",
+    "write_diff", "write_tree",
 ]

@@ -24,6 +24,7 @@ from skiff.errors import NotFound, Unimplemented
 from skiff.storage.archive.apply import AppliedLayer, apply_layer
 from skiff.storage.archive.worker import apply_in_subprocess, is_regular_file
 from skiff.storage.snapshot import LayerAccess, SnapshotExists, Snapshotter
+from skiff.sys.syncfs import syncfs
 
 __all__ = ["LayerSource", "UnpackedLayer", "chain_ids", "unpack_layers"]
 
@@ -123,6 +124,7 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unpack") as pool:
                 futures = {i: pool.submit(_apply, sn, keys[i], layers[i], processes) for i in todo}
                 applied = {i: f.result() for i, f in futures.items()}
+            syncfs(sn.layer_dirs(keys[first]).upper)  # data on disk before the records say it exists
             for i in todo:
                 _commit(sn, chains[i], keys[i], chains[i - 1] if i else None, rebase=True)
                 pending.discard(i)
@@ -131,6 +133,7 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
             for i in todo:
                 sn.prepare(keys[i], chains[i - 1] if i else None)
                 applied[i] = _apply(sn, keys[i], layers[i], processes)
+                syncfs(sn.layer_dirs(keys[i]).upper)
                 _commit(sn, chains[i], keys[i], None, rebase=False)
                 pending.discard(i)
     finally:

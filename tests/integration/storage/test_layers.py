@@ -25,6 +25,7 @@ from skiff.storage import (
     changes,
     unpack_layers,
     write_diff,
+    write_tree,
 )
 from skiff.storage.base import DirSnapshotter
 from skiff.sys import xattr
@@ -218,3 +219,14 @@ def test_unpack_in_child_processes(snapshotter: DirSnapshotter, mounter: Mounter
     assert not os.path.lexists("/tmp/skiff-evil-worker")
     with pytest.raises(DiffIDMismatch):
         unpack_layers(snapshotter, [LayerSource("sha256:" + "1" * 64, lambda: blobs[0].open("rb"))])
+
+
+def test_write_tree_exports_the_merged_view(snapshotter: DirSnapshotter, mounter: Mounter, tmp_path: Path) -> None:
+    top = unpack_layers(snapshotter, [source(LAYER1), source(LAYER2), source(LAYER3)])[-1].chain_id
+    out = io.BytesIO()
+    with mounter.mounted(snapshotter.view("export", top)) as root:
+        write_tree(root, out)
+        expected = tree(root)
+    (tmp_path / "x").mkdir()
+    apply_layer(tmp_path / "x", io.BytesIO(out.getvalue()), overlay_whiteouts=False)
+    assert tree(tmp_path / "x") == expected

@@ -27,7 +27,7 @@ from skiff.storage.archive.apply import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_
 from skiff.storage.snapshot import LayerDirs
 from skiff.sys import xattr
 
-__all__ = ["Change", "ChangeKind", "WrittenDiff", "changes", "write_diff"]
+__all__ = ["Change", "ChangeKind", "WrittenDiff", "changes", "write_diff", "write_tree"]
 
 _CHUNK = 1 << 20
 
@@ -254,3 +254,8 @@ def changes(dirs: LayerDirs) -> list[Change]:
     # a directory only copied up to hold changed children, with equal metadata, is still reported
     # as modified, as Docker reports it.
     return [Change("/" + rel, kind) for rel, kind in sorted(found.items())]
+
+
+def write_tree(root: str | os.PathLike[str], out: BinaryIO) -> WrittenDiff:
+    """The whole tree under ``root`` as a tar (``docker export`` of a mounted rootfs, squashing)."""
+    return write_diff(LayerDirs(Path(root), (), overlay=False), out)
