@@ -84,3 +84,58 @@ def sleeper(tmp_path: Path) -> Iterator[FakeContainer]:
 def spinner(tmp_path: Path) -> Iterator[FakeContainer]:
     """A busy loop in a cgroup (for freezer tests: CPU time must stop)."""
     yield from make_fake_container(tmp_path, [sys.executable, "-S", "-c", "while True: pass"], {})
+
+
+def make_bundle(bundle: Path, rootfs: Path, args: list[str], linux: dict[str, Any] | None = None) -> Path:
+    """A bundle from ``skiff-runtime spec`` (no terminal) with ``args`` and extra ``linux`` keys."""
+    import json
+
+    bundle.mkdir(parents=True, exist_ok=True)
+    subprocess.run([RUNTIME, "spec", "--bundle", str(bundle)], check=True, capture_output=True)
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["root"] = {"path": str(rootfs), "readonly": False}
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = args
+    for key, val in (linux or {}).items():
+        if key == "resources":
+            cfg["linux"].setdefault("resources", {}).update(val)
+        else:
+            cfg["linux"][key] = val
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    return bundle
+
+
+@dataclass
+class RunHelper:
+    """``skiff-runtime`` on a temp --root; deletes (force) every container it started."""
+
+    root: str
+    ids: list[str]
+
+    def __call__(self, *args: str, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([RUNTIME, "--root", self.root, *args], capture_output=True, text=True,
+                              timeout=timeout, **kw)
+
+    def detach(self, bundle: Path, cid: str) -> subprocess.CompletedProcess[str]:
+        """``run --detach``: the container keeps its stdio, so give it /dev/null, not our pipes."""
+        import tempfile
+
+        with tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run([RUNTIME, "--root", self.root, "run", "--detach", "--bundle", str(bundle), cid],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, text=True,
+                               timeout=60)
+            err.seek(0)
+            return subprocess.CompletedProcess(p.args, p.returncode, "", err.read())
+
+    def new_id(self) -> str:
+        cid = f"skiff-test-{uuid.uuid4().hex[:10]}"
+        self.ids.append(cid)
+        return cid
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[RunHelper]:
+    h = RunHelper(str(tmp_path / "rt-root"), [])
+    yield h
+    for cid in h.ids:
+        h("delete", "--force", cid)
