@@ -13,12 +13,13 @@ and go one by one.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from skiff.errors import NotFound, Unimplemented
 from skiff.storage.archive.apply import AppliedLayer, apply_layer
@@ -68,14 +69,43 @@ def _exists(sn: Snapshotter, name: str) -> bool:
         return False
 
 
-def _apply(sn: LayerAccess, key: str, layer: LayerSource, processes: bool) -> AppliedLayer:
+class _Counting(io.RawIOBase):
+    """Reports the blob bytes read so far to a progress callback (thread path)."""
+
+    def __init__(self, inner: BinaryIO, report: Callable[[int], None]) -> None:
+        self.inner, self.report, self.seen = inner, report, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self.inner.readinto(b) if hasattr(self.inner, "readinto") else self._read_into(b)
+        self.seen += n or 0
+        self.report(self.seen)
+        return int(n or 0)
+
+    def _read_into(self, b: Any) -> int:
+        data = self.inner.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+def _apply(sn: LayerAccess, key: str, layer: LayerSource, processes: bool,
+           report: Callable[[int], None] | None) -> AppliedLayer:
     dirs = sn.layer_dirs(key)
     with layer.open() as stream:
         if processes and is_regular_file(stream, PROCESS_MIN_BYTES):
             return apply_in_subprocess(dirs.upper, stream, overlay_whiteouts=dirs.overlay,
-                                       expected_diff_id=layer.diff_id)
-        return apply_layer(dirs.upper, stream, overlay_whiteouts=dirs.overlay,
+                                       expected_diff_id=layer.diff_id, progress=report)
+        src = cast(BinaryIO, _Counting(stream, report)) if report is not None else stream
+        return apply_layer(dirs.upper, src, overlay_whiteouts=dirs.overlay,
                            expected_diff_id=layer.diff_id)
+
+
+def _reporter(progress: Callable[[int, int], None] | None, i: int) -> Callable[[int], None] | None:
+    if progress is None:
+        return None
+    return lambda n: progress(i, n)
 
 
 def _commit(sn: Snapshotter, name: str, key: str, parent: str | None, rebase: bool) -> None:
@@ -89,12 +119,15 @@ def _commit(sn: Snapshotter, name: str, key: str, parent: str | None, rebase: bo
 
 
 def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
-                  max_workers: int | None = None, processes: bool = True) -> list[UnpackedLayer]:
+                  max_workers: int | None = None, processes: bool = True,
+                  progress: Callable[[int, int], None] | None = None) -> list[UnpackedLayer]:
     """Make sure every layer of ``layers`` (bottom first) is a committed snapshot; return them.
 
     With ``processes`` (default), a layer whose stream is a regular file (a content-store blob) is
     of 8 MiB or more is extracted by a child process (``archive.worker``): true parallelism, and the daemon's GIL stays
-    free; other streams are extracted in threads.
+    free; other streams are extracted in threads. ``progress(index in layers, blob bytes read so
+    far)`` reports extraction progress, from worker threads (use it, not a wrapping stream, to keep
+    the process path: a wrapper object forces the thread path).
 
     The top layer's chain ID is the parent to ``prepare`` a container from. Raises
     ``DiffIDMismatch``/``UnsafeEntry`` (InvalidParameter) for a bad layer; nothing of a failed
@@ -122,7 +155,8 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
                 sn.prepare(keys[i])
             workers = max_workers or min(4, os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unpack") as pool:
-                futures = {i: pool.submit(_apply, sn, keys[i], layers[i], processes) for i in todo}
+                futures = {i: pool.submit(_apply, sn, keys[i], layers[i], processes,
+                                          _reporter(progress, i)) for i in todo}
                 applied = {i: f.result() for i, f in futures.items()}
             syncfs(sn.layer_dirs(keys[first]).upper)  # data on disk before the records say it exists
             for i in todo:
@@ -132,7 +166,7 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
             applied = {}
             for i in todo:
                 sn.prepare(keys[i], chains[i - 1] if i else None)
-                applied[i] = _apply(sn, keys[i], layers[i], processes)
+                applied[i] = _apply(sn, keys[i], layers[i], processes, _reporter(progress, i))
                 syncfs(sn.layer_dirs(keys[i]).upper)
                 _commit(sn, chains[i], keys[i], None, rebase=False)
                 pending.discard(i)

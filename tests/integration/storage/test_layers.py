@@ -89,6 +89,14 @@ def test_whiteouts_across_layers_through_a_real_mount(snapshotter: DirSnapshotte
     assert [g.reused for g in again] == [True, True]
 
 
+def test_unpack_progress_in_threads(snapshotter: DirSnapshotter) -> None:
+    blob = gzip.compress(LAYER1)
+    seen: list[tuple[int, int]] = []
+    unpack_layers(snapshotter, [LayerSource(source(LAYER1).diff_id, lambda: io.BytesIO(blob))],
+                  progress=lambda i, n: seen.append((i, n)))
+    assert seen and seen[-1] == (0, len(blob))
+
+
 def test_unpack_refuses_bad_diff_id_and_leaves_nothing(snapshotter: DirSnapshotter) -> None:
     bad = LayerSource("sha256:" + "0" * 64, lambda: io.BytesIO(LAYER2))
     with pytest.raises(DiffIDMismatch):
@@ -205,8 +213,10 @@ def test_unpack_in_child_processes(snapshotter: DirSnapshotter, mounter: Mounter
         blobs.append(tmp_path / f"blob{i}")
     diff_ids = [source(x).diff_id for x in (LAYER1, LAYER2, LAYER3)]
     layers = [LayerSource(d, opener(p)) for d, p in zip(diff_ids, blobs, strict=True)]
-    got = unpack_layers(snapshotter, layers)
+    seen: dict[int, int] = {}
+    got = unpack_layers(snapshotter, layers, progress=lambda i, n: seen.__setitem__(i, max(n, seen.get(i, 0))))
     assert [g.diff_id for g in got] == diff_ids and got[0].size == len(LAYER1)
+    assert seen == {i: p.stat().st_size for i, p in enumerate(blobs)}
     with mounter.mounted(snapshotter.view("v", got[-1].chain_id)) as root:
         assert sorted(os.listdir(root)) == ["a", "b", "c", "f"]
         assert os.listdir(root / "b") == ["new"]

@@ -9,11 +9,13 @@ error is raised again in the parent as the same ``skiff.errors`` class.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import BinaryIO
 
 from skiff.errors import InvalidParameter, SkiffError, System
@@ -30,8 +32,10 @@ _ERRORS: dict[str, type[SkiffError]] = {
 
 
 def is_regular_file(stream: BinaryIO, min_size: int = 0) -> bool:
-    """Whether ``stream`` is an OS-level regular file (of ``min_size`` bytes or more) a child can
-    read as its stdin."""
+    """Whether ``stream`` is a plain open file (not a wrapper that wants to see the bytes) of
+    ``min_size`` bytes or more, which a child can read as its stdin."""
+    if type(stream) not in (io.BufferedReader, io.FileIO):
+        return False
     try:
         st = os.fstat(stream.fileno())
     except (AttributeError, OSError, ValueError):
@@ -40,20 +44,35 @@ def is_regular_file(stream: BinaryIO, min_size: int = 0) -> bool:
 
 
 def apply_in_subprocess(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_whiteouts: bool,
-                        expected_diff_id: str | None = None) -> AppliedLayer:
-    """``apply_layer`` in a child process reading ``stream`` (a regular file) from its position."""
+                        expected_diff_id: str | None = None,
+                        progress: Callable[[int], None] | None = None) -> AppliedLayer:
+    """``apply_layer`` in a child process reading ``stream`` (a regular file) from its position.
+
+    ``progress(bytes of the blob read)`` is called about 10 times a second: the child shares the
+    file description, so its offset is visible here.
+    """
     fd = stream.fileno()
-    os.lseek(fd, stream.tell(), os.SEEK_SET)  # drop any read-ahead of the Python-level buffer
+    start = stream.tell()
+    os.lseek(fd, start, os.SEEK_SET)  # drop any read-ahead of the Python-level buffer
     args = [sys.executable, "-m", "skiff.storage.archive.worker", os.fspath(dest)]
     if overlay_whiteouts:
         args.append("--overlay")
     if expected_diff_id:
         args += ["--expect", expected_diff_id]
-    proc = subprocess.run(args, stdin=fd, capture_output=True, check=False)
+    with subprocess.Popen(args, stdin=fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if progress is not None:
+                    progress(os.lseek(fd, 0, os.SEEK_CUR) - start)
+        if progress is not None:
+            progress(os.lseek(fd, 0, os.SEEK_CUR) - start)
     try:
-        reply = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        reply = json.loads(stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
-        raise System(f"layer worker failed ({proc.returncode}): {proc.stderr.decode()[-500:]}") from None
+        raise System(f"layer worker failed ({proc.returncode}): {stderr.decode()[-500:]}") from None
     if "error" in reply:
         cls = _ERRORS.get(reply["error"], System)
         err = cls.__new__(cls)
