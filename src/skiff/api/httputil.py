@@ -18,7 +18,7 @@ from skiff.errors import InvalidParameter
 __all__ = ["API_VERSION_KEY", "api_version", "version_at_least", "query_bool", "query_int",
            "query_str", "query_list", "filters", "json_body", "json_response", "dumps"]
 
-API_VERSION_KEY = "skiff.api_version"
+API_VERSION_KEY = web.RequestKey("skiff.api_version", str)
 
 _TRUE = frozenset({"1", "true", "True", "TRUE", "yes"})
 _FALSE = frozenset({"0", "false", "False", "FALSE", "no", ""})
@@ -26,8 +26,7 @@ _FALSE = frozenset({"0", "false", "False", "FALSE", "no", ""})
 
 def api_version(request: web.Request) -> str:
     """The API version this request is served at (from its ``/v1.NN`` prefix or the default)."""
-    v = request.get(API_VERSION_KEY)
-    return v if isinstance(v, str) else DEFAULT_VERSION
+    return request.get(API_VERSION_KEY, DEFAULT_VERSION)
 
 
 def version_at_least(request: web.Request, version: str) -> bool:

@@ -18,8 +18,11 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aiohttp import web
+from aiohttp import web, web_protocol
+from aiohttp.http_parser import HttpRequestParserPy
+from aiohttp.web_protocol import RequestHandler
 
 import skiff
 from skiff.api import versions
@@ -28,12 +31,12 @@ from skiff.api.httputil import API_VERSION_KEY
 from skiff.api.routes import Handler, Route
 from skiff.errors import InvalidParameter, SkiffError, System
 
-__all__ = ["make_app", "ApiServer", "TLSFiles", "SERVER_HEADER", "PREPARED_KEY"]
+__all__ = ["make_app", "ApiServer", "TLSFiles", "SERVER_HEADER", "PREPARED_KEY", "setup_runner"]
 
 log = logging.getLogger("skiff.api")
 
 SERVER_HEADER = f"Skiff/{skiff.__version__} (linux)"
-PREPARED_KEY = "skiff.prepared"
+PREPARED_KEY = web.RequestKey("skiff.prepared", bool)
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -97,6 +100,51 @@ def make_app(routes: Sequence[Route], *, debug: bool = False) -> web.Application
     return app
 
 
+class _HijackAwareHandler(RequestHandler):
+    """aiohttp's connection handler, with two changes for Docker's hijacked connections:
+
+    - it parses requests with aiohttp's pure-Python parser, which (unlike the C one, limited to
+      websocket) treats ``Upgrade: tcp`` as an upgrade: bytes the client sends right behind the
+      request are kept for the hijacker instead of being parsed as the next request;
+    - a client half-closing an upgraded connection (its stdin ended) does not close our side:
+      attach/exec output must still flow.
+    """
+
+    __slots__ = ("skiff_eof",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        mod: Any = web_protocol
+        saved = mod.HttpRequestParser
+        mod.HttpRequestParser = HttpRequestParserPy
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            mod.HttpRequestParser = saved
+        self.skiff_eof = False
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        if self._upgraded:
+            self.skiff_eof = True
+            return True
+        return None
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _HijackAwareHandler(self, loop=self._loop, **self._kwargs)
+
+
+async def setup_runner(app: web.Application, *, debug: bool = False) -> web.AppRunner:
+    """An AppRunner for ``app`` whose connections survive a half-close after an upgrade."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=log if debug else None,
+                           handler_cancellation=True)
+    await runner.setup()
+    server = runner.server
+    if server is not None and type(server) is web.Server:
+        server.__class__ = _Server  # same state, one overridden factory method
+    return runner
+
+
 @dataclass(frozen=True)
 class TLSFiles:
     cacert: str
@@ -144,13 +192,13 @@ class ApiServer:
 
     def __init__(self, app: web.Application, *, debug: bool = False) -> None:
         self.app = app
-        self.runner = web.AppRunner(app, handle_signals=False, access_log=None if not debug else log,
-                                    handler_cancellation=True)
+        self.debug = debug
+        self.runner: web.AppRunner | None = None
         self.sockets: list[Path] = []
 
     async def start(self, hosts: Sequence[str], *, tls: TLSFiles | None = None, group: str = "skiff",
                     group_explicit: bool = False) -> None:
-        await self.runner.setup()
+        self.runner = await setup_runner(self.app, debug=self.debug)
         for host in hosts:
             scheme, _, rest = host.partition("://")
             if scheme == "unix":
@@ -162,6 +210,7 @@ class ApiServer:
                 if not hostname:
                     hostname, port = rest, "2376"
                 hostname = hostname.strip("[]") or "0.0.0.0"
+                assert self.runner is not None
                 site = web.TCPSite(self.runner, hostname, int(port), ssl_context=tls.server_context())
                 await site.start()
                 log.info("API listening on %s (mutual TLS)", host)
@@ -169,6 +218,7 @@ class ApiServer:
                 raise InvalidParameter(f"invalid bind address ({host}): unsupported proto '{scheme}'")
 
     async def _unix(self, path: Path, gid: int) -> None:
+        assert self.runner is not None
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_socket(path)
         old = os.umask(0o117)  # the socket is born 0660: no window where others may connect
@@ -184,6 +234,7 @@ class ApiServer:
         log.info("API listening on %s", path)
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        if self.runner is not None:
+            await self.runner.cleanup()
         for path in self.sockets:
             path.unlink(missing_ok=True)

@@ -266,15 +266,13 @@ async def hijack(request: web.Request, *, multiplexed: bool) -> Hijacked:
     with contextlib.suppress(AssertionError, AttributeError):
         proto.set_parser(collector)  # type: ignore[arg-type]
     transport.set_protocol(hp)
+    if getattr(proto, "skiff_eof", False):  # the client half-closed before we took over
+        hp.eof_received()
     with contextlib.suppress(Exception):
         if not transport.is_reading():
             transport.resume_reading()
     transport.write(head.encode())
-    request[_HIJACKED] = True
     return Hijacked(hp, multiplexed)
-
-
-_HIJACKED = "skiff.hijacked"
 
 
 class _Collector:

@@ -197,7 +197,9 @@ def _split(s: Any, sep: str) -> list[str]:
     return go_str(s).split(sep) if sep else list(go_str(s))
 
 
-def _join(v: Any, sep: str) -> str:
+def _join(v: Any, sep: Any) -> str:
+    if isinstance(v, str) and isinstance(sep, list | tuple):  # {{.Names | join ","}}: piped last
+        v, sep = sep, v
     if isinstance(v, list | tuple):
         return sep.join(go_str(x) for x in v)
     return go_str(v)

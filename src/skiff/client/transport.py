@@ -282,12 +282,12 @@ class Transport:
                 if not stream and raw.will_close:
                     self._conn = None
                 raise from_status(resp.status, _message(data))
-            if not stream and raw.will_close:
+            if not stream:  # read it all now: the kept-alive connection is free for the next call
                 data = raw.read()
-                conn.close()
-                self._conn = None
-                fake = _Buffered(data, raw)
-                return fake
+                if raw.will_close:
+                    conn.close()
+                    self._conn = None
+                return _Buffered(data, raw)
             return resp
         raise AssertionError("unreachable")
 

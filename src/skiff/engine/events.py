@@ -198,17 +198,12 @@ class EventBus:
             self._last_ns = now
             ev = Event(type, action, actor_id, dict(attributes or {}), scope, now)
             self._store(ev)
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self._deliver(ev)
-        else:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
+            loop = self._loop
+            if loop is None or loop.is_closed():
                 self._deliver(ev)
             else:
+                # Always through the loop's queue, under the lock: subscribers see publish order
+                # whichever thread published.
                 loop.call_soon_threadsafe(self._deliver, ev)
         return ev
 
