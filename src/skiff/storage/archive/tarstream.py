@@ -132,6 +132,9 @@ class TarReader:
 
     def _take(self, n: int) -> bytes:
         """Exactly ``n`` bytes (n small: headers and extension data)."""
+        if self.end - self.start >= n:  # the common case: already buffered
+            self.start += n
+            return bytes(self.mv[self.start - n:self.start])
         out = bytearray()
         while len(out) < n:
             if self.start == self.end and not self._fill():
@@ -193,9 +196,9 @@ class TarReader:
         if block.count(0) == BLOCK:
             return None
         chk = _num(block[148:156])
-        rest = block[:148] + block[156:]
-        unsigned = sum(rest) + 8 * 32
-        if chk != unsigned and chk != unsigned - 256 * sum(1 for b in rest if b > 127):
+        unsigned = sum(block) - sum(block[148:156]) + 8 * 32
+        if chk != unsigned and chk != unsigned - 256 * sum(
+                1 for i, b in enumerate(block) if b > 127 and not 148 <= i < 156):
             raise BadTar("header checksum mismatch")
         return block
 
@@ -230,7 +233,8 @@ class TarReader:
         h.mode = _num(block[100:108]) & 0o7777
         h.uid, h.gid = _num(block[108:116]), _num(block[116:124])
         h.mtime = float(_num(block[136:148]))
-        h.devmajor, h.devminor = _num(block[329:337]), _num(block[337:345])
+        if typ in (CHR, BLK):
+            h.devmajor, h.devminor = _num(block[329:337]), _num(block[337:345])
         h.size = size
         if typ == "S":
             self._old_gnu_sparse(h, block)
