@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import platform
+import struct
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ __all__ = ["SeccompConfig", "SyscallArg", "SyscallRule", "compile_filter", "filt
            "parse_seccomp"]
 
 DEFAULT_CACHE_DIR = "/var/cache/skiff/seccomp"
-_CACHE_FORMAT = "1"
+_CACHE_FORMAT = "2"  # bump when the generated program changes
 
 _ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",
             "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY")
@@ -230,12 +231,58 @@ def compile_config(cfg: SeccompConfig) -> bytes:
                 for name in rule.names:
                     nr = ls.syscall_number(name)
                     if nr is None:
-                        continue  # unknown to libseccomp, so to this kernel too: skip as runc does
+                        continue  # unknown to libseccomp: skipped, as runc does (see _enosys_stub)
                     for group in groups:
                         flt.add_rule(act, nr, group)
-            return flt.export_bpf()
+            bpf = flt.export_bpf()
+            if cfg.default_action in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG"):
+                return bpf
+            return _enosys_stub(cfg, ls.arch_native()) + bpf
     except OSError as e:
         raise _bad(f"libseccomp refused the filter: {e.strerror or e}") from e
+
+
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_SYSCALL_BIT = 0x40000000
+
+
+def _sock_filter(code: int, jt: int, jf: int, k: int) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def _enosys_stub(cfg: SeccompConfig, native: int) -> bytes:
+    """runc's patchbpf idea: a syscall newer than every syscall the profile names gets ENOSYS, not the
+    default action, so that programs (glibc: clone3, fchmodat2...) fall back to the older call instead
+    of failing with EPERM. Prepended to libseccomp's program: classic BPF jumps only go forward, so
+    its own jumps are unaffected. Per architecture: if arch matches and nr > max named -> ENOSYS."""
+    from skiff.sys import libseccomp as ls
+
+    names = {n for rule in cfg.syscalls for n in rule.names}
+    archs = [native] + [ls.arch_token(a.removeprefix("SCMP_ARCH_").lower()) for a in cfg.architectures]
+    blocks: list[list[tuple[int, int, int, int]]] = []
+    seen: set[int] = set()
+    for arch in archs:
+        if arch in seen or (arch & 0xFFFF == _AUDIT_ARCH_X86_64 & 0xFFFF and arch != _AUDIT_ARCH_X86_64):
+            continue  # x32 is not an audit arch of its own: its calls come as x86_64 with a bit set
+        seen.add(arch)
+        nrs = [nr for n in names if (nr := ls.syscall_number(n, arch)) is not None and nr >= 0]
+        if not nrs:
+            continue
+        body: list[tuple[int, int, int, int]] = [(0x20, 0, 0, 0)]  # ld [0] (nr)
+        if arch == _AUDIT_ARCH_X86_64:
+            body.append((0x45, 0xFF, 0, _X32_SYSCALL_BIT))  # jset x32 -> end of stub (fixed below)
+        body.append((0x25, 0, 0xFF, max(nrs)))  # jgt max -> ENOSYS, else end of stub
+        body.append((0x06, 0, 0, 0x00050000 | errno_mod.ENOSYS))  # ret ERRNO(ENOSYS)
+        blocks.append([(0x15, 0, len(body), arch), *body])  # jeq arch, else skip the body
+    # every block starts with "ld [4]" for the arch: the previous block may have loaded nr
+    insns: list[tuple[int, int, int, int]] = []
+    for block in blocks:
+        insns += [(0x20, 0, 0, 4), *block]
+    out = []
+    for i, (code, jt, jf, k) in enumerate(insns):
+        to_end = len(insns) - i - 1
+        out.append(_sock_filter(code, to_end if jt == 0xFF else jt, to_end if jf == 0xFF else jf, k))
+    return b"".join(out)
 
 
 def install_filter(bpf: bytes, flags: Sequence[str] = ()) -> None:

@@ -122,3 +122,30 @@ def test_flags_are_accepted_by_the_kernel(flag: str) -> None:
     spec = {"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag],
             "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}
     assert _exit(_in_filtered_child(spec, lambda: _errno_of(os.getcwd))) == errno.EPERM
+
+
+def test_syscalls_newer_than_the_profile_get_enosys() -> None:
+    """Default-deny profile: a syscall numbered above every one the profile names returns ENOSYS
+    (so callers fall back, as with runc), one inside the known range gets the default EPERM."""
+    import ctypes
+
+    allowed = ["write", "exit", "exit_group", "rt_sigreturn", "getpid", "futex"]  # futex is nr 202 on x86_64
+    spec = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}],
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]}
+    libc = ctypes.CDLL(None, use_errno=True)
+    r, w = os.pipe()
+
+    def probe() -> int:
+        out = []
+        for nr in (100, 450, 1000):  # times (below futex's 231 exit_group), two above anything named
+            ctypes.set_errno(0)
+            libc.syscall(nr, 0, 0, 0)
+            out.append(str(ctypes.get_errno()))
+        os.write(w, " ".join(out).encode())
+        return 0
+
+    _in_filtered_child(spec, probe)
+    os.close(w)
+    got = os.read(r, 100).decode().split()
+    os.close(r)
+    assert got == [str(errno.EPERM), str(errno.ENOSYS), str(errno.ENOSYS)]
