@@ -6,8 +6,11 @@ these types and never the raw dict. Field names follow the OCI runtime spec, in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from skiff.runtime.frozen import frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "User", "Rlimit", "Capabilities", "Process", "Mount", "Hook", "Hooks", "Namespace", "IdMap",
@@ -15,7 +18,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@frozen
 class User:
     uid: int = 0
     gid: int = 0
@@ -23,7 +26,7 @@ class User:
     umask: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Rlimit:
     name: str  # "RLIMIT_NOFILE"
     resource: int
@@ -31,7 +34,7 @@ class Rlimit:
     hard: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Capabilities:
     """Capability numbers per set."""
 
@@ -42,12 +45,12 @@ class Capabilities:
     ambient: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Process:
     args: tuple[str, ...]
     env: tuple[str, ...] = ()
     cwd: str = "/"
-    user: User = field(default_factory=User)
+    user: User = User()
     terminal: bool = False
     console_size: tuple[int, int] | None = None  # (height, width)
     capabilities: Capabilities | None = None  # None: leave the sets as they are
@@ -58,7 +61,7 @@ class Process:
     selinux_label: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Mount:
     destination: str
     type: str
@@ -73,7 +76,7 @@ class Mount:
     tmpcopyup: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Hook:
     path: str
     args: tuple[str, ...] = ()
@@ -81,7 +84,7 @@ class Hook:
     timeout: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Hooks:
     prestart: tuple[Hook, ...] = ()
     create_runtime: tuple[Hook, ...] = ()
@@ -91,20 +94,20 @@ class Hooks:
     poststop: tuple[Hook, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Namespace:
     type: str  # OCI name: pid, network, mount, ipc, uts, user, cgroup, time
     path: str = ""  # join this one instead of making a new one
 
 
-@dataclass(frozen=True)
+@frozen
 class IdMap:
     container_id: int
     host_id: int
     size: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Device:
     path: str
     type: str  # c, b, u, p
@@ -115,7 +118,7 @@ class Device:
     gid: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
     """Everything ``init`` needs to build the container, already checked."""
 
@@ -127,14 +130,14 @@ class Config:
     hostname: str = ""
     domainname: str = ""
     mounts: tuple[Mount, ...] = ()
-    hooks: Hooks = field(default_factory=Hooks)
+    hooks: Hooks = Hooks()
     annotations: tuple[tuple[str, str], ...] = ()
     namespaces: tuple[Namespace, ...] = ()
     uid_mappings: tuple[IdMap, ...] = ()
     gid_mappings: tuple[IdMap, ...] = ()
     devices: tuple[Device, ...] = ()
     cgroups_path: str = ""
-    resources: Any = None  # skiff.runtime.specconv_resources.Resources, when that module is present
+    resources_raw: Any = None  # linux.resources as given; specconv.parse_resources checks it
     sysctl: tuple[tuple[str, str], ...] = ()
     seccomp: Any = None  # the raw linux.seccomp mapping, compiled by skiff.runtime.seccomp
     rootfs_propagation: int = 0  # MS_* flags; 0 = runc's default (rslave)

@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import enum
 import os
-import re
-import shutil
 import signal as _signal
 import time
-from typing import Any
 
-from skiff.runtime.errors import ContainerNotFound, InvalidConfig, InvalidState
-from skiff.runtime.state import FIFO_NAME, ContainerRecord, read_record
+from skiff.runtime.errors import ContainerNotFound, InvalidState
+from skiff.runtime.state import FIFO_NAME, ContainerRecord, read_record, validate_id
 from skiff.sys.process import proc_stat
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["Status", "Container", "load", "list_ids", "validate_id", "DEFAULT_ROOT", "TRANSITIONS"]
 
 DEFAULT_ROOT = "/run/skiff-runtime"
-_ID_RE = re.compile(r"^[\w+\-.]+$")
 
 
 class Status(enum.StrEnum):
@@ -70,13 +71,6 @@ _REFUSALS = {
     ("exec", S.PAUSED): "cannot exec in a paused container",
     ("exec", S.STOPPED): "cannot exec in a stopped container",
 }
-
-
-def validate_id(container_id: str) -> None:
-    if not container_id:
-        raise InvalidConfig("container id cannot be empty")
-    if not _ID_RE.match(container_id) or container_id in (".", ".."):
-        raise InvalidConfig(f"invalid container id format: {container_id}")
 
 
 class Container:
@@ -239,6 +233,8 @@ class Container:
             cfg = self.config if self.record.config else None
         except Exception:
             cfg = None
+        import shutil
+
         shutil.rmtree(self.state_dir, ignore_errors=True)
         if cfg is not None and cfg.hooks.poststop:
             from skiff.runtime.errors import HookFailed

@@ -5,6 +5,11 @@ fails), fork the init child, write its uid/gid maps, put it in its cgroup, run p
 createRuntime hooks when it asks, and record state.json once it reports ``ready``. On any failure
 everything made so far is undone: the child is killed, the cgroup and the state dir removed.
 
+Start-up time: only what must precede the fork is imported before it. The parent then imports and
+sets up the cgroup while the child, on the other core, enters its namespaces and mounts the rootfs
+(every mount before the first cgroup mount: those wait for the cgroup, as a cgroup namespace
+does). The child imports its own code after the fork.
+
 start: open the exec fifo for reading (which releases the waiting init), then poststart hooks.
 """
 
@@ -12,25 +17,27 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
-import socket
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from skiff.runtime import sync
-from skiff.runtime.config import Config, IdMap
-from skiff.runtime.container import Container, Status, validate_id
 from skiff.runtime.errors import ContainerExists, InitFailed, InvalidConfig, InvalidState
-from skiff.runtime.state import FIFO_NAME, ContainerRecord, write_record
+from skiff.runtime.frozen import frozen
+from skiff.runtime.state import FIFO_NAME, ContainerRecord, validate_id, write_record
 from skiff.sys import ns
 from skiff.sys.process import proc_stat
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from skiff.runtime.config import Config, IdMap
+    from skiff.runtime.container import Container
 
 __all__ = ["CreateOptions", "create", "start", "write_pid_file"]
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateOptions:
     root: str
     container_id: str
@@ -77,12 +84,6 @@ def _seccomp(cfg: Config) -> tuple[bytes, list[str]] | None:
     bpf = compile_filter(cfg.seccomp)
     flags = [str(f) for f in cfg.seccomp.get("flags") or ()]
     return bpf, flags
-
-
-def _new_cgroup(cfg: Config, container_id: str) -> Any:
-    from skiff.runtime.cgroups import new_manager
-
-    return new_manager(cfg.cgroups_path, container_id)
 
 
 def _hook_state(cfg: Config, cid: str, pid: int, status: str) -> dict[str, Any]:
@@ -150,6 +151,8 @@ class _Cleanup:
         self.cgroup: Any = None
 
     def run(self) -> None:
+        import shutil
+
         for pid, direct in reversed(self.pids):
             _kill_and_reap(pid, direct)
         if self.cgroup is not None:
@@ -162,8 +165,6 @@ class _Cleanup:
 
 def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tuple[bytes, list[str]] | None,
             state_dir: str, cleanup: _Cleanup) -> Container:
-    from skiff.runtime.init import InitContext, child_main
-
     fifo = os.path.join(state_dir, FIFO_NAME)
     os.mkfifo(fifo, 0o622)
     os.chmod(fifo, 0o622)  # not narrowed by the umask
@@ -173,19 +174,19 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
     fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
     console = None
     if opts.console_socket:
+        import socket
+
         console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             console.connect(opts.console_socket)
         except OSError as exc:
             raise InvalidConfig(f"cannot connect to console socket {opts.console_socket}: {exc.strerror}")
-    mgr = _new_cgroup(cfg, opts.container_id)
-    cleanup.cgroup = mgr
-    parent_sock, child_sock = sync.pair()
-    userns = cfg.namespace("user") is not None
+    parent_ch, child_ch = sync.pair()
+    userns = cfg.namespace("user")
     pidns = cfg.namespace("pid")
-    double = userns and pidns is not None
+    double = userns is not None and pidns is not None
     saved_pidns = -1
-    if not userns and pidns is not None:
+    if userns is None and pidns is not None:
         # unshare/setns(CLONE_NEWPID) changes only where *children* go: one fork makes pid 1.
         saved_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -200,65 +201,81 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
         from skiff.sys.prctl import set_child_subreaper
 
         set_child_subreaper(True)  # the double-forked init is re-parented to us
-    ctx = InitContext(config=cfg, container_id=opts.container_id, sock=child_sock, fifo_fd=fifo_fd,
-                      console=console, no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
-                      double_fork=double, seccomp=seccomp)
     try:
         pid = os.fork()
         if pid == 0:
-            parent_sock.close()
-            child_main(ctx)
+            parent_ch.close()
+            _child(cfg, opts, child_ch, fifo_fd, console, double, seccomp)
     finally:
         if saved_pidns >= 0:
             ns.setns(saved_pidns, ns.CLONE_NEWPID)
             os.close(saved_pidns)
-    child_sock.close()
+    child_ch.close()
     os.close(fifo_fd)
     if console is not None:
         console.close()
     cleanup.pids.append((pid, True))
     try:
         init_pid = pid
-        if cfg.namespace("user") is not None and not cfg.namespace("user").path:  # type: ignore[union-attr]
-            sync.expect(parent_sock, "userns")
+        if userns is not None and not userns.path:
+            sync.expect(parent_ch, "userns")
             _write_maps(pid, cfg)
-            sync.send(parent_sock, "go")
+            sync.send(parent_ch, "go")
         if double:
-            init_pid = int(sync.expect(parent_sock, "pid")["pid"])
+            init_pid = int(sync.expect(parent_ch, "pid")["pid"])
             cleanup.pids.append((init_pid, False))
             os.waitpid(pid, 0)
-        if mgr is not None:
-            mgr.apply(init_pid)
-            if cfg.resources is not None:
-                mgr.set(cfg.resources)
-        sync.send(parent_sock, "go", pid=init_pid)
-        sync.expect(parent_sock, "hooks")
+        # While the child mounts the rootfs: the cgroup (imports included).
+        from skiff.runtime.cgroups import new_manager
+        from skiff.runtime.specconv import parse_resources
+
+        resources = parse_resources(cfg)
+        mgr = new_manager(cfg.cgroups_path, opts.container_id)
+        cleanup.cgroup = mgr
+        mgr.apply(init_pid)
+        mgr.set(resources)
+        sync.send(parent_ch, "go", pid=init_pid)
+        sync.expect(parent_ch, "hooks")
         if cfg.hooks.prestart or cfg.hooks.create_runtime:
             from skiff.runtime.hooks import run_hooks
 
             state = _hook_state(cfg, opts.container_id, init_pid, "creating")
             run_hooks("prestart", cfg.hooks.prestart, state)
             run_hooks("createRuntime", cfg.hooks.create_runtime, state)
-        sync.send(parent_sock, "go")
-        sync.expect(parent_sock, "ready")
+        sync.send(parent_ch, "go")
+        sync.expect(parent_ch, "ready")
     except RuntimeError as exc:
         raise InitFailed(f"container init failed: {exc}") from None
     finally:
-        parent_sock.close()
+        parent_ch.close()
     st = proc_stat(init_pid)
     rec = ContainerRecord(
         id=opts.container_id, bundle=cfg.bundle, rootfs=cfg.root_path, pid=init_pid,
         start_time=st[1] if st else 0, created=_now(), owner="", status="created",
         annotations=cfg.annotations_dict(), cgroups_path=cfg.cgroups_path,
-        cgroup_paths=dict(mgr.paths()) if mgr is not None else {}, config=raw,
-        console_socket=opts.console_socket,
+        cgroup_paths=dict(mgr.paths()), config=raw, console_socket=opts.console_socket,
     )
     write_record(state_dir, rec)
     if opts.pid_file:
         write_pid_file(opts.pid_file, init_pid)
+    from skiff.runtime.container import Container
+
     c = Container(opts.root, rec)
     c._config = cfg
     return c
+
+
+def _child(cfg: Config, opts: CreateOptions, ch: sync.Channel, fifo_fd: int, console: Any, double: bool,
+           seccomp: tuple[bytes, list[str]] | None) -> None:
+    """The forked child: import the init code here (in parallel with the parent) and run it."""
+    try:
+        from skiff.runtime.init import InitContext, child_main
+    except BaseException as exc:
+        sync.send(ch, "error", msg=f"cannot load init: {exc}")
+        os._exit(1)
+    child_main(InitContext(config=cfg, container_id=opts.container_id, sock=ch, fifo_fd=fifo_fd,
+                           console=console, no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
+                           double_fork=double, seccomp=seccomp))
 
 
 def write_pid_file(path: str, pid: int) -> None:
@@ -271,6 +288,7 @@ def write_pid_file(path: str, pid: int) -> None:
 
 def start(c: Container) -> None:
     """Release the waiting init; then poststart hooks (failures are warnings, as the spec says)."""
+    from skiff.runtime.container import Status
     c.transition("start")
     fifo = os.path.join(c.state_dir, FIFO_NAME)
     try:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from skiff.runtime.config import Hook
 from skiff.runtime.errors import HookFailed
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["run_hooks", "warn"]
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import traceback
-from dataclasses import dataclass
-from typing import Any, NoReturn
 
 from skiff.runtime import rootfs, sync
 from skiff.runtime.config import Config
@@ -25,19 +22,25 @@ from skiff.runtime.execute import (
     prepare_env,
     set_oom_score_adj,
 )
+from skiff.runtime.frozen import frozen
 from skiff.runtime.hooks import run_hooks
 from skiff.sys import ns
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
 
 __all__ = ["InitContext", "child_main", "describe_error"]
 
 
-@dataclass
+@frozen
 class InitContext:
     config: Config
     container_id: str
-    sock: socket.socket  # child end of the sync pair
+    sock: sync.Channel  # child end of the sync pair
     fifo_fd: int  # O_PATH fd of <state dir>/exec.fifo
-    console: socket.socket | None  # connected --console-socket
+    console: Any  # the connected --console-socket (a socket.socket), or None
     no_pivot: bool
     preserve_fds: int
     double_fork: bool  # user namespace: the child makes the pid namespace and forks again
@@ -61,7 +64,7 @@ def child_main(ctx: InitContext) -> NoReturn:
             msg = describe_error(exc)
             if os.environ.get("SKIFF_RUNTIME_DEBUG"):
                 msg += "\n" + traceback.format_exc()
-            if ctx.sock.fileno() >= 0:
+            if not ctx.sock.closed:
                 sync.send(ctx.sock, "error", msg=msg)
             else:  # after `ready` the parent is gone: the container's stderr is all there is
                 os.write(2, f"skiff-runtime init: {msg}\n".encode())
@@ -121,6 +124,7 @@ def _enter_namespaces(ctx: InitContext) -> None:
 
 def _setup_console(ctx: InitContext) -> None:
     import fcntl
+    import socket
     import struct
     import termios
 
@@ -170,14 +174,16 @@ def _init(ctx: InitContext) -> None:
     assert proc is not None
     os.setsid()
     _enter_namespaces(ctx)
+    in_userns = cfg.namespace("user") is not None
+    cgns = cfg.namespace("cgroup")
+    early, late = rootfs.split_mounts(cfg)
+    rootfs.prepare_root(cfg)
+    rootfs.mount_all(cfg, in_userns, cgns is not None, early)  # while the parent makes the cgroup
     go = sync.expect(ctx.sock, "go")  # the parent has put us in our cgroup
     host_pid = int(go["pid"])
-    cgns = cfg.namespace("cgroup")
     if cgns is not None and not cgns.path:
         ns.unshare(ns.CLONE_NEWCGROUP)
-    in_userns = cfg.namespace("user") is not None
-    rootfs.prepare_root(cfg)
-    rootfs.mount_all(cfg, in_userns, cgns is not None)
+    rootfs.mount_all(cfg, in_userns, cgns is not None, late)
     rootfs.create_devices(cfg, in_userns)
     rootfs.dev_symlinks(cfg)
     sync.send(ctx.sock, "hooks")

@@ -16,7 +16,7 @@ from skiff.runtime.config import Config, Device, Mount
 from skiff.sys import mount as m
 from skiff.sys.pivot import pivot_root
 
-__all__ = ["secure_join", "prepare_root", "mount_all", "create_devices", "dev_symlinks", "pivot",
+__all__ = ["secure_join", "prepare_root", "split_mounts", "mount_all", "create_devices", "dev_symlinks", "pivot",
            "move_root", "finish", "DEFAULT_DEVICES"]
 
 DEFAULT_DEVICES: tuple[Device, ...] = (
@@ -185,8 +185,16 @@ def _mount_one(cfg: Config, mnt: Mount, in_userns: bool, cgroupns: bool) -> None
         m.mount_setattr(dest, mnt.attr_set, mnt.attr_clr, recursive=True)
 
 
-def mount_all(cfg: Config, in_userns: bool, cgroupns: bool) -> None:
-    for mnt in cfg.mounts:
+def split_mounts(cfg: Config) -> tuple[tuple[Mount, ...], tuple[Mount, ...]]:
+    """(mounts before the first cgroup mount, the rest): the first part needs no cgroup yet."""
+    for i, mnt in enumerate(cfg.mounts):
+        if mnt.type == "cgroup":
+            return cfg.mounts[:i], cfg.mounts[i:]
+    return cfg.mounts, ()
+
+
+def mount_all(cfg: Config, in_userns: bool, cgroupns: bool, mounts: tuple[Mount, ...]) -> None:
+    for mnt in mounts:
         try:
             _mount_one(cfg, mnt, in_userns, cgroupns)
         except OSError as exc:

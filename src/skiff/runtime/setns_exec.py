@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
-from typing import NoReturn
 
 from skiff.runtime import sync
 from skiff.runtime.config import Process
 from skiff.runtime.container import Container
 from skiff.runtime.errors import InitFailed, InvalidConfig
+from skiff.runtime.frozen import frozen
 from skiff.sys import ns
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 
 __all__ = ["ExecOptions", "exec_in"]
 
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "time", "mount")
 
 
-@dataclass(frozen=True)
+@frozen
 class ExecOptions:
     process: Process
     detach: bool = False
@@ -34,7 +38,7 @@ class ExecOptions:
     preserve_fds: int = 0
 
 
-def _child(c: Container, opts: ExecOptions, sock: socket.socket, console: socket.socket | None,
+def _child(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket.socket | None,
            double: bool) -> NoReturn:
     from skiff.runtime.init import describe_error
 
@@ -68,7 +72,7 @@ def _child(c: Container, opts: ExecOptions, sock: socket.socket, console: socket
     os._exit(127)
 
 
-def _finish(c: Container, opts: ExecOptions, sock: socket.socket, console: socket.socket | None) -> None:
+def _finish(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket.socket | None) -> None:
     from skiff.runtime.execute import (
         apply_rlimits,
         exec_process,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from skiff.runtime.config import (
     Capabilities,
@@ -32,7 +31,12 @@ from skiff.sys import mount as m
 from skiff.sys.caps import cap_number
 from skiff.sys.ns import NS_FLAGS
 
-__all__ = ["load_bundle", "from_spec", "parse_process", "parse_mount_options", "RLIMITS", "apparmor_enabled"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+__all__ = ["load_bundle", "from_spec", "parse_process", "parse_resources", "parse_mount_options", "RLIMITS", "apparmor_enabled"]
 
 MS_POSIXACL = 1 << 16
 MS_I_VERSION = 1 << 23
@@ -302,13 +306,15 @@ def _devices(raw: Any) -> tuple[Device, ...]:
     return tuple(out)
 
 
-def _resources(raw: Any, devices: tuple[Device, ...]) -> Any:
-    """linux.resources via the cgroups side's parser; linux.devices nodes are allowed too."""
+def parse_resources(cfg: Config) -> Any:
+    """linux.resources through the cgroups side's parser (raises InvalidParameter), with allow
+    rules for the linux.devices nodes. Separate from ``from_spec`` so that ``create`` can run it
+    after the fork, while the child mounts the rootfs."""
     from skiff.runtime.specconv_resources import DeviceRule, resources_from_oci
 
     extra = [DeviceRule(allow=True, type=d.type if d.type != "u" else "c", major=d.major, minor=d.minor,
-                        access="rwm") for d in devices if d.type in ("c", "b", "u")]
-    return resources_from_oci(raw, extra)
+                        access="rwm") for d in cfg.devices if d.type in ("c", "b", "u")]
+    return resources_from_oci(cfg.resources_raw, extra)
 
 
 def from_spec(raw: Mapping[str, Any], bundle: str) -> Config:
@@ -398,7 +404,7 @@ def from_spec(raw: Mapping[str, Any], bundle: str) -> Config:
         annotations=tuple((str(k), str(v)) for k, v in annotations.items()),
         namespaces=tuple(namespaces), uid_mappings=uid_maps, gid_mappings=gid_maps,
         devices=devices, cgroups_path=cgpath,
-        resources=_resources(linux.get("resources"), devices), sysctl=tuple(sysctl),
+        resources_raw=linux.get("resources"), sysctl=tuple(sysctl),
         seccomp=linux.get("seccomp"), rootfs_propagation=PROPAGATION.get(prop_raw, 0),
         masked_paths=_strs(linux.get("maskedPaths"), "linux.maskedPaths"),
         readonly_paths=_strs(linux.get("readonlyPaths"), "linux.readonlyPaths"),

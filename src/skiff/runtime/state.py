@@ -9,16 +9,32 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import re
 
-__all__ = ["ContainerRecord", "write_record", "read_record", "STATE_FILE", "FIFO_NAME"]
+from skiff.runtime.frozen import asdict, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["ContainerRecord", "write_record", "read_record", "validate_id", "STATE_FILE", "FIFO_NAME"]
 
 STATE_FILE = "state.json"
 FIFO_NAME = "exec.fifo"
+_ID_RE = re.compile(r"^[\w+\-.]+$")
 
 
-@dataclass
+def validate_id(container_id: str) -> None:
+    """runc's rule: letters, digits, ``_+-.``; never a path."""
+    from skiff.runtime.errors import InvalidConfig
+
+    if not container_id:
+        raise InvalidConfig("container id cannot be empty")
+    if not _ID_RE.match(container_id) or container_id in (".", ".."):
+        raise InvalidConfig(f"invalid container id format: {container_id}")
+
+
+@record
 class ContainerRecord:
     id: str
     bundle: str
@@ -28,10 +44,10 @@ class ContainerRecord:
     created: str = ""  # RFC 3339, UTC
     owner: str = ""
     status: str = "creating"  # last recorded; the live status is derived in container.py
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = {}
     cgroups_path: str = ""
-    cgroup_paths: dict[str, str] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)  # the raw OCI spec
+    cgroup_paths: dict[str, str] = {}
+    config: dict[str, Any] = {}  # the raw OCI spec
     console_socket: str = ""
 
 
@@ -56,5 +72,5 @@ def read_record(state_dir: str) -> ContainerRecord | None:
             raw = json.load(f)
     except (FileNotFoundError, ValueError):
         return None
-    known = ContainerRecord.__dataclass_fields__
+    known = set(ContainerRecord.__skiff_fields__)  # type: ignore[attr-defined]
     return ContainerRecord(**{k: v for k, v in raw.items() if k in known})

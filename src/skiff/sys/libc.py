@@ -10,7 +10,11 @@ import ctypes
 import errno
 import os
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["call", "libc"]
 

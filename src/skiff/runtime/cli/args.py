@@ -6,16 +6,15 @@ argparse would cost start-up time and reject some of those forms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from skiff.runtime.errors import InvalidConfig
+from skiff.runtime.frozen import frozen
 
 __all__ = ["Opt", "parse", "BOOL_TRUE"]
 
 BOOL_TRUE = ("1", "true", "t", "yes")
 
 
-@dataclass(frozen=True)
+@frozen
 class Opt:
     dest: str
     kind: str = "flag"  # flag | value | multi

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from skiff.runtime.cli.args import Opt, parse
 from skiff.runtime.cli.common import one_id
 from skiff.runtime.errors import InvalidConfig
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from skiff.runtime.cli.main import Globals
     from skiff.runtime.create import CreateOptions

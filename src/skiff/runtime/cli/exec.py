@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from skiff.runtime.cli.args import Opt, parse
 from skiff.runtime.cli.common import load_container
 from skiff.runtime.errors import InvalidConfig
+from skiff.runtime.frozen import replace
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from skiff.runtime.cli.main import Globals
     from skiff.runtime.config import Process

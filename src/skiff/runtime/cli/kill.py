@@ -3,11 +3,10 @@ of the container with --all."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from skiff.runtime.cli.args import Opt, parse
 from skiff.runtime.cli.common import load_container, parse_signal
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from skiff.runtime.cli.main import Globals
 

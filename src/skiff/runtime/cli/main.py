@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+
+from skiff.runtime.frozen import frozen
 
 __all__ = ["main", "Globals", "COMMANDS"]
 
@@ -35,7 +36,7 @@ COMMANDS: dict[str, str] = {
 VERSION = "skiff-runtime version 0.1.0\nspec: 1.0.2"
 
 
-@dataclass(frozen=True)
+@frozen
 class Globals:
     root: str
     log: str = ""

@@ -4,10 +4,10 @@ container and exit with the process' exit code (128+n when killed by signal n)."
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from skiff.runtime.cli.create import options
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from skiff.runtime.cli.main import Globals
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
 
 from skiff.runtime.cli.args import Opt, parse
 from skiff.runtime.errors import InvalidConfig
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from skiff.runtime.cli.main import Globals
 
 USAGE = """usage: skiff-runtime spec [command options]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from skiff.runtime.cli.common import load_container
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from skiff.runtime.cli.main import Globals
 
