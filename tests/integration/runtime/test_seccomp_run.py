@@ -67,3 +67,53 @@ def test_notify_refused_clearly(rt: RunHelper, busybox_rootfs: Path, tmp_path: P
     r = rt("run", "--bundle", str(b), cid)
     assert r.returncode != 0 and "SCMP_ACT_NOTIFY" in r.stderr
     assert rt("state", cid).returncode != 0  # nothing left behind
+
+
+CONTAINERS_PROFILE = Path("/usr/share/containers/seccomp.json")
+
+
+def _oci_from_containers_profile(caps: set[str]) -> dict[str, Any]:
+    """containers-common's default profile (Docker's format) as an engine would hand it to the
+    runtime: rules picked for amd64 and the container's capabilities, archMap flattened."""
+    import json
+
+    raw = json.loads(CONTAINERS_PROFILE.read_text())
+    arch = next(a for a in raw["archMap"] if a["architecture"] == "SCMP_ARCH_X86_64")
+    rules = []
+    for s in raw["syscalls"]:
+        inc, exc = s.get("includes") or {}, s.get("excludes") or {}
+        if inc.get("arches") and "amd64" not in inc["arches"]:
+            continue
+        if inc.get("caps") and not set(inc["caps"]) <= caps:
+            continue
+        if exc.get("caps") and set(exc["caps"]) & caps:
+            continue
+        rules.append({k: v for k, v in s.items() if k in ("names", "action", "args", "errnoRet")})
+    return {"defaultAction": raw["defaultAction"], "defaultErrnoRet": raw.get("defaultErrnoRet", 1),
+            "architectures": [arch["architecture"], *arch["subArchitectures"]], "syscalls": rules}
+
+
+@pytest.mark.skipif(not CONTAINERS_PROFILE.exists(), reason="containers-common's seccomp.json not installed")
+def test_real_default_profile_runs_busybox(rt: RunHelper, busybox_rootfs: Path, tmp_path: Path) -> None:
+    """A real-world default-deny profile (about 400 allowed syscalls): ordinary commands work under it."""
+    import json
+
+    caps = set(json.loads(subprocess_spec_caps(tmp_path)))
+    script = "ls / >/dev/null && mkdir /tmp/x && ps >/dev/null && echo ok; grep Seccomp: /proc/self/status"
+    b = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", script],
+                    {"seccomp": _oci_from_containers_profile(caps)})
+    out, err = _run(rt, b)
+    assert "ok" in out and out.split()[-2:] == ["Seccomp:", "2"], (out, err)  # 2: filter mode
+
+
+def subprocess_spec_caps(tmp_path: Path) -> str:
+    """The bounding capabilities of ``skiff-runtime spec``'s default config, as JSON."""
+    import json
+    import subprocess
+
+    from tests.integration.runtime.fake_container import RUNTIME
+
+    d = tmp_path / "spec"
+    d.mkdir()
+    subprocess.run([RUNTIME, "spec", "--bundle", str(d)], check=True)
+    return json.dumps(json.loads((d / "config.json").read_text())["process"]["capabilities"]["bounding"])
