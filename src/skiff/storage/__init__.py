@@ -4,6 +4,7 @@ How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
 
     from skiff.storage import Overlay2Snapshotter, VfsSnapshotter, overlay_supported
     sn = Overlay2Snapshotter(data_root / "overlay2") if overlay_supported() else VfsSnapshotter(...)
+    remove_unfinished_unpacks(sn)                        # at daemon start: what a kill -9 left
 
     # pull: unpack layers (bottom first); each becomes a committed snapshot named by its chain ID
     layers = [LayerSource(diff_id, lambda d=digest: content_store.open(d)) for ...]
@@ -57,7 +58,13 @@ from skiff.storage.snapshot import (
     Usage,
     WrongSnapshotKind,
 )
-from skiff.storage.unpack import LayerSource, UnpackedLayer, chain_ids, unpack_layers
+from skiff.storage.unpack import (
+    LayerSource,
+    UnpackedLayer,
+    chain_ids,
+    remove_unfinished_unpacks,
+    unpack_layers,
+)
 from skiff.storage.vfs import VfsSnapshotter
 
 __all__ = [
@@ -65,6 +72,6 @@ __all__ = [
     "LayerAccess", "LayerDirs", "LayerSource", "Mount", "Overlay2Snapshotter", "SnapshotExists",
     "SnapshotHasChildren", "SnapshotNotFound", "Snapshotter", "UnpackedLayer", "UnsafeEntry",
     "Usage", "VfsSnapshotter", "WrittenDiff", "WrongSnapshotKind", "apply_layer", "chain_ids",
-    "changes", "detect", "mount_all", "overlay_supported", "unmount_all", "unpack_layers",
+    "changes", "detect", "mount_all", "overlay_supported", "remove_unfinished_unpacks", "unmount_all", "unpack_layers",
     "write_diff", "write_tree",
 ]

@@ -24,10 +24,12 @@ from typing import Any, BinaryIO, cast
 from skiff.errors import NotFound, Unimplemented
 from skiff.storage.archive.apply import AppliedLayer, apply_layer
 from skiff.storage.archive.worker import apply_in_subprocess, is_regular_file
-from skiff.storage.snapshot import LayerAccess, SnapshotExists, Snapshotter
+from skiff.storage.snapshot import Kind, LayerAccess, SnapshotExists, Snapshotter
 from skiff.sys.syncfs import syncfs
 
-__all__ = ["LayerSource", "UnpackedLayer", "chain_ids", "unpack_layers"]
+__all__ = ["LayerSource", "UnpackedLayer", "chain_ids", "remove_unfinished_unpacks", "unpack_layers"]
+
+EXTRACT_PREFIX = "extract-"
 
 #: smaller blobs are not worth a child process (~70 ms to start Python and import us)
 PROCESS_MIN_BYTES = 8 << 20
@@ -146,7 +148,7 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
     if not todo:
         return result
     tag = uuid.uuid4().hex[:12]
-    keys = {i: f"extract-{tag}-{i} {chains[i]}" for i in todo}
+    keys = {i: f"{EXTRACT_PREFIX}{tag}-{i} {chains[i]}" for i in todo}
     pending = set(todo)
     rebase = "rebase" in sn.capabilities
     try:
@@ -178,3 +180,17 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
                 pass
     result += [UnpackedLayer(chains[i], applied[i].diff_id, applied[i].size, False) for i in todo]
     return result
+
+
+def remove_unfinished_unpacks(sn: Snapshotter) -> list[str]:
+    """Remove the active ``extract-*`` snapshots a killed unpack left behind; return their keys.
+
+    Call it once when the daemon starts, before any pull: an unpack in progress would lose its work.
+    """
+    stale = [i.name for i in sn.walk() if i.kind is Kind.ACTIVE and i.name.startswith(EXTRACT_PREFIX)]
+    for key in stale:
+        try:
+            sn.remove(key)
+        except NotFound:
+            pass
+    return stale
