@@ -144,13 +144,11 @@ class _Output:
     def stage_done(self, index: int) -> None:
         with self._lock:
             self._done.add(index)
-            cur = self._current()
-            while cur is not None:
-                for msg in self._queues.pop(cur, []):
+            for i in self._order:  # flush, in order, every stage whose predecessors are all done
+                for msg in self._queues.pop(i, []):
                     self.send(msg)
-                if cur not in self._done:
+                if i not in self._done:
                     break
-                cur = self._current()
 
     def flush_all(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,7 +87,7 @@ class FakeBackend:
         d = self._new_dir("ws")
         shutil.rmtree(d)
         if image_id:
-            shutil.copytree(self.rootfs[image_id], d, symlinks=True)
+            _clone(self.rootfs[image_id], d)
         else:
             d.mkdir()
         self.live.add(str(d))
@@ -112,6 +113,10 @@ class FakeBackend:
                 mp.mkdir(parents=True, exist_ok=True)
         env = dict(e.split("=", 1) for e in spec.env)
         script = spec.args[-1] if len(spec.args) >= 3 and spec.args[1] == "-c" else shlex.join(spec.args)
+        if len(spec.args) == 1:
+            exe = _resolve(workspace.rootfs, spec.workdir, spec.args[0], mounts)
+            if exe.is_file() and exe.read_text().startswith("#!"):
+                script = exe.read_text().split("\n", 1)[1]
         return _interpret(script, workspace.rootfs, spec.workdir, env, mounts, output)
 
     def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
@@ -119,12 +124,12 @@ class FakeBackend:
         fs = self._new_dir("img")
         shutil.rmtree(fs)
         if workspace is not None:
-            shutil.copytree(workspace.rootfs, fs, symlinks=True)
+            _clone(workspace.rootfs, fs)
             diff_ids = (*diff_ids, _tree_digest(fs))
         else:
             parent_fs = self._rootfs_for(config)
             if parent_fs is not None:
-                shutil.copytree(parent_fs, fs, symlinks=True)
+                _clone(parent_fs, fs)
             else:
                 fs.mkdir()
         cfg = config.with_changes(diff_ids=diff_ids, history=(*config.history, history))
@@ -142,7 +147,7 @@ class FakeBackend:
         return None
 
     def tag(self, image_id: str, ref: str) -> str:
-        name = ref + ":latest"
+        name = ref if ":" in ref.rsplit("/", 1)[-1] else ref + ":latest"
         self.tags[name] = image_id
         return name
 
@@ -162,6 +167,11 @@ class FakeBackend:
                 else:
                     out[str(p.relative_to(base))] = p.read_text(errors="replace")
         return out
+
+
+def _clone(src: Path, dst: Path) -> None:
+    """A full copy keeping owners and modes (shutil.copytree drops owners)."""
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
 
 
 def _tree_digest(root: Path) -> Digest:
@@ -188,7 +198,7 @@ def _resolve(rootfs: Path, workdir: str, path: str, mounts: Mapping[str, Any]) -
 def _interpret(
     script: str, rootfs: Path, workdir: str, env: dict[str, str], mounts: Mapping[str, Any], out: OutputSink
 ) -> int:
-    for part in script.replace("&&", ";").split(";"):
+    for part in script.replace("&&", ";").replace("\n", ";").split(";"):
         words = shlex.split(part.strip())
         if not words:
             continue
