@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,63 @@ def test_unmount_all_is_idempotent(tmp_path: Path, mounter: Mounter) -> None:
     mount_all([Mount("bind", str(tmp_path / "src"), ("rbind", "ro"))], tmp_path / "dst")
     unmount_all(tmp_path / "dst")
     unmount_all(tmp_path / "dst")
+
+
+def test_root_permission(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
+    with mounter.mounted(snapshotter.prepare("a")) as root:
+        assert stat.S_IMODE(os.stat(root).st_mode) == 0o755
+
+
+def test_directory_permission_on_commit(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
+    with mounter.mounted(snapshotter.prepare("a")) as root:
+        (root / "priv").mkdir(mode=0o700)
+        os.chown(root / "priv", 5, 6)
+        (root / "sticky").mkdir()
+        os.chmod(root / "sticky", 0o1777)
+    snapshotter.commit("a-c", "a")
+    with mounter.mounted(snapshotter.prepare("b", "a-c")) as root:
+        st = os.stat(root / "priv")
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o700, 5, 6)
+        assert stat.S_IMODE(os.stat(root / "sticky").st_mode) == 0o1777
+
+
+def test_remove_intermediate_snapshot(snapshotter: DirSnapshotter) -> None:
+    snapshotter.prepare("a")
+    snapshotter.commit("a-c", "a")
+    snapshotter.prepare("b", "a-c")
+    snapshotter.commit("b-c", "b")
+    snapshotter.prepare("c", "b-c")
+    for key in ("a-c", "b-c"):
+        with pytest.raises(Conflict):
+            snapshotter.remove(key)
+    for key in ("c", "b-c", "a-c"):
+        snapshotter.remove(key)
+    assert list(snapshotter.walk()) == []
+
+
+def test_keys_and_names_share_one_namespace(snapshotter: DirSnapshotter) -> None:
+    snapshotter.prepare("a")
+    snapshotter.commit("a-c", "a")
+    with pytest.raises(Conflict):
+        snapshotter.prepare("a-c", None)
+    with pytest.raises(Conflict):
+        snapshotter.view("a-c", "a-c")
+    snapshotter.prepare("b", "a-c")
+    with pytest.raises(Conflict):
+        snapshotter.commit("a-c", "b")
+    assert snapshotter.stat("b").kind is Kind.ACTIVE  # a failed commit leaves the active snapshot
+
+
+def test_move_file_from_lower_layer(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
+    commit_layer(snapshotter, mounter, "l1", None, {"a/f": b"f", "b/keep": b"k"})
+    with mounter.mounted(snapshotter.prepare("mv", "l1")) as root:
+        os.rename(root / "a/f", root / "b/f")  # files copy up, so rename works on overlay
+    snapshotter.commit("l2", "mv")
+    with mounter.mounted(snapshotter.view("v", "l2")) as root:
+        assert os.listdir(root / "a") == [] and sorted(os.listdir(root / "b")) == ["f", "keep"]
+
+
+def test_close_twice(snapshotter_kind: str, tmp_path: Path) -> None:
+    sn = KINDS[snapshotter_kind](tmp_path / "x")
+    sn.close()
+    sn.close()
