@@ -12,12 +12,9 @@ file identity), so a cached start reads one file and never loads libseccomp.
 from __future__ import annotations
 
 import errno as errno_mod
-import hashlib
 import json
 import os
-import platform
 import struct
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,7 +143,7 @@ def _flag_bits(names: Sequence[str]) -> int:
 
 
 def _libseccomp_id() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine
     for d in (f"/usr/lib/{machine}-linux-gnu", f"/lib/{machine}-linux-gnu", "/usr/lib64", "/usr/lib", "/lib64"):
         try:
             st = os.stat(os.path.join(d, "libseccomp.so.2"))
@@ -158,8 +155,17 @@ def _libseccomp_id() -> str:
 
 def cache_key(raw: Mapping[str, Any]) -> str:
     canon = json.dumps(raw, sort_keys=True, separators=(",", ":"))
-    ident = f"{_CACHE_FORMAT}\0{platform.machine()}\0{_libseccomp_id()}\0{canon}"
-    return hashlib.sha256(ident.encode()).hexdigest()
+    ident = f"{_CACHE_FORMAT}\0{os.uname().machine}\0{_libseccomp_id()}\0{canon}"
+    return _sha256(ident.encode()).hexdigest()
+
+
+def _sha256(data: bytes) -> Any:
+    """The built-in SHA-256 when there is one: importing hashlib (OpenSSL) costs ~3ms at each start."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from hashlib import sha256
+    return sha256(data)
 
 
 def compile_filter(raw: Mapping[str, Any], cache_dir: str | None = None) -> bytes:
@@ -184,6 +190,8 @@ def compile_filter(raw: Mapping[str, Any], cache_dir: str | None = None) -> byte
 
 def _store(cache_dir: str, path: str, data: bytes) -> None:
     """temp + fsync + rename, so a reader never sees half a program; failures only cost speed."""
+    import tempfile
+
     try:
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-")

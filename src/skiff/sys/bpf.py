@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 
 from skiff.sys.libc import call, libc
@@ -15,7 +14,7 @@ __all__ = [
     "prog_get_fd_by_id", "prog_load", "prog_query",
 ]
 
-_NR_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}.get(platform.machine(), -1)
+_NR_BPF = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}.get(os.uname().machine, -1)
 _PROG_LOAD, _PROG_ATTACH, _PROG_DETACH, _PROG_GET_FD_BY_ID, _PROG_QUERY = 5, 8, 9, 13, 16
 BPF_PROG_TYPE_CGROUP_DEVICE = 15
 BPF_CGROUP_DEVICE = 6
@@ -27,7 +26,7 @@ libc.syscall.restype = ctypes.c_long
 
 def _bpf(op: str, cmd: int, attr: ctypes.Array[ctypes.c_char], path: str | None = None) -> int:
     if _NR_BPF < 0:
-        raise OSError(38, f"bpf(2) number unknown on {platform.machine()}")
+        raise OSError(38, f"bpf(2) number unknown on {os.uname().machine}")
     return call(op, libc.syscall, ctypes.c_long(_NR_BPF), ctypes.c_long(cmd), attr, ctypes.c_long(_ATTR_SIZE),
                 path=path)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 from collections.abc import Sequence
 
 from skiff.sys.libc import call, libc
@@ -170,7 +169,7 @@ class _SockFprog(ctypes.Structure):
 
 
 _NR_SECCOMP = {"x86_64": 317, "aarch64": 277, "i686": 354, "i386": 354, "armv7l": 383, "ppc64le": 358,
-               "s390x": 348, "riscv64": 277}.get(platform.machine(), -1)
+               "s390x": 348, "riscv64": 277}.get(os.uname().machine, -1)
 _SECCOMP_SET_MODE_FILTER = 1
 _PR_SET_SECCOMP = 22
 libc.syscall.restype = ctypes.c_long
