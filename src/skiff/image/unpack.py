@@ -8,7 +8,9 @@ extracting); :class:`DigestOnlyUnpacker` only verifies diff IDs, for stores that
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -84,20 +86,25 @@ class DigestOnlyUnpacker:
 
     def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None) -> list[int]:
         chains = chain_ids([d for d, _ in layers])
-        out = []
-        for i, (diff_id, blob) in enumerate(layers):
+
+        def verify(i: int) -> int:
+            diff_id, blob = layers[i]
             if chains[i] in self._known:
-                out.append(-1)
-                continue
-            cb = (lambda n, i=i: on_bytes(i, n)) if on_bytes else None
+                return -1
+            cb = (lambda n: on_bytes(i, n)) if on_bytes else None
             with open(blob, "rb") as f:
                 r = DigestingReader(open_uncompressed(CountingFile(f, cb)))  # type: ignore[arg-type]
                 r.drain()
             if r.digester.digest() != diff_id:
                 raise DigestMismatch(diff_id, r.digester.digest())
-            self._known[chains[i]] = r.digester.size
-            out.append(r.digester.size)
-        return out
+            return r.digester.size
+        # decompression and hashing release the GIL: verify layers in parallel
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(layers)))) as pool:
+            sizes = list(pool.map(verify, range(len(layers))))
+        for c, size in zip(chains, sizes, strict=True):
+            if size >= 0:
+                self._known[c] = size
+        return sizes
 
     def remove(self, chain_id: Digest) -> None:
         self._known.pop(chain_id, None)

@@ -8,6 +8,8 @@ references in one transaction, so an interrupted pull never leaves a visible par
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -50,6 +52,58 @@ class LocalSource:
         return None
 
 
+class _WriterThread:
+    """Hash and write a blob in a worker thread (both release the GIL) while the event loop keeps
+    receiving: chunks go through a bounded queue, so memory stays small when the disk is slow."""
+
+    def __init__(self, w: Writer) -> None:
+        self._w = w
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._error: BaseException | None = None
+        self._cancelled = False
+        self._done = asyncio.get_running_loop().run_in_executor(None, self._run)
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            if self._error is None and not self._cancelled:
+                try:
+                    self._w.write(chunk)
+                except BaseException as exc:  # reported by finish()
+                    self._error = exc
+
+    async def put(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        try:
+            self._q.put_nowait(chunk)
+        except queue.Full:
+            await asyncio.to_thread(self._q.put, chunk)
+
+    async def finish(self) -> None:
+        await self.put_end()
+        await self._done
+        if self._error is not None:
+            raise self._error
+
+    async def put_end(self) -> None:
+        try:
+            self._q.put_nowait(None)
+        except queue.Full:
+            await asyncio.to_thread(self._q.put, None)
+
+    def cancel(self) -> None:
+        if self._done.done():
+            return
+        self._cancelled = True
+        while True:  # make room for the end marker; the worker skips what is left anyway
+            try:
+                self._q.put_nowait(None)
+                return
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._q.get_nowait()
+
+
 class LocalDestination:
     """Write into the local store; ``refs`` (full reference strings) point at the image on commit."""
 
@@ -76,19 +130,24 @@ class LocalDestination:
                 await asyncio.to_thread(self._copy_file, path, desc, cb.on_bytes)
                 return
             w: Writer = self.content.writer(desc.digest, desc.size if desc.size > 0 else None)
+            pump = _WriterThread(w)
 
-            def sink(b: bytes) -> None:
-                w.write(b)
+            async def sink(b: bytes) -> None:
+                await pump.put(b)
                 cb.on_bytes(len(b))
 
             def restart() -> None:
-                nonlocal w
+                nonlocal w, pump
+                pump.cancel()
                 w.abort()
                 w = self.content.writer(desc.digest, desc.size if desc.size > 0 else None)
+                pump = _WriterThread(w)
             try:
                 await src.blob(desc, sink, restart)
+                await pump.finish()
                 await asyncio.to_thread(w.commit)
             finally:
+                pump.cancel()
                 w.abort()  # no-op after a commit
         await self.content.fetch_once(desc.digest, fill)
 
