@@ -28,10 +28,11 @@ from isal import igzip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skiff.image.service import ImageService  # noqa: E402
-from skiff.image.unpack import DigestOnlyUnpacker, SnapshotUnpacker  # noqa: E402
-from skiff.oci.digest import Digest  # noqa: E402
-from tests.integration.image.registry_fixture import Registry  # noqa: E402
+from tests.integration.image.registry_fixture import Registry
+
+from skiff.image.service import ImageService
+from skiff.image.unpack import DigestOnlyUnpacker, SnapshotUnpacker
+from skiff.oci.digest import Digest
 
 CONTAINERS_CONF = "/work/shared/reference-engines/containers.conf"
 REAL_DIRS = ["/usr/lib/python3.11", "/usr/share/doc", "/usr/lib/x86_64-linux-gnu"]
