@@ -26,7 +26,7 @@ import signal as _signal
 import time
 
 from skiff.runtime.errors import ContainerNotFound, InvalidState
-from skiff.runtime.state import FIFO_NAME, ContainerRecord, read_record, validate_id
+from skiff.runtime.state import FIFO_NAME, ContainerRecord, read_record, remove_state_dir, validate_id
 from skiff.sys.process import proc_stat
 
 TYPE_CHECKING = False
@@ -233,9 +233,7 @@ class Container:
             cfg = self.config if self.record.config else None
         except Exception:
             cfg = None
-        import shutil
-
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        remove_state_dir(self.state_dir)
         if cfg is not None and cfg.hooks.poststop:
             from skiff.runtime.errors import HookFailed
             from skiff.runtime.hooks import run_hooks, warn

@@ -151,7 +151,7 @@ class _Cleanup:
         self.cgroup: Any = None
 
     def run(self) -> None:
-        import shutil
+        from skiff.runtime.state import remove_state_dir
 
         for pid, direct in reversed(self.pids):
             _kill_and_reap(pid, direct)
@@ -160,7 +160,7 @@ class _Cleanup:
                 self.cgroup.destroy()
             except Exception:
                 pass
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+        remove_state_dir(self.state_dir)
 
 
 def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tuple[bytes, list[str]] | None,

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ContainerRecord", "write_record", "read_record", "validate_id", "STATE_FILE", "FIFO_NAME"]
+__all__ = ["ContainerRecord", "write_record", "read_record", "remove_state_dir", "validate_id", "STATE_FILE", "FIFO_NAME"]
 
 STATE_FILE = "state.json"
 FIFO_NAME = "exec.fifo"
@@ -63,6 +63,27 @@ def write_record(state_dir: str, rec: ContainerRecord) -> None:
     finally:
         os.close(fd)
     os.rename(tmp, path)
+
+
+def remove_state_dir(state_dir: str) -> None:
+    """Remove a container's (flat) state dir; idempotent. Not shutil: it is slow to import."""
+    try:
+        names = os.listdir(state_dir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(state_dir, name))
+        except IsADirectoryError:
+            import shutil
+
+            shutil.rmtree(os.path.join(state_dir, name), ignore_errors=True)
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(state_dir)
+    except FileNotFoundError:
+        pass
 
 
 def read_record(state_dir: str) -> ContainerRecord | None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import signal
 
-from skiff.runtime.container import Container, load
 from skiff.runtime.errors import InvalidConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from skiff.runtime.container import Container
 
 __all__ = ["one_id", "load_container", "parse_signal"]
 
@@ -18,6 +21,8 @@ def one_id(args: list[str], usage: str) -> str:
 
 
 def load_container(root: str, args: list[str], usage: str) -> Container:
+    from skiff.runtime.container import load
+
     return load(root, one_id(args, usage))
 
 

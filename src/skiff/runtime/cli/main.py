@@ -100,10 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             from skiff.runtime.errors import InvalidConfig
 
             raise InvalidConfig(f"No help topic for '{name}'")
-        import importlib
-
         try:
-            mod = importlib.import_module(mod_name)
+            __import__(mod_name)  # not importlib: it costs start-up time
+            mod = sys.modules[mod_name]
         except ModuleNotFoundError as exc:
             if exc.name != mod_name:
                 raise
