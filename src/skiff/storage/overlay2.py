@@ -33,6 +33,10 @@ from skiff.storage.snapshot import LayerDirs
 __all__ = ["Overlay2Snapshotter", "overlay_supported"]
 
 _ALPHABET = string.ascii_uppercase + string.digits
+# Whatever the kernel's defaults: an upper dir must hold plain changes plus whiteouts, nothing that
+# needs overlay to read (redirects, metacopy stubs) and no ties to one set of lowers (index), so
+# that the upper dir *is* the layer's diff, as with Docker's overlay2 "native diff".
+_FEATURES_OFF = ("index=off", "redirect_dir=off", "metacopy=off")
 
 
 def overlay_supported() -> bool:
@@ -101,7 +105,8 @@ class Overlay2Snapshotter(DirSnapshotter):
         lowers = self._lowers(rec.info.parent)
         if not lowers:
             return [Mount("bind", str(d / "diff"), ("rbind", "rw"))]
-        opts = (f"lowerdir={':'.join(lowers)}", f"upperdir={d / 'diff'}", f"workdir={d / 'work'}")
+        opts = (*_FEATURES_OFF, f"lowerdir={':'.join(lowers)}", f"upperdir={d / 'diff'}",
+                f"workdir={d / 'work'}")
         return [Mount("overlay", "overlay", opts)]
 
     def _view_mounts(self, rec: Record) -> list[Mount]:
