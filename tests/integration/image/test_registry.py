@@ -175,3 +175,39 @@ def test_skopeo_reads_what_skiff_pushes_and_skiff_pulls_what_skopeo_pushed(
     drain(service.pull(f"{registry.host}/interop/b:2"))
     rec = service.resolve(f"{registry.host}/interop/b:2")
     assert len(rec.layers) == 2 and service.config_of(rec).config.cmd == ("/bin/sh",)
+
+
+def test_chunked_upload_and_zstd_layers(registry: Registry, service: ImageService, tmp_path: Path) -> None:
+    import zstandard
+
+    service.push_chunk_size = 64 * 1024  # PATCH with Content-Range, then PUT ?digest=
+    _import(service, f"{registry.host}/chunked/a:1", {"big": bytes(range(256)) * 2000})
+    assert "Pushed" in statuses(drain(service.push(f"{registry.host}/chunked/a:1")))
+    other = ImageService(tmp_path / "chunked-pull", service.unpacker.__class__())
+    try:
+        drain(other.pull(f"{registry.host}/chunked/a:1"))
+        assert other.resolve(f"{registry.host}/chunked/a:1").id == service.resolve(f"{registry.host}/chunked/a:1").id
+    finally:
+        other.close()
+
+    # an OCI image with zstd layers (made by hand, pushed by skopeo): diff IDs verified through zstd
+    layout = tmp_path / "zstd"
+    layers = [layer_tar({"z": b"zstd layer"})]
+    write_oci_layout(layout, [("linux", "amd64", layers)], gzip_layers=False)
+    man_path = next(p for p in (layout / "blobs/sha256").iterdir() if b'"schemaVersion"' in p.read_bytes())
+    man = json.loads(man_path.read_bytes())
+    z = zstandard.ZstdCompressor().compress(layers[0])
+    zd = hashlib.sha256(z).hexdigest()
+    (layout / "blobs/sha256" / zd).write_bytes(z)
+    man["layers"] = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": f"sha256:{zd}",
+                      "size": len(z)}]
+    mb = json.dumps(man).encode()
+    md = hashlib.sha256(mb).hexdigest()
+    (layout / "blobs/sha256" / md).write_bytes(mb)
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": man["mediaType"], "digest": f"sha256:{md}", "size": len(mb),
+         "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{registry.host}/zstd/img:1")
+    drain(service.pull(f"{registry.host}/zstd/img:1"))
+    rec = service.resolve(f"{registry.host}/zstd/img:1")
+    assert rec.layers[0].media_type.endswith("+zstd") and rec.layers[0].size == len(layers[0])

@@ -354,7 +354,7 @@ class RegistryClient:
                 end = min(size, off + chunk_size)
                 headers = {"Content-Type": "application/octet-stream", "Content-Length": str(end - off),
                            "Content-Range": f"{off}-{end - 1}"}
-                async with self.request("PATCH", location, scopes, headers=headers, body=streamer(off, end)(),
+                async with self.request("PATCH", location, scopes, headers=headers, body=streamer(off, end),
                                         ok=(202, 204), absolute=True) as resp:
                     location = await self._abs(resp.headers.get("Location", location))
                 off = end
