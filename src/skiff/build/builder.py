@@ -438,7 +438,7 @@ class StepRunner:
     def _commit(self, key: str, created_by: str, ws: Workspace | None) -> None:
         assert self.state is not None
         cfg = self._image_config().with_changes(created=_now())
-        history = History(created=cfg.created, created_by=created_by, empty_layer=ws is None)
+        history = History(created=cfg.created, created_by=created_by, author=cfg.author, empty_layer=ws is None)
         image = self.backend.commit(cfg, history, ws)
         self.state.image_id = image.id
         self.state.image = image.config

@@ -352,7 +352,11 @@ def copy_source(
 ) -> None:
     """performCopyForInfo: one source into ``dest`` (absolute in the image, may end with /)."""
     dest_path = scoped_path(rootfs, dest)
-    target = src.path.resolve() if src.path.is_symlink() else src.path
+    target = src.path  # already resolved inside its root by scoped_path
+    if not target.exists():
+        raise SourceNotFound(
+            f"file not found in build context or excluded by .dockerignore: stat {src.rel}: file does not exist"
+        )
     if target.is_dir():
         _mkdir_all(rootfs, dest_path.parent, owner)
         existed = dest_path.is_dir()
