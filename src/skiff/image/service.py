@@ -234,6 +234,14 @@ class ImageService:
         """Image figures of GET /system/df."""
         return views.disk_usage(self)
 
+    def disk_usage(self, types: frozenset[str]) -> dict[str, Any]:
+        """engine.system.DiskUsageSource: {"LayersSize", "Images"} when "image" is asked for."""
+        return views.disk_usage(self) if "image" in types else {}
+
+    def info_fields(self) -> dict[str, Any]:
+        """engine.system.InfoSource: the image count of /info."""
+        return {"Images": len(self.images.all())}
+
     def remove(self, ref: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
         """DELETE /images/{name}: Untagged/Deleted records; Conflict (ImageInUse) with Docker's texts."""
         return remove.remove_image(self, ref, force=force, prune=not noprune)
