@@ -473,6 +473,7 @@ def _oom_killed(files: list[str]) -> bool:
 
 def run(opts: MonitorOptions, ready_fd: int) -> int:
     """The monitor's main: report {"pid": n} or {"error": text} on ``ready_fd``, then serve."""
+    os.set_inheritable(ready_fd, False)  # else the runtime and the container hold it and EOF never comes
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     sd = opts.state_dir

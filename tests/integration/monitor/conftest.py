@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-RUNC = shutil.which("runc") or "/usr/sbin/runc"
+# The OCI runtime the monitor drives: runc by default; SKIFF_TEST_RUNTIME=skiff-runtime to try ours.
+RUNC = os.environ.get("SKIFF_TEST_RUNTIME") or shutil.which("runc") or "/usr/sbin/runc"
+SPEC_TOOL = shutil.which("runc") or "/usr/sbin/runc"
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def make_bundle(tmp_path: Path, busybox_rootfs: Path) -> Callable[..., Path]:
     def make(args: list[str], tty: bool = False, name: str = "bundle") -> Path:
         bundle = tmp_path / name
         bundle.mkdir()
-        subprocess.run([RUNC, "spec", "--bundle", str(bundle)], check=True)
+        subprocess.run([SPEC_TOOL, "spec", "--bundle", str(bundle)], check=True)
         spec = json.loads((bundle / "config.json").read_text())
         spec["root"] = {"path": str(busybox_rootfs), "readonly": False}
         spec["process"]["terminal"] = tty
