@@ -9,6 +9,8 @@ import tarfile
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from skiff.build.builder import BuildError
 from skiff.errors import InvalidParameter, NotFound
 from skiff.oci.image_spec import ContainerConfig, HealthConfig
@@ -535,3 +537,21 @@ def test_invalid_values_at_dispatch(build: Build) -> None:
 def test_pull_progress_is_forwarded(build: Build) -> None:
     run = build("FROM busybox\n", pull=True)
     assert {"status": "Pulling from library/busybox", "id": "latest"} in run.messages
+
+
+def test_output_export_and_spec(build: Build, backend: FakeBackend) -> None:
+    from skiff.build.outputs import OutputSpec, export_tar, parse_output
+
+    run = build("FROM scratch\nCOPY a /dir/a\n", {"a": "x"})
+    assert run.result is not None
+    buf = io.BytesIO()
+    n = export_tar(backend, run.result.image_id, buf)
+    buf.seek(0)
+    with tarfile.open(fileobj=buf) as t:
+        assert sorted(t.getnames()) == ["dir", "dir/a"]
+    assert n == 2 and not backend.live
+    assert parse_output("out") == OutputSpec("local", "out")
+    assert parse_output("-") == OutputSpec("tar", "-")
+    assert parse_output("type=tar,dest=o.tar") == OutputSpec("tar", "o.tar")
+    with pytest.raises(InvalidParameter, match='output type "registry" is not supported'):
+        parse_output("type=registry,dest=x")
