@@ -116,6 +116,8 @@ class Resources:
     blkio_throttle_read_iops: tuple[ThrottleDevice, ...] = ()
     blkio_throttle_write_iops: tuple[ThrottleDevice, ...] = ()
     hugepage_limits: tuple[HugepageLimit, ...] = ()
+    net_cls_classid: int | None = None  # v1 net_cls only
+    net_prio_ifpriomap: tuple[tuple[str, int], ...] = ()  # v1 net_prio only
     devices: tuple[DeviceRule, ...] | None = None  # None: leave the device cgroup alone
     unified: tuple[tuple[str, str], ...] = ()
 
@@ -292,6 +294,15 @@ def _parse(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     fields["pids_limit"] = _int(pids, "limit", "pids")
     fields.update(_parse_blkio(_map(raw, "blockIO")))
     fields["hugepage_limits"] = _parse_hugepages(raw.get("hugepageLimits"))
+    net = _map(raw, "network")
+    fields["net_cls_classid"] = _int(net, "classID", "network", lo=0, hi=2**32 - 1)
+    prios = []
+    for d in _dev_list(net.get("priorities"), "network.priorities"):
+        name = d.get("name")
+        if not isinstance(name, str) or not name:
+            raise _bad("network.priorities[].name must be an interface name")
+        prios.append((name, _int(d, "priority", "network.priorities[]", lo=0) or 0))
+    fields["net_prio_ifpriomap"] = tuple(prios)
     fields["devices"] = _parse_devices(raw.get("devices"))
     fields["unified"] = _parse_unified(raw.get("unified"))
     return fields
@@ -360,6 +371,8 @@ def resources_to_oci(res: Resources) -> dict[str, Any]:
             "throttleWriteIOPSDevice": thr(res.blkio_throttle_write_iops),
         }),
         "hugepageLimits": [{"pageSize": h.page_size, "limit": h.limit} for h in res.hugepage_limits],
+        "network": _drop_none({"classID": res.net_cls_classid,
+                               "priorities": [{"name": n, "priority": p} for n, p in res.net_prio_ifpriomap]}),
         "unified": dict(res.unified),
     }
     if res.devices is not None:

@@ -186,3 +186,12 @@ def test_new_manager_follows_unified_mode(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(cg, "is_unified", lambda root="": True)
     m = cg.new_manager("/skiff-test-x", "id")
     assert m.version == 2 and m.paths() == {"": "/sys/fs/cgroup/skiff-test-x"}
+
+
+def test_network_limits_refused_where_no_controller(tmp_path: Path) -> None:
+    with pytest.raises(CgroupError, match="net_cls controller is not mounted"):
+        V1Manager("", "", paths=_v1_tree(tmp_path)).set(Resources(net_cls_classid=5))
+    cg = tmp_path / "v2"
+    _touch(cg, ["cgroup.procs"])
+    with pytest.raises(CgroupError, match="cgroup v2 does not have"):
+        V2Manager("", "", root=str(tmp_path), path=str(cg)).set(Resources(net_cls_classid=5))

@@ -153,3 +153,11 @@ def test_kernel_tcp_kept_and_kmem_ignored() -> None:
     r = resources_from_oci({"memory": {"kernel": 1 << 20, "kernelTCP": 2 << 20}})
     assert r.memory_kernel_tcp == 2 << 20
     assert resources_to_oci(r)["memory"] == {"kernelTCP": 2 << 20}
+
+
+def test_network_resources() -> None:
+    r = resources_from_oci({"network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]}})
+    assert r.net_cls_classid == 1048577 and r.net_prio_ifpriomap == (("eth0", 5),)
+    assert resources_to_oci(r)["network"] == {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]}
+    with pytest.raises(InvalidParameter, match="name"):
+        resources_from_oci({"network": {"priorities": [{"priority": 5}]}})

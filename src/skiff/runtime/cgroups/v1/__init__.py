@@ -142,6 +142,8 @@ def _asks_for(name: str, r: Resources) -> bool:
         "pids": bool(r.pids_limit),
         "cpu": bool(r.cpu_shares or r.cpu_quota not in (None, 0, -1) or r.cpu_period),
         "cpuset": bool(r.cpuset_cpus or r.cpuset_mems),
+        "net_cls": r.net_cls_classid is not None,
+        "net_prio": bool(r.net_prio_ifpriomap),
     }.get(name, False)
 
 

@@ -239,6 +239,22 @@ class Devices(Subsystem):
             write(path, "devices.allow" if rule.allow else "devices.deny", rule.v1_line())
 
 
+class NetCls(Subsystem):
+    name = "net_cls"
+
+    def set(self, path: str, res: Resources) -> None:
+        if res.net_cls_classid is not None:
+            write(path, "net_cls.classid", res.net_cls_classid)
+
+
+class NetPrio(Subsystem):
+    name = "net_prio"
+
+    def set(self, path: str, res: Resources) -> None:
+        for iface, prio in res.net_prio_ifpriomap:
+            write(path, "net_prio.ifpriomap", f"{iface} {prio}")
+
+
 class Freezer(Subsystem):
     name = "freezer"
 
@@ -274,5 +290,6 @@ def thaw(path: str, timeout: float = 10.0) -> None:
 
 
 SUBSYSTEMS: tuple[Subsystem, ...] = (
-    Cpuset(), Devices(), Memory(), Cpu(), CpuAcct(), Pids(), Blkio(), Hugetlb(), Freezer(), NameSystemd(),
+    Cpuset(), Devices(), Memory(), Cpu(), CpuAcct(), Pids(), Blkio(), Hugetlb(), NetCls(), NetPrio(), Freezer(),
+    NameSystemd(),
 )

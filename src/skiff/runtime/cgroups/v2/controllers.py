@@ -102,6 +102,12 @@ def set_hugetlb(path: str, r: Resources) -> None:
         write(path, f"hugetlb.{h.page_size}.max", h.limit)
 
 
+def set_network(path: str, r: Resources) -> None:
+    if r.net_cls_classid is not None or r.net_prio_ifpriomap:
+        raise CgroupError("cgroup: network classID and priorities need the v1 net_cls/net_prio controllers, "
+                          "which cgroup v2 does not have")
+
+
 def set_unified(path: str, r: Resources) -> None:
     for key, value in r.unified:
         if not exists(path, key):
@@ -109,7 +115,7 @@ def set_unified(path: str, r: Resources) -> None:
         write(path, key, value)
 
 
-SETTERS = (set_cpuset, set_cpu, set_memory, set_pids, set_io, set_hugetlb, set_unified)
+SETTERS = (set_cpuset, set_cpu, set_memory, set_pids, set_io, set_hugetlb, set_network, set_unified)
 
 
 def needed_controllers(r: Resources) -> set[str]:
