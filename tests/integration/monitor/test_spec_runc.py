@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +98,31 @@ def test_exit_code_of_missing_binary_is_reported(tmp_path: Path, busybox_rootfs:
         run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids, {"Cmd": ["/nope"]})
 
 
+
+
+@pytest.mark.cgroupv1
+def test_memory_limit_oom_is_recorded(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                      monitor_pids: list[int]) -> None:
+    cid = new_id()
+    cfg, host = parse_create({"Cmd": ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+                                                  "head -c 100000000 /dev/zero | tail > /dev/null; echo survived"],
+                              "HostConfig": {"Memory": 16 << 20, "MemorySwap": 16 << 20}})
+    spec = build_spec(ImageConfig(), cfg, host, SpecContext(container_id=cid, rootfs=str(busybox_rootfs),
+                                                            cgroups_path=f"/{cid}"))
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "config.json").write_text(json.dumps(spec))
+    state = tmp_path / "state" / cid
+    h = spawn_monitor(MonitorOptions(container_id=cid, bundle=str(bundle), state_dir=str(state), runtime=RUNC,
+                                     runtime_args=("--root", str(runc_root)), log_path=str(state / "c.log"),
+                                     start=True))
+    monitor_pids.append(h.monitor_pid)
+    st = MonitorClient(h.socket_path).wait(timeout=30)
+    with LogFile(str(state / "c.log")) as lf:
+        out = b"".join(e.data for e in lf.entries()).decode()
+    assert str(16 << 20) in out
+    assert st.oom_killed, (st, out)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.waitpid(h.monitor_pid, os.WNOHANG)[0] == 0:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/sys/fs/cgroup/memory/{cid}")  # the monitor's runtime delete removed it
