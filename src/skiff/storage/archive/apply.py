@@ -19,6 +19,7 @@ Whiteouts (OCI image-spec layer.md):
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -62,6 +63,19 @@ def _xattrs(ti: Header) -> list[tuple[str, bytes]]:
     return [(k, v) for k, v in ti.xattrs if not k.startswith("trusted.overlay.")]
 
 
+def _set_xattrs(ti: Header, target: int | str) -> None:
+    """Like Docker: a filesystem or file type without support (ENOTSUP; EPERM for user.* on a
+    symlink, or when not root) skips the attribute; any other failure fails the layer."""
+    for name, value in _xattrs(ti):
+        try:
+            xattr.set(target, name, value)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP) or (
+                    exc.errno == errno.EPERM and (not _IS_ROOT or ti.type == SYM)):
+                continue
+            raise
+
+
 def _mtime_ns(ti: Header) -> int:
     return int(ti.mtime * 1_000_000_000)
 
@@ -86,20 +100,20 @@ class _Applier:
             os.unlink(name, dir_fd=fd)
 
     def _owner_mode(self, ti: Header, target: int | tuple[int, str], symlink: bool = False) -> None:
+        """Owner, then mode (chown clears set-id bits), then xattrs (chown drops capabilities)."""
         if isinstance(target, int):
             if _IS_ROOT:
                 os.chown(target, ti.uid, ti.gid)
             os.chmod(target, stat.S_IMODE(ti.mode))
-            for name, value in _xattrs(ti):
-                xattr.set(target, name, value)
+            _set_xattrs(ti, target)
             return
         fd, name = target
         if _IS_ROOT:
             os.chown(name, ti.uid, ti.gid, dir_fd=fd, follow_symlinks=False)
         if not symlink:
             os.chmod(name, stat.S_IMODE(ti.mode), dir_fd=fd)
-        for xname, value in _xattrs(ti):
-            xattr.set(self.sd.proc_path(fd, name), xname, value)
+        if ti.xattrs:
+            _set_xattrs(ti, self.sd.proc_path(fd, name))
 
     # -- entries ---------------------------------------------------------------------------
     def entry(self, ti: Header, tar: TarReader) -> None:
