@@ -72,7 +72,7 @@ class Daemon:
 
     def start(self, timeout: float = 30.0) -> None:
         cmd = [sys.executable, "-m", "skiff.daemon", "--data-root", str(self.data_root),
-               "--exec-root", str(self.exec_root), "-H", self.host, *self.args]
+               "--exec-root", str(self.exec_root), "-H", self.host, *self.args]  # more -H may follow
         if "--config-file" not in self.args:
             cmd += ["--config-file", str(self._empty_config())]
         logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
