@@ -22,7 +22,8 @@ def hooked(bundle: Path, tmp_path: Path) -> tuple[Path, Path]:
     script = tmp_path / "hook.sh"
     # Host-side hooks append to the log; startContainer runs inside the container, where the
     # log is bind-mounted at /hooks.log and the hook is the rootfs' own sh.
-    script.write_text(f"#!/bin/sh\n{{ printf '%s ' \"$1\"; cat; echo; }} >> {log}\n")
+    # One write per entry: poststart may run while the container process writes its own line.
+    script.write_text(f"#!/bin/sh\ns=$(cat)\nprintf '%s %s\\n' \"$1\" \"$s\" >> {log}\n")
     script.chmod(0o755)
 
     def edit(c: dict) -> None:
