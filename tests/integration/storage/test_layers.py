@@ -240,3 +240,31 @@ def test_write_tree_exports_the_merged_view(snapshotter: DirSnapshotter, mounter
     (tmp_path / "x").mkdir()
     apply_layer(tmp_path / "x", io.BytesIO(out.getvalue()), overlay_whiteouts=False)
     assert tree(tmp_path / "x") == expected
+
+
+def test_child_snapshot_keeps_everything(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
+    """vfs copies (cp -a) and overlay lowers must both show the layer's metadata unchanged."""
+    cap = b"\x01\x00\x00\x02\x00\x04\x00\x00" + b"\x00" * 12
+    layer = make_tar([
+        d("bin", mtime=1_500_000_000),
+        file("bin/ping", b"elf", mode=0o4755, uid=0, gid=0, xattrs={"security.capability": cap}),
+        hard("bin/ping6", "bin/ping"),
+        file("home/u/.profile", b"p", mode=0o600, uid=1000, gid=1000,
+             xattrs={"user.a": b"1", "trusted.b": b"2"}),
+        E("dev/console", "char", mode=0o620, dev=(5, 1), gid=5),
+        sym("lib", "usr/lib"),
+        file("sparse", b"\0" * (2 << 20)),
+    ])
+    top = unpack_layers(snapshotter, [source(layer)])[-1].chain_id
+    with mounter.mounted(snapshotter.prepare("child", top)) as root:
+        expected = tree(root)
+        ping = os.lstat(root / "bin/ping")
+        assert stat.S_IMODE(ping.st_mode) == 0o4755 and ping.st_nlink == 2
+        assert xattr.get(str(root / "bin/ping"), "security.capability") == cap
+        assert xattr.get(str(root / "home/u/.profile"), "trusted.b") == b"2"
+        assert os.lstat(root / "dev/console").st_rdev == os.makedev(5, 1)
+        assert os.readlink(root / "lib") == "usr/lib"
+        assert int(os.lstat(root / "bin").st_mtime) == 1_500_000_000
+    snapshotter.commit("child-c", "child")
+    with mounter.mounted(snapshotter.view("grandchild", "child-c")) as root:
+        assert tree(root) == expected
