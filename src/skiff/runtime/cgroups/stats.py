@@ -14,6 +14,8 @@ UNLIMITED = 2**64 - 1  # what runc prints for "max"
 class CpuStats:
     total: int = 0  # nanoseconds
     percpu: list[int] = field(default_factory=list)
+    percpu_kernel: list[int] = field(default_factory=list)
+    percpu_user: list[int] = field(default_factory=list)
     kernel: int = 0
     user: int = 0
     periods: int = 0
@@ -73,7 +75,9 @@ class Stats:
         c = self.cpu
         return {
             "cpu": {
-                "usage": {"kernel": c.kernel, "user": c.user, **nz({"total": c.total, "percpu": c.percpu})},
+                "usage": {"kernel": c.kernel, "user": c.user,
+                          **nz({"total": c.total, "percpu": c.percpu, "percpu_kernel": c.percpu_kernel,
+                                "percpu_user": c.percpu_user})},
                 "throttling": nz({"periods": c.periods, "throttledPeriods": c.throttled_periods,
                                   "throttledTime": c.throttled_time}),
             },

@@ -71,11 +71,17 @@ class CpuAcct(Subsystem):
 
     def stats(self, path: str, st: Stats) -> None:
         st.cpu.total = read_int(path, "cpuacct.usage")
-        if exists(path, "cpuacct.usage_percpu"):
-            st.cpu.percpu = [int(x) for x in read(path, "cpuacct.usage_percpu").split()]
-        s = read_keyed(path, "cpuacct.stat")
-        st.cpu.user = s.get("user", 0) * _NS_PER_TICK
-        st.cpu.kernel = s.get("system", 0) * _NS_PER_TICK
+        for name, attr in (("cpuacct.usage_percpu", "percpu"), ("cpuacct.usage_percpu_sys", "percpu_kernel"),
+                           ("cpuacct.usage_percpu_user", "percpu_user")):
+            if exists(path, name):
+                setattr(st.cpu, attr, [int(x) for x in read(path, name).split()])
+        if exists(path, "cpuacct.usage_user"):  # nanoseconds, better than cpuacct.stat's ticks
+            st.cpu.user = read_int(path, "cpuacct.usage_user")
+            st.cpu.kernel = read_int(path, "cpuacct.usage_sys")
+        else:
+            s = read_keyed(path, "cpuacct.stat")
+            st.cpu.user = s.get("user", 0) * _NS_PER_TICK
+            st.cpu.kernel = s.get("system", 0) * _NS_PER_TICK
 
 
 class Cpuset(Subsystem):
