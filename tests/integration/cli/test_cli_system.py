@@ -125,3 +125,11 @@ def test_startup_is_fast(skiffd: Daemon) -> None:
         subprocess.run(cmd, env=skiffd.env, check=True, capture_output=True, timeout=30)
         best = min(best, time.perf_counter() - t)
     assert best < 0.5, f"skiff version took {best:.3f}s"
+
+
+def test_inspect_not_found(skiff: Run) -> None:
+    r = skiff("inspect", "nosuchthing")
+    assert r.returncode == 1
+    assert r.stdout == "[]\n" and r.stderr == "Error: No such object: nosuchthing\n"
+    r = skiff("inspect")
+    assert r.returncode == 1 and "'skiff inspect' requires at least 1 argument" in r.stderr

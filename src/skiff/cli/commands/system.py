@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -378,9 +379,75 @@ def _df_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
 
 
+# ---- inspect (docker's generic, type-detecting inspect) --------------------------------------------
+
+_INSPECT_TYPES: dict[str, str] = {
+    "container": "/containers/{}/json", "image": "/images/{}/json", "network": "/networks/{}",
+    "volume": "/volumes/{}", "plugin": "/plugins/{}/json",
+}
+
+
+def _inspect_one(cli: Cli, kind: str | None, name: str, size: bool) -> Any:
+    from urllib.parse import quote
+
+    from skiff.errors import NotFound
+
+    kinds = [kind] if kind else list(_INSPECT_TYPES)
+    for k in kinds:
+        params = {"size": "1"} if size and k == "container" else None
+        try:
+            return cli.client.get(_INSPECT_TYPES[k].format(quote(name, safe="/:@")), params)
+        except NotFound:
+            if kind:
+                raise
+            continue
+    raise StatusError(GENERIC, f"Error: No such object: {name}")
+
+
+def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
+    if ns.type and ns.type not in _INSPECT_TYPES:
+        raise StatusError(GENERIC, f"\"{ns.type}\" is not a valid value for --type")
+    tmpl = None
+    if ns.format and ns.format.strip() != "json":
+        try:
+            tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"))
+        except TemplateError as exc:
+            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
+    found: list[Any] = []
+    errors: list[str] = []
+    for name in ns.args:
+        try:
+            found.append(_inspect_one(cli, ns.type, name, ns.size))
+        except StatusError as exc:
+            errors.append(exc.message)
+        except Exception as exc:
+            if ns.type is None:
+                raise
+            errors.append(str(exc))
+    if tmpl is not None:
+        for obj in found:
+            try:
+                cli.print(tmpl.execute(obj))
+            except TemplateError as exc:
+                raise StatusError(GENERIC, f"template: {exc}") from exc
+    else:
+        cli.print(json.dumps(found, indent=4, ensure_ascii=False))
+    if errors:
+        raise StatusError(GENERIC, "\n".join(errors))
+    return 0
+
+
+def _inspect_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", help="Format output using a custom template")
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes if the type is container")
+    p.add_argument("--type", help="Only inspect objects of the given type")
+
+
 COMMANDS = [
     Command("version", "Show the Docker version information", _version, setup=_version_flags),
     Command("info", "Display system-wide information", _info, setup=_info_flags),
     Command("events", "Get real time events from the server", _events, setup=_events_flags),
     Command("df", "Show docker disk usage", _df, setup=_df_flags),
+    Command("inspect", "Return low-level information on Docker objects", _inspect, setup=_inspect_flags,
+            usage="[OPTIONS] NAME|ID [NAME|ID...]", args=(1, None)),
 ]
