@@ -131,15 +131,21 @@ class _Applier:
         fd = self.sd.dir_fd(parts[:-1], ti.name)
         if not self.overlay:
             self.unpacked.add(parts)
+        if ti.type == REG:  # the common case: create optimistically, replace only if it exists
+            try:
+                out = os.open(base, _FILE_FLAGS, 0o600, dir_fd=fd)
+            except FileExistsError:
+                self._remove(fd, base, parts)
+                out = os.open(base, _FILE_FLAGS, 0o600, dir_fd=fd)
+            self.regular(ti, tar, out)
+            return
         try:
             existing: os.stat_result | None = os.lstat(base, dir_fd=fd)
         except FileNotFoundError:
             existing = None
         if existing is not None and not (ti.type == DIR and stat.S_ISDIR(existing.st_mode)):
             self._remove(fd, base, parts)
-        if ti.type == REG:
-            self.regular(ti, tar, fd, base)
-        elif ti.type == DIR:
+        if ti.type == DIR:
             if existing is None or not stat.S_ISDIR(existing.st_mode):
                 os.mkdir(base, 0o700, dir_fd=fd)
             self._owner_mode(ti, (fd, base))
@@ -160,8 +166,8 @@ class _Applier:
         else:
             raise InvalidParameter(f"layer entry {ti.name!r}: unsupported tar type {ti.type!r}")
 
-    def regular(self, ti: Header, tar: TarReader, fd: int, base: str) -> None:
-        out = os.open(base, _FILE_FLAGS, 0o600, dir_fd=fd)
+    def regular(self, ti: Header, tar: TarReader, out: int) -> None:
+        """Write the data into the new file ``out`` (closed here), then its metadata."""
         try:
             tar_sparse, holes = ti.sparse is not None, False
             end = 0
