@@ -1,0 +1,367 @@
+"""Build speed: Skiff's builder vs dockerd's classic builder vs buildah, in the same run.
+
+Three measurements, each the median of --runs:
+  cold     a 10-instruction Dockerfile (ARG, ENV, WORKDIR, COPY, 2x RUN, LABEL, EXPOSE, USER, CMD)
+           built with the cache off (--no-cache), FROM a busybox image already present;
+  cached   the same build again with the cache on (every step a hit);
+  context  a 10,000-file context whose .dockerignore excludes 90%, ``COPY . /ctx/``, cache off,
+           including making the context tar as the CLI does and unpacking it as the daemon does.
+
+Skiff's figure is ``skiff.build`` end to end (context tar -> extract_context -> Builder) over a
+bench-local directory backend (full copies per layer, like dockerd's vfs driver here; RUN via
+chroot), because the engine's BuildBackend is not wired yet. dockerd 20.10 runs privately (own
+data-root/exec-root/socket, vfs, no bridge) with DOCKER_BUILDKIT=0; buildah uses vfs and chroot
+isolation. Targets from issue 6: cached <= 0.5x dockerd, cold <= dockerd.
+
+    .venv/bin/python bench/build.py [--runs 3] [--no-docker] [--no-buildah]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.rootfs import make_busybox_rootfs
+
+from skiff.build.backend import Image, OutputSink, ProgressSink, RunSpec, Workspace
+from skiff.build.builder import Builder, BuildOptions
+from skiff.build.cache import MemoryCacheStore
+from skiff.build.context import extract_context
+from skiff.build.dockerignore import IgnoreMatcher, read_ignore_file, trim_build_files, write_context_tar
+from skiff.errors import NotFound
+from skiff.oci.digest import Digest
+from skiff.oci.image_spec import ContainerConfig, History, ImageConfig
+
+BASE = "skiff-bench-busybox"
+PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+DOCKERFILE = f"""\
+FROM {BASE}
+ARG VERSION=1.0
+ENV APP_HOME=/app VERSION=$VERSION
+WORKDIR /app
+COPY app/ ./
+RUN echo building $VERSION > build.txt
+RUN mkdir -p /data && touch /data/ready
+LABEL org.opencontainers.image.version=$VERSION
+EXPOSE 8080
+USER nobody
+CMD ["sh", "-c", "cat /app/build.txt"]
+"""
+
+CONTEXT_DOCKERFILE = f"FROM {BASE}\nCOPY . /ctx/\n"
+
+
+class DirBackend:
+    """A plain-directory BuildBackend: every image a full rootfs copy, RUN through chroot."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.images: dict[str, Image] = {}
+        self.fs: dict[str, Path] = {}
+        self.names: dict[str, str] = {}
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def _dir(self, prefix: str) -> Path:
+        with self._lock:
+            self._n += 1
+            return self.root / f"{prefix}-{self._n}"
+
+    def add_base(self, name: str, rootfs: Path) -> None:
+        cfg = ImageConfig(
+            config=ContainerConfig(env=(PATH,), cmd=("sh",)),
+            diff_ids=(Digest.of(b"base"),),
+            history=(History(created_by="base"),),
+        )
+        img = Image(str(cfg.digest), cfg)
+        self.images[img.id], self.fs[img.id], self.names[name] = img, rootfs, img.id
+
+    def resolve_image(self, ref: str, *, platform: str, pull: bool, progress: ProgressSink) -> Image:
+        image_id = self.names.get(ref.removesuffix(":latest"))
+        if image_id is None:
+            raise NotFound(f"No such image: {ref}")
+        return self.images[image_id]
+
+    def get_image(self, image_id: str) -> Image | None:
+        return self.images.get(image_id)
+
+    def prepare(self, image_id: str) -> Workspace:
+        d = self._dir("ws")
+        if image_id:
+            subprocess.run(["cp", "-a", str(self.fs[image_id]), str(d)], check=True)
+        else:
+            d.mkdir()
+        return Workspace(d.name, d, image_id)
+
+    def view(self, image_id: str) -> Workspace:
+        return Workspace("view", self.fs[image_id], image_id, writable=False)
+
+    def release(self, workspace: Workspace) -> None:
+        if workspace.writable:
+            shutil.rmtree(workspace.rootfs, ignore_errors=True)
+
+    def run(self, workspace: Workspace, spec: RunSpec, output: OutputSink) -> int:
+        user = [f"--userspec={spec.user}"] if spec.user else []
+        proc = subprocess.run(
+            [
+                "chroot",
+                *user,
+                str(workspace.rootfs),
+                "/bin/sh",
+                "-c",
+                'cd "$1" && shift && exec "$@"',
+                "sh",
+                spec.workdir,
+                *spec.args,
+            ],
+            env=dict(e.split("=", 1) for e in spec.env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output(proc.stdout)
+        return proc.returncode
+
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
+        diff_ids = config.diff_ids
+        parent_fs = next(
+            (self.fs[i] for i, im in self.images.items() if im.config.diff_ids == diff_ids), None
+        )
+        if workspace is not None:
+            fs = self._dir("img")
+            subprocess.run(["cp", "-a", str(workspace.rootfs), str(fs)], check=True)
+            diff_ids = (*diff_ids, Digest.of(str(fs).encode()))
+        else:
+            fs = parent_fs if parent_fs is not None else self._dir("empty")
+            fs.mkdir(exist_ok=True)
+        cfg = config.with_changes(diff_ids=diff_ids, history=(*config.history, history))
+        img = Image(str(cfg.digest), cfg)
+        with self._lock:
+            self.images[img.id], self.fs[img.id] = img, fs
+        return img
+
+    def tag(self, image_id: str, ref: str) -> str:
+        self.names[ref] = image_id
+        return ref
+
+    def cache_mount_dir(self, cache_id: str) -> Path:
+        d = self.root / "cache" / cache_id.strip("/").replace("/", "_")
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+
+def make_app_context(ctx: Path) -> None:
+    ctx.mkdir(parents=True)
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    for i in range(20):
+        p = ctx / "app" / f"mod{i % 4}" / f"file{i}.txt"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f"module {i}\n" * 50)
+
+
+def make_big_context(ctx: Path, n: int = 10_000) -> None:
+    ctx.mkdir(parents=True)
+    (ctx / "Dockerfile").write_text(CONTEXT_DOCKERFILE)
+    (ctx / ".dockerignore").write_text("**/*.log\n")
+    for i in range(n):
+        d = ctx / f"d{i // 200}"
+        if i % 200 == 0:
+            d.mkdir()
+        (d / (f"f{i}.txt" if i % 10 == 0 else f"f{i}.log")).write_bytes(b"x" * 256)
+
+
+def skiff_build(backend: DirBackend, cache: MemoryCacheStore, ctx: Path, no_cache: bool) -> float:
+    start = time.perf_counter()
+    patterns = trim_build_files(read_ignore_file(ctx / ".dockerignore"), "Dockerfile")
+    buf = io.BytesIO()
+    write_context_tar(ctx, buf, IgnoreMatcher(patterns))
+    buf.seek(0)
+    context = extract_context(buf, "Dockerfile")
+    try:
+        Builder(backend, cache).build(
+            context, BuildOptions(tags=("bench",), no_cache=no_cache), lambda m: None
+        )
+    finally:
+        context.close()
+    return time.perf_counter() - start
+
+
+class Dockerd:
+    def __init__(self, work: Path) -> None:
+        work.mkdir(parents=True)
+        self.sock = work / "docker.sock"
+        self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.sock}", "DOCKER_BUILDKIT": "0"}
+        with open(work / "dockerd.log", "wb") as log:
+            self.proc = self._start(work, log)
+        for _ in range(300):
+            if self.docker("version", check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        self.close()
+        raise RuntimeError("dockerd did not start; see " + str(work / "dockerd.log"))
+
+    def _start(self, work: Path, log: BinaryIO) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                "dockerd",
+                "--data-root",
+                str(work / "data"),
+                "--exec-root",
+                str(work / "exec"),
+                "-H",
+                f"unix://{self.sock}",
+                "--pidfile",
+                str(work / "docker.pid"),
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+                "--storage-driver=vfs",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+
+    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True, check=check)
+
+    def close(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def buildah_cmd(root: Path) -> list[str]:
+    return [
+        "buildah",
+        "--root",
+        str(root / "root"),
+        "--runroot",
+        str(root / "run"),
+        "--storage-driver",
+        "vfs",
+    ]
+
+
+def report(name: str, skiff: float, others: dict[str, float]) -> None:
+    line = f"{name:8s} skiff {skiff:7.3f}s"
+    for other, t in others.items():
+        line += f" | {other} {t:7.3f}s (skiff/{other} {skiff / t:.2f}x)"
+    print(line, flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--no-buildah", action="store_true")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("needs root (chroot, dockerd)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="skiff-bench-build-"))
+    try:
+        rootfs = make_busybox_rootfs(work / "busybox")
+        app, big = work / "app", work / "big"
+        make_app_context(app)
+        make_big_context(big)
+        results: dict[str, dict[str, float]] = {"cold": {}, "cached": {}, "context": {}}
+
+        backend = DirBackend(work / "skiff")
+        backend.root.mkdir()
+        backend.add_base(BASE, rootfs)
+        cache = MemoryCacheStore()
+        results["cold"]["skiff"] = statistics.median(
+            skiff_build(backend, cache, app, True) for _ in range(a.runs)
+        )
+        skiff_build(backend, cache, app, False)
+        results["cached"]["skiff"] = statistics.median(
+            skiff_build(backend, cache, app, False) for _ in range(a.runs)
+        )
+        results["context"]["skiff"] = statistics.median(
+            skiff_build(backend, cache, big, True) for _ in range(a.runs)
+        )
+
+        tar = work / "busybox.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tar), "."], check=True)
+        if not a.no_docker and shutil.which("dockerd"):
+            d = Dockerd(work / "docker")
+            try:
+                d.docker("import", str(tar), BASE)
+                build = ["build", "-q", "-t", "bench"]
+                results["cold"]["dockerd"] = statistics.median(
+                    timed(lambda: d.docker(*build, "--no-cache", str(app))) for _ in range(a.runs)
+                )
+                d.docker(*build, str(app))
+                results["cached"]["dockerd"] = statistics.median(
+                    timed(lambda: d.docker(*build, str(app))) for _ in range(a.runs)
+                )
+                results["context"]["dockerd"] = statistics.median(
+                    timed(lambda: d.docker(*build, "--no-cache", str(big))) for _ in range(a.runs)
+                )
+            finally:
+                d.close()
+        if not a.no_buildah and shutil.which("buildah"):
+            bh = buildah_cmd(work / "buildah")
+            try:
+                cid = subprocess.run(
+                    [*bh, "from", "scratch"], check=True, capture_output=True, text=True
+                ).stdout.strip()
+                subprocess.run([*bh, "add", cid, str(tar), "/"], check=True, capture_output=True)
+                subprocess.run([*bh, "commit", "-q", cid, BASE], check=True, capture_output=True)
+                build = [*bh, "build", "-q", "--isolation", "chroot", "--layers", "-t", "bench"]
+
+                def bb(*extra: str) -> None:
+                    subprocess.run([*build, *extra], check=True, capture_output=True)
+
+                results["cold"]["buildah"] = statistics.median(
+                    timed(lambda: bb("--no-cache", str(app))) for _ in range(a.runs)
+                )
+                bb(str(app))
+                results["cached"]["buildah"] = statistics.median(
+                    timed(lambda: bb(str(app))) for _ in range(a.runs)
+                )
+                results["context"]["buildah"] = statistics.median(
+                    timed(lambda: bb("--no-cache", str(big))) for _ in range(a.runs)
+                )
+            except subprocess.CalledProcessError as e:
+                print(f"buildah failed: {e.stderr.decode(errors='replace')[-500:]}", file=sys.stderr)
+        for name, row in results.items():
+            report(name, row["skiff"], {k: v for k, v in row.items() if k != "skiff"})
+        cached, cold = results["cached"], results["cold"]
+        if "dockerd" in cached:
+            print(
+                f"targets: cached <= 0.5x dockerd: {cached['skiff'] <= 0.5 * cached['dockerd']}; "
+                f"cold <= dockerd: {cold['skiff'] <= cold['dockerd']}"
+            )
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
