@@ -277,12 +277,15 @@ def apply_layer(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_white
     """
     raw, compression = decompressed(stream)
     tar = TarReader(raw, _CHUNK)
-    with SafeDir(dest) as sd:
-        applier = _Applier(sd, overlay_whiteouts)
-        for ti in tar:
-            applier.entry(ti, tar)
-        applier.finish()
-    tar.finish()
+    try:
+        with SafeDir(dest) as sd:
+            applier = _Applier(sd, overlay_whiteouts)
+            for ti in tar:
+                applier.entry(ti, tar)
+            applier.finish()
+        tar.finish()
+    finally:
+        tar.close()
     diff_id = "sha256:" + tar.sha256.hexdigest()
     if expected_diff_id is not None and expected_diff_id != diff_id:
         raise DiffIDMismatch(expected_diff_id, diff_id)

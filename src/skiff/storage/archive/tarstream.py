@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 from skiff.errors import InvalidParameter
@@ -109,12 +110,26 @@ class TarReader:
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.eof = False
+        # the diff ID is hashed on a second thread (hashlib drops the GIL) while we parse
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="layer-sha256")
+        self._hashing: Future[None] | None = None
         self._pending = 0  # data bytes (with padding) of the current member not yet consumed
         self._globals: dict[str, bytes] = {}
 
     # -- buffer --------------------------------------------------------------------------------
+    def _wait_hash(self) -> None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
+
+    def close(self) -> None:
+        """Finish hashing and stop the hashing thread (``finish`` calls it)."""
+        self._wait_hash()
+        self._hasher.shutdown(wait=True)
+
     def _fill(self) -> int:
         """Read more after ``end`` (compacting first if the buffer is full); 0 at EOF."""
+        self._wait_hash()  # the bytes being hashed must not move until hashed
         if self.start == self.end:
             self.start = self.end = 0
         elif self.end == len(self.buf):
@@ -125,7 +140,7 @@ class TarReader:
         if not got:
             self.eof = True
             return 0
-        self.sha256.update(self.mv[self.end:self.end + got])
+        self._hashing = self._hasher.submit(self.sha256.update, self.mv[self.end:self.end + got])
         self.end += got
         self.size += got
         return int(got)
@@ -184,9 +199,11 @@ class TarReader:
             yield h
 
     def finish(self) -> None:
+        """Read (and hash) the rest of the stream: tar padding after the end-of-archive blocks."""
         self.start = self.end = 0
         while self._fill():
             self.start = self.end = 0
+        self.close()
 
     def _header_block(self) -> bytes | None:
         """The next header block, or None at the end-of-archive zero block (or a clean EOF)."""
