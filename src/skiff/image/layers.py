@@ -9,14 +9,15 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
-from isal import igzip
+from isal import igzip, isal_zlib
 
 from skiff.oci.digest import Digest, Digester
 
-__all__ = ["detect_compression", "open_uncompressed", "DigestingReader", "diff_id_of", "gzip_file"]
+__all__ = ["detect_compression", "open_uncompressed", "DigestingReader", "diff_id_of", "gzip_file",
+           "StreamingDiffID"]
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
@@ -91,3 +92,53 @@ def gzip_file(src: BinaryIO, dst: BinaryIO, level: int = 1) -> None:
     with igzip.IGzipFile(fileobj=dst, mode="wb", compresslevel=level, mtime=0) as z:
         while chunk := src.read(1 << 20):
             z.write(chunk)
+
+
+class StreamingDiffID:
+    """Computes a layer's diff ID from its compressed bytes as they arrive (gzip members, zstd
+    frames, or plain tar), so a download can be verified without a second pass. ``result`` is None
+    if the stream could not be followed (the caller then verifies the stored blob instead)."""
+
+    def __init__(self) -> None:
+        self._digester = Digester()
+        self._kind: str | None = None
+        self._head = b""
+        self._d: Any = None
+        self.failed = False
+
+    def _new(self) -> Any:
+        if self._kind == "gzip":
+            return isal_zlib.decompressobj(wbits=31)
+        return zstandard.ZstdDecompressor().decompressobj()
+
+    def feed(self, chunk: bytes) -> None:
+        if self.failed:
+            return
+        try:
+            if self._kind is None:
+                self._head += chunk
+                if len(self._head) < 4:
+                    return
+                self._kind = detect_compression(self._head)
+                chunk, self._head = self._head, b""
+                if self._kind:
+                    self._d = self._new()
+            if not self._kind:
+                self._digester.update(chunk)
+                return
+            while chunk:
+                out = self._d.decompress(chunk)
+                if out:
+                    self._digester.update(out)
+                chunk = self._d.unused_data if self._d.eof else b""
+                if self._d.eof:
+                    self._d = self._new() if chunk else self._d
+        except Exception:  # any surprise: fall back to verifying the stored blob
+            self.failed = True
+
+    def result(self) -> tuple[Digest, int] | None:
+        if self.failed or (self._kind and self._d is not None and not self._d.eof):
+            return None
+        if self._kind is None:
+            self._digester.update(self._head)
+        return self._digester.digest(), self._digester.size

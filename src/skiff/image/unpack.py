@@ -9,7 +9,7 @@ extracting); :class:`DigestOnlyUnpacker` only verifies diff IDs, for stores that
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -28,11 +28,15 @@ OnBytes = Callable[[int, int], None]
 
 
 class Unpacker(Protocol):
+    #: True if diff IDs computed while downloading (``verified``) save this unpacker a pass.
+    streaming_verify: bool
+
     def has(self, chain_id: Digest) -> bool:
         """True if the layer stack up to ``chain_id`` is unpacked (a committed snapshot)."""
         ...
 
-    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None) -> list[int]:
+    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None,
+               verified: Mapping[Path, tuple[Digest, int]] | None = None) -> list[int]:
         """Make every (diff ID, blob) of the image, bottom first, a committed snapshot named by its
         chain ID. Returns each layer's uncompressed size (-1 if it was already there). Blocking.
         Raises InvalidParameter/DigestMismatch for a layer whose diff ID differs; nothing partial stays."""
@@ -78,19 +82,27 @@ class CountingFile:
 class DigestOnlyUnpacker:
     """Verifies layers (diff ID) without extracting them; ``has`` remembers what was verified."""
 
+    streaming_verify = True
+
     def __init__(self) -> None:
         self._known: dict[str, int] = {}
 
     def has(self, chain_id: Digest) -> bool:
         return chain_id in self._known
 
-    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None) -> list[int]:
+    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None,
+               verified: Mapping[Path, tuple[Digest, int]] | None = None) -> list[int]:
         chains = chain_ids([d for d, _ in layers])
 
         def verify(i: int) -> int:
             diff_id, blob = layers[i]
             if chains[i] in self._known:
                 return -1
+            seen = (verified or {}).get(blob)
+            if seen is not None:  # hashed while it was downloaded
+                if seen[0] != diff_id:
+                    raise DigestMismatch(diff_id, seen[0])
+                return seen[1]
             cb = (lambda n: on_bytes(i, n)) if on_bytes else None
             with open(blob, "rb") as f:
                 r = DigestingReader(open_uncompressed(CountingFile(f, cb)))  # type: ignore[arg-type]
@@ -116,6 +128,8 @@ class DigestOnlyUnpacker:
 class SnapshotUnpacker:
     """Unpack into a ``skiff.storage`` snapshotter (overlay2 or vfs)."""
 
+    streaming_verify = False  # extraction verifies diff IDs itself
+
     def __init__(self, snapshotter: Snapshotter, max_workers: int | None = None) -> None:
         self.sn = snapshotter
         self.max_workers = max_workers
@@ -126,7 +140,8 @@ class SnapshotUnpacker:
         except NotFound:
             return False
 
-    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None) -> list[int]:
+    def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None,
+               verified: Mapping[Path, tuple[Digest, int]] | None = None) -> list[int]:
         def opener(i: int, path: Path) -> Callable[[], BinaryIO]:
             def open_() -> BinaryIO:
                 cb = (lambda n: on_bytes(i, n)) if on_bytes else None

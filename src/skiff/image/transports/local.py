@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from skiff.image.content import ContentStore, Writer
+from skiff.image.layers import StreamingDiffID
 from skiff.image.store import ImageRecord, ImageStore, LayerRecord
 from skiff.image.transports.base import CopiedImage, ImageSource, LayerCallbacks, Sink
 from skiff.image.unpack import Unpacker
 from skiff.oci.digest import Digest, chain_ids
 from skiff.oci.image_spec import Descriptor
+from skiff.oci.mediatypes import is_layer
 
 __all__ = ["LocalSource", "LocalDestination"]
 
@@ -56,8 +58,9 @@ class _WriterThread:
     """Hash and write a blob in a worker thread (both release the GIL) while the event loop keeps
     receiving: chunks go through a bounded queue, so memory stays small when the disk is slow."""
 
-    def __init__(self, w: Writer) -> None:
+    def __init__(self, w: Writer, diff: StreamingDiffID | None = None) -> None:
         self._w = w
+        self.diff = diff
         self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
         self._error: BaseException | None = None
         self._cancelled = False
@@ -68,6 +71,8 @@ class _WriterThread:
             if self._error is None and not self._cancelled:
                 try:
                     self._w.write(chunk)
+                    if self.diff is not None:
+                        self.diff.feed(chunk)
                 except BaseException as exc:  # reported by finish()
                     self._error = exc
 
@@ -113,6 +118,7 @@ class LocalDestination:
         self.refs = list(refs)
         self.name = name
         self.record: ImageRecord | None = None
+        self.verified: dict[Path, tuple[Digest, int]] = {}  # blob path -> diff ID seen while downloading
 
     async def has_image(self, image_id: Digest) -> bool:
         rec = self.images.get(image_id)
@@ -130,7 +136,8 @@ class LocalDestination:
                 await asyncio.to_thread(self._copy_file, path, desc, cb.on_bytes)
                 return
             w: Writer = self.content.writer(desc.digest, desc.size if desc.size > 0 else None)
-            pump = _WriterThread(w)
+            stream_verify = self.unpacker.streaming_verify and is_layer(desc.media_type)
+            pump = _WriterThread(w, StreamingDiffID() if stream_verify else None)
 
             async def sink(b: bytes) -> None:
                 await pump.put(b)
@@ -141,11 +148,14 @@ class LocalDestination:
                 pump.cancel()
                 w.abort()
                 w = self.content.writer(desc.digest, desc.size if desc.size > 0 else None)
-                pump = _WriterThread(w)
+                pump = _WriterThread(w, StreamingDiffID() if stream_verify else None)
             try:
                 await src.blob(desc, sink, restart)
                 await pump.finish()
                 await asyncio.to_thread(w.commit)
+                seen = pump.diff.result() if pump.diff is not None else None
+                if seen is not None:
+                    self.verified[self.content.path(desc.digest)] = seen
             finally:
                 pump.cancel()
                 w.abort()  # no-op after a commit
@@ -173,7 +183,7 @@ class LocalDestination:
             cb = layer_cbs[i] if i < len(layer_cbs) else None
             if cb is not None and cb.on_extract is not None:
                 loop.call_soon_threadsafe(cb.on_extract, moved[i], image.manifest.layers[i].size)
-        sizes = await asyncio.to_thread(self.unpacker.unpack, blobs, on_bytes)
+        sizes = await asyncio.to_thread(self.unpacker.unpack, blobs, on_bytes, self.verified)
         layers: list[LayerRecord] = []
         total = 0
         for i, desc in enumerate(image.manifest.layers):
