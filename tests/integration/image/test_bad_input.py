@@ -81,7 +81,7 @@ asyncio.run(main())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", ["Downloading", "Download complete", "Extracting"])
+@pytest.mark.parametrize("kill_at", ["Pulling fs layer", "Downloading", "Verifying Checksum", "Download complete"])
 def test_pull_killed_leaves_no_partial_image(registry: Registry, service: ImageService, tmp_path: Path,
                                              kill_at: str) -> None:
     ref = f"{registry.host}/kill/me:1"
