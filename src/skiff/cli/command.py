@@ -22,7 +22,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -34,19 +33,17 @@ if TYPE_CHECKING:
 __all__ = ["Command", "CommandParser", "Cli", "GlobalOptions", "build_parser", "check_args"]
 
 
-@dataclass(frozen=True)
 class GlobalOptions:
-    """docker's global flags (before the command word)."""
+    """docker's global flags (before the command word). A plain class: no dataclasses import at start."""
 
-    host: str | None = None
-    config: str | None = None
-    debug: bool = False
-    log_level: str = "info"
-    tls: bool = False
-    tlsverify: bool = False
-    tlscacert: str | None = None
-    tlscert: str | None = None
-    tlskey: str | None = None
+    __slots__ = ("config", "debug", "host", "log_level", "tls", "tlscacert", "tlscert", "tlskey", "tlsverify")
+
+    def __init__(self, host: str | None = None, config: str | None = None, debug: bool = False,
+                 log_level: str = "info", tls: bool = False, tlsverify: bool = False,
+                 tlscacert: str | None = None, tlscert: str | None = None, tlskey: str | None = None) -> None:
+        self.host, self.config, self.debug, self.log_level = host, config, debug, log_level
+        self.tls, self.tlsverify = tls, tlsverify
+        self.tlscacert, self.tlscert, self.tlskey = tlscacert, tlscert, tlskey
 
 
 class Cli:
@@ -88,18 +85,24 @@ class Cli:
 Runner = Callable[[Cli, argparse.Namespace], "int | None"]
 
 
-@dataclass(frozen=True)
 class Command:
-    """One verb: name, one-line help, the function to run, flags, positional arg bounds."""
+    """One verb: name, one-line help, the function to run, flags, positional arg bounds.
 
-    name: str
-    help: str
-    run: Runner
-    usage: str = "[OPTIONS]"
-    setup: Callable[[argparse.ArgumentParser], None] | None = None
-    aliases: tuple[str, ...] = ()
-    args: tuple[int, int | None] = (0, 0)
-    error_exit: Callable[[BaseException], int] = field(default=exit_code)
+    ``error_exit`` maps an error that ends the command to its exit code (``exitcodes.exit_code``;
+    run-like commands pass ``exitcodes.run_exit_code``).
+    """
+
+    __slots__ = ("aliases", "args", "error_exit", "help", "name", "run", "setup", "usage")
+
+    def __init__(self, name: str, help: str, run: Runner, usage: str = "[OPTIONS]",  # noqa: A002
+                 setup: Callable[[argparse.ArgumentParser], None] | None = None,
+                 aliases: tuple[str, ...] = (), args: tuple[int, int | None] = (0, 0),
+                 error_exit: Callable[[BaseException], int] = exit_code) -> None:
+        self.name, self.help, self.run, self.usage = name, help, run, usage
+        self.setup, self.aliases, self.args, self.error_exit = setup, aliases, args, error_exit
+
+    def __repr__(self) -> str:
+        return f"Command({self.name!r})"
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Template", "TemplateError", "go_str", "FUNCS", "NoValue"]
@@ -263,10 +262,11 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
-@dataclass
 class _Tok:
-    kind: str
-    text: str
+    __slots__ = ("kind", "text")
+
+    def __init__(self, kind: str, text: str) -> None:
+        self.kind, self.text = kind, text
 
 
 def _lex_action(src: str) -> list[_Tok]:
@@ -285,19 +285,23 @@ def _lex_action(src: str) -> list[_Tok]:
 
 # ---- parse tree ------------------------------------------------------------------------------
 
-@dataclass
 class _Pipeline:
-    decl: list[str]
-    cmds: list[list[Any]]   # each command: list of operands (tokens or nested _Pipeline)
+    __slots__ = ("cmds", "decl")
+
+    def __init__(self, decl: list[str], cmds: list[list[Any]]) -> None:
+        self.decl = decl
+        self.cmds = cmds  # each command: list of operands (tokens or nested pipelines)
 
 
-@dataclass
 class _Node:
-    kind: str                       # text, action, if, range, with
-    text: str = ""
-    pipe: _Pipeline | None = None
-    body: list[_Node] = field(default_factory=list)
-    orelse: list[_Node] = field(default_factory=list)
+    __slots__ = ("body", "kind", "orelse", "pipe", "text")
+
+    def __init__(self, kind: str, text: str = "", pipe: _Pipeline | None = None) -> None:
+        self.kind = kind  # text, action, if, range, with
+        self.text = text
+        self.pipe = pipe
+        self.body: list[_Node] = []
+        self.orelse: list[_Node] = []
 
 
 def _split_template(src: str) -> list[tuple[str, str]]:

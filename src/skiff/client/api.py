@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from skiff.client.errors import DaemonError, DaemonUnreachable
@@ -38,15 +37,15 @@ def _vt(v: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
 class Ping:
     """What ``/_ping`` told us."""
 
-    api_version: str
-    os_type: str
-    experimental: bool
-    builder_version: str
-    swarm: str
+    __slots__ = ("api_version", "builder_version", "experimental", "os_type", "swarm")
+
+    def __init__(self, api_version: str, os_type: str, experimental: bool, builder_version: str,
+                 swarm: str) -> None:
+        self.api_version, self.os_type, self.experimental = api_version, os_type, experimental
+        self.builder_version, self.swarm = builder_version, swarm
 
 
 class APIClient:

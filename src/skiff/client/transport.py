@@ -1,6 +1,6 @@
-"""How the client reaches the daemon: unix socket, TCP, or TCP with TLS, over stdlib http.client.
+"""How the client reaches the daemon: unix socket, TCP, or TCP with TLS, over skiff.client.http.
 
-No aiohttp here: ``skiff version`` must start fast. ``Transport.request`` returns a ``Response``
+No aiohttp, no http.client (ssl + email cost ~35 ms): ``skiff version`` must start fast. ``Transport.request`` returns a ``Response``
 (buffered, or streaming for logs/events/progress); ``Transport.hijack`` upgrades a connection to
 raw bidirectional bytes for attach/exec.
 
@@ -12,19 +12,20 @@ DOCKER_HOST=unix:///var/run/docker.sock to drive dockerd.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
-import ssl
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from skiff.client.errors import DaemonUnreachable, from_status
+from skiff.client.http import Connection, HTTPResponse, ProtocolError
 from skiff.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["DEFAULT_HOST", "TLSConfig", "Transport", "Response", "Hijacked", "resolve_host",
            "tls_from_env"]
@@ -42,16 +43,19 @@ def resolve_host(flag: str | None = None, env: Mapping[str, str] | None = None) 
     return host
 
 
-@dataclass(frozen=True)
 class TLSConfig:
     """Client TLS: ``verify`` checks the daemon's certificate against ``ca``."""
 
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    verify: bool = True
+    def __init__(self, ca: str | None = None, cert: str | None = None, key: str | None = None,
+                 verify: bool = True) -> None:
+        self.ca, self.cert, self.key, self.verify = ca, cert, key, verify
+
+    def __repr__(self) -> str:
+        return f"TLSConfig(ca={self.ca!r}, cert={self.cert!r}, key={self.key!r}, verify={self.verify})"
 
     def context(self) -> ssl.SSLContext:
+        import ssl  # only TLS users pay for it
+
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         if self.verify:
@@ -86,27 +90,10 @@ def tls_from_env(env: Mapping[str, str] | None = None, *, tls: bool = False, ver
                      verify=verify)
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            s.settimeout(self.timeout)
-        try:
-            s.connect(self.unix_path)
-        except OSError:
-            s.close()
-            raise
-        self.sock = s
-
-
 class Response:
     """A daemon reply. Read it whole (``json``/``read``) or as a stream (``iter_json``/``chunks``)."""
 
-    def __init__(self, raw: http.client.HTTPResponse, conn: http.client.HTTPConnection | None) -> None:
+    def __init__(self, raw: HTTPResponse, conn: Connection | None = None) -> None:
         self.raw = raw
         self.status = raw.status
         self.headers = raw.headers
@@ -209,17 +196,34 @@ class Transport:
                 self.tls = TLSConfig(verify=True)
         else:
             raise InvalidParameter(f"unsupported protocol scheme: {scheme!r} in {host!r}")
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Connection | None = None
         self._ssl: ssl.SSLContext | None = None
 
-    def _new_connection(self, timeout: float | None) -> http.client.HTTPConnection:
+    def _socket(self, timeout: float | None) -> socket.socket:
         if self.scheme == "unix":
-            return _UnixConnection(self._path, timeout)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(self._path)
+            except OSError:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection((self._addr, self._port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is not None:
             if self._ssl is None:
                 self._ssl = self.tls.context()
-            return http.client.HTTPSConnection(self._addr, self._port, timeout=timeout, context=self._ssl)
-        return http.client.HTTPConnection(self._addr, self._port, timeout=timeout)
+            try:
+                return self._ssl.wrap_socket(sock, server_hostname=self._addr)
+            except Exception:
+                sock.close()
+                raise
+        return sock
+
+    def _new_connection(self, timeout: float | None) -> Connection:
+        host = "docker" if self.scheme == "unix" else self._addr
+        return Connection(lambda: self._socket(timeout), host)
 
     def _unreachable(self, exc: BaseException) -> DaemonUnreachable:
         return DaemonUnreachable(self.host, str(exc))
@@ -246,94 +250,62 @@ class Transport:
                 timeout: float | None = None) -> Response:
         """Send one request; raise the mapped error for 4xx/5xx; ``stream`` keeps the body unread."""
         url = self.url(path, params)
-        hdrs = {"Host": "docker" if self.scheme == "unix" else self._addr, "User-Agent": "Skiff-Client"}
+        hdrs = {"User-Agent": "Skiff-Client"}
         if headers:
             hdrs.update(headers)
-        if body is not None:
-            hdrs.setdefault("Content-Length", str(len(body)))
         for attempt in (0, 1):
-            reused = False
             if stream:
                 conn = self._new_connection(timeout if timeout is not None else self.timeout)
+                reused = False
             else:
                 if self._conn is None:
                     self._conn = self._new_connection(self.timeout)
-                else:
-                    reused = True
                 conn = self._conn
+                reused = conn.is_open
             try:
-                conn.request(method, url, body=body, headers=hdrs)
-                raw = conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                raw = conn.request(method, url, body, hdrs)
+            except ProtocolError as exc:
                 conn.close()
-                if not stream:
-                    self._conn = None
                 if reused and attempt == 0:
                     continue  # the kept-alive connection went stale: retry once on a fresh one
                 raise self._unreachable(exc) from exc
-            except (OSError, ssl.SSLError) as exc:
+            except OSError as exc:  # includes ssl.SSLError
                 conn.close()
-                if not stream:
-                    self._conn = None
+                if reused and attempt == 0 and isinstance(exc, BrokenPipeError | ConnectionResetError):
+                    continue
                 raise self._unreachable(exc) from exc
-            resp = Response(raw, conn if stream else None)
-            if resp.status >= 400:
-                data = resp.read()
-                if not stream and raw.will_close:
-                    self._conn = None
-                raise from_status(resp.status, _message(data))
+            if raw.status >= 400:
+                try:
+                    data = raw.read()
+                finally:
+                    if stream:
+                        conn.close()
+                raise from_status(raw.status, _message(data))
             if not stream:  # read it all now: the kept-alive connection is free for the next call
-                data = raw.read()
-                if raw.will_close:
-                    conn.close()
-                    self._conn = None
-                return _Buffered(data, raw)
-            return resp
+                return _Buffered(raw.read(), raw)
+            return Response(raw, conn)
         raise AssertionError("unreachable")
 
     def hijack(self, method: str, path: str, params: Query = None, body: bytes | None = None,
                headers: Mapping[str, str] | None = None) -> Hijacked:
         """Send the request with ``Upgrade: tcp`` and return the raw connection after the headers."""
         conn = self._new_connection(None)
-        try:
-            conn.connect()
-        except (OSError, ssl.SSLError) as exc:
-            raise self._unreachable(exc) from exc
-        sock = conn.sock
-        assert sock is not None
-        hdrs = {"Host": "docker", "User-Agent": "Skiff-Client", "Connection": "Upgrade", "Upgrade": "tcp",
-                "Content-Length": str(len(body or b""))}
+        hdrs = {"User-Agent": "Skiff-Client", "Connection": "Upgrade", "Upgrade": "tcp"}
         if body is not None:
-            hdrs.setdefault("Content-Type", "application/json")
+            hdrs["Content-Type"] = "application/json"
         if headers:
             hdrs.update(headers)
-        head = f"{method} {self.url(path, params)} HTTP/1.1\r\n" + "".join(
-            f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
-        sock.sendall(head.encode() + (body or b""))
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = sock.recv(65536)
-            if not chunk:
-                sock.close()
-                raise DaemonUnreachable(self.host, "connection closed during upgrade")
-            buf += chunk
-        header_blob, _, rest = buf.partition(b"\r\n\r\n")
-        lines = header_blob.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        fields = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            fields[k.strip().lower()] = v.strip()
-        if status >= 400:
-            length = int(fields.get("content-length", "0") or 0)
-            while len(rest) < length:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                rest += chunk
-            sock.close()
-            raise from_status(status, _message(rest))
-        return Hijacked(sock, rest, fields.get("content-type", ""))
+        try:
+            raw = conn.request(method, self.url(path, params), body if body is not None else b"", hdrs)
+        except OSError as exc:
+            conn.close()
+            raise self._unreachable(exc) from exc
+        if raw.status >= 400:
+            data = raw.read()
+            conn.close()
+            raise from_status(raw.status, _message(data))
+        sock, rest = conn.detach()
+        return Hijacked(sock, rest, raw.headers.get("content-type", "") or "")
 
     def close(self) -> None:
         if self._conn is not None:
@@ -342,9 +314,9 @@ class Transport:
 
 
 class _Buffered(Response):
-    """A fully read reply whose connection is already closed."""
+    """A fully read reply."""
 
-    def __init__(self, data: bytes, raw: http.client.HTTPResponse) -> None:
+    def __init__(self, data: bytes, raw: HTTPResponse) -> None:
         self.raw = raw
         self.status = raw.status
         self.headers = raw.headers
@@ -353,6 +325,9 @@ class _Buffered(Response):
 
     def read(self) -> bytes:
         return self._data
+
+    def close(self) -> None:
+        return None
 
     def chunks(self, size: int = 32768) -> Iterator[bytes]:
         if self._data:

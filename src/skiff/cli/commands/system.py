@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -88,8 +89,11 @@ Server:{{if ne .Platform.Name ""}} {{.Platform.Name}}{{end}}
 {{- end}}{{- end}}"""
 
 
+_PYTHON = "python{}.{}.{}".format(*sys.version_info[:3])
+
+
 def _go_arch() -> str:
-    m = platform.machine()
+    m = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
 
 
@@ -100,7 +104,7 @@ def _details_order(component: Mapping[str, Any]) -> list[str]:
 def _version(cli: Cli, ns: argparse.Namespace) -> int:
     client: dict[str, Any] = {
         "Platform": {"Name": ""}, "Version": skiff.__version__, "APIVersion": CLIENT_API_VERSION,
-        "DefaultAPIVersion": CLIENT_API_VERSION, "GoVersion": f"python{platform.python_version()}",
+        "DefaultAPIVersion": CLIENT_API_VERSION, "GoVersion": _PYTHON,
         "GitCommit": "", "BuildTime": "", "Os": "linux", "Arch": _go_arch(), "Context": "default",
     }
     fmt = ns.format
