@@ -1,0 +1,234 @@
+"""Network benchmark: iperf3 through Skiff's data path vs dockerd's, and vs plain loopback.
+
+Everything runs inside a private network namespace made for the run (the script re-executes itself
+there with ``ip netns exec``), so neither Skiff's chains and sysctls nor dockerd's bridge, DOCKER
+chains and FORWARD policy ever reach the host's own namespace. Measured, each the median of --runs:
+
+  loopback        iperf3 client and server on 127.0.0.1 (the kernel's limit here)
+  c2c             container to container on one user-defined bridge network
+  published       host -> 127.0.0.1:HOSTPORT published to a container (Skiff: kernel DNAT;
+                  dockerd: its default, docker-proxy for loopback)
+  attach cost     Skiff: NetworkService connect + release of one namespace; dockerd: the extra time
+                  of ``run --rm busybox true`` on the default bridge over ``--network none``
+
+Containers are namespaces for Skiff (the engine is wired elsewhere) and busybox containers for
+dockerd; iperf3 runs in them from the host's binary via nsenter / ip netns exec.
+
+    .venv/bin/python bench/network.py [--runs 3] [--seconds 3] [--no-docker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from skiff.network.drivers.bridge import OPT_NAME  # noqa: E402
+from skiff.network.ipam import PoolSpec  # noqa: E402
+from skiff.network.portmap import parse_port_spec  # noqa: E402
+from skiff.network.records import ConnectRequest, CreateRequest  # noqa: E402
+from skiff.network.service import NetworkService, ServiceConfig  # noqa: E402
+from tests.support.rootfs import make_busybox_rootfs  # noqa: E402
+
+
+def sh(*cmd: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=check, env=env)
+
+
+def iperf(server: list[str], client: list[str], target: str, port: int, seconds: int, server_port: int = 0) -> float:
+    """Gbit/s from one iperf3 run; server and client are command prefixes (namespace entry); the server
+    listens on server_port (default: port, the one the client dials)."""
+    server_port = server_port or port
+    srv = subprocess.Popen([*server, "iperf3", "-s", "-p", str(server_port)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):  # connect only once it listens: a refused early try would skew nothing but fail
+            ss = subprocess.run([*server, "ss", "-Hltn", f"sport = :{server_port}"], capture_output=True, text=True)
+            if ss.stdout.strip():
+                break
+            time.sleep(0.05)
+        out = subprocess.run([*client, "iperf3", "-c", target, "-p", str(port), "-t", str(seconds), "-J"],
+                             capture_output=True, text=True)
+        try:
+            return float(json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
+        except (ValueError, KeyError):
+            if os.environ.get("SKIFF_BENCH_DEBUG"):
+                print(sh(*server, "ss", "-ltnp").stdout, sh("iptables", "-t", "nat", "-L", "-v", "-n").stdout,
+                      sh("ss", "-tanp").stdout)
+            raise RuntimeError(f"iperf3 to {target}:{port} failed: {out.stdout[-200:]!r} {out.stderr[-200:]!r}")
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def median(fn: Callable[[], float], runs: int) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def in_ns(name: str) -> list[str]:
+    return ["ip", "netns", "exec", name]
+
+
+def bench_skiff(work: Path, runs: int, seconds: int) -> dict[str, float]:
+    svc = NetworkService(ServiceConfig(state_dir=work / "skiff", default_pools=(PoolSpec("10.250.0.0/16", 24),),
+                                       bridge_device="skb0"))
+    names = [f"skiff-bench-{secrets.token_hex(3)}" for _ in range(3)]
+    try:
+        svc.start()
+        svc.create(CreateRequest("benchnet", options={OPT_NAME: "skb1"}))
+        for n in names:
+            sh("ip", "netns", "add", n)
+        a = svc.connect("benchnet", ConnectRequest("a" * 64, "/a", f"/run/netns/{names[0]}",
+                                                   ports=tuple(parse_port_spec("127.0.0.1:15201:5201"))))
+        svc.connect("benchnet", ConnectRequest("b" * 64, "/b", f"/run/netns/{names[1]}"))
+        a_ip = a.ipv4.split("/")[0]
+        res = {
+            "c2c": median(lambda: iperf(in_ns(names[0]), in_ns(names[1]), a_ip, 5201, seconds), runs),
+            "published": median(lambda: iperf(in_ns(names[0]), [], "127.0.0.1", 15201, seconds, 5201), runs),
+        }
+
+        def attach() -> float:
+            t0 = time.perf_counter()
+            svc.connect("bridge", ConnectRequest("c" * 64, "/c", f"/run/netns/{names[2]}"))
+            svc.release_container("c" * 64)
+            return time.perf_counter() - t0
+
+        res["attach"] = median(attach, max(runs, 5))
+        return res
+    finally:
+        svc.remove_all()
+        svc.close()
+        for n in names:
+            sh("ip", "netns", "del", n, check=False)
+
+
+class Dockerd:
+    """A private dockerd (own roots and socket) with its default bridge and iptables, in this netns."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        work.mkdir(parents=True, exist_ok=True)
+        # ``ip netns exec`` gave us a private mount namespace with a fresh /sys and no cgroup fs;
+        # dockerd needs it. Mounting it here stays in that private namespace.
+        if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            sh("mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup", check=False)
+        self.env = {**os.environ, "DOCKER_HOST": f"unix://{work / 'docker.sock'}"}
+        self.proc = subprocess.Popen(
+            ["dockerd", "--data-root", str(work / "data"), "--exec-root", str(work / "exec"), "-H",
+             f"unix://{work / 'docker.sock'}", "--pidfile", str(work / "docker.pid"), "--storage-driver=vfs"],
+            stdout=subprocess.DEVNULL, stderr=open(work / "dockerd.log", "wb"), start_new_session=True)
+        for _ in range(300):
+            if self.docker("version", check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        self.close()
+        tail = (work / "dockerd.log").read_text(errors="replace").strip().splitlines()[-1:]
+        raise RuntimeError(f"dockerd did not start: {tail}")
+
+    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return sh("docker", *args, check=check, env=self.env)
+
+    def close(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for sub in ("exec", "data"):
+            sh("umount", "-R", str(self.work / sub), check=False)
+
+
+def bench_docker(work: Path, runs: int, seconds: int) -> dict[str, float]:
+    d = Dockerd(work / "docker")
+    try:
+        rootfs = make_busybox_rootfs(work / "rootfs")
+        tar = work / "busybox.tar"
+        sh("tar", "-C", str(rootfs), "-cf", str(tar), ".")
+        d.docker("import", str(tar), "skiff-bench-busybox")
+        d.docker("network", "create", "benchnet")
+        pids = []
+        for name, extra in (("bench-a", ["-p", "127.0.0.1:15202:5201"]), ("bench-b", [])):
+            d.docker("run", "-d", "--name", name, "--network", "benchnet", *extra, "skiff-bench-busybox",
+                     "sleep", "3600")
+            pids.append(d.docker("inspect", "-f", "{{.State.Pid}}", name).stdout.strip())
+        a_ip = d.docker("inspect", "-f", "{{(index .NetworkSettings.Networks \"benchnet\").IPAddress}}", "bench-a").stdout.strip()
+        ns = [["nsenter", "-t", pid, "-n"] for pid in pids]
+        res = {
+            "c2c": median(lambda: iperf(ns[0], ns[1], a_ip, 5201, seconds), runs),
+            "published": median(lambda: iperf(ns[0], [], "127.0.0.1", 15202, seconds, 5201), runs),
+        }
+
+        def run_true(network: str) -> float:
+            t0 = time.perf_counter()
+            d.docker("run", "--rm", "--network", network, "skiff-bench-busybox", "true")
+            return time.perf_counter() - t0
+
+        n = max(runs, 5)
+        res["attach"] = median(lambda: run_true("bridge"), n) - median(lambda: run_true("none"), n)
+        d.docker("rm", "-f", "bench-a", "bench-b", check=False)
+        return res
+    finally:
+        d.close()
+
+
+def inner(a: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="skiff-bench-net-"))
+    try:
+        lo = median(lambda: iperf([], [], "127.0.0.1", 5201, a.seconds), a.runs)
+        sk = bench_skiff(work, a.runs, a.seconds)
+        dk: dict[str, float] | None = None
+        if not a.no_docker and shutil.which("dockerd"):
+            try:
+                dk = bench_docker(work, a.runs, a.seconds)
+            except Exception as exc:  # a dockerd that cannot start here is reported, not fatal
+                print(f"dockerd: not measured ({exc} {getattr(exc, 'stderr', '')})")
+        print(f"loopback              : {lo:7.2f} Gbit/s")
+        for key, label in (("c2c", "container->container"), ("published", "host->127.0.0.1:published")):
+            line = f"{label:<26}: skiff {sk[key]:7.2f} Gbit/s ({sk[key] / lo:.2f}x loopback)"
+            if dk:
+                line += f" | dockerd {dk[key]:7.2f} Gbit/s | skiff/dockerd {sk[key] / dk[key]:.2f}x"
+            print(line)
+        line = f"{'bridge attach cost':<26}: skiff {sk['attach'] * 1000:7.1f} ms"
+        if dk:
+            line += f" | dockerd {dk['attach'] * 1000:7.1f} ms (run --rm on bridge minus on none)"
+        print(line)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.inner:
+        inner(a)
+        return
+    name = f"skiff-bench-{secrets.token_hex(4)}"
+    sh("ip", "netns", "add", name)
+    try:
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        argv = [sys.executable, str(Path(__file__).resolve()), "--inner", "--runs", str(a.runs), "--seconds",
+                str(a.seconds)] + (["--no-docker"] if a.no_docker else [])
+        raise SystemExit(subprocess.run(["ip", "netns", "exec", name, *argv]).returncode)
+    finally:
+        sh("ip", "netns", "del", name, check=False)
+
+
+if __name__ == "__main__":
+    main()
