@@ -119,7 +119,19 @@ async def _attach(request: web.Request) -> web.StreamResponse:
     return conn.response
 
 
+async def _exec_start(request: web.Request) -> web.StreamResponse:
+    body = await request.json()  # the body is read first; stdin sent behind it must survive
+    conn = await hijack(request, multiplexed=not body.get("Tty"))
+    received = b""
+    while chunk := await conn.read():
+        received += chunk
+    await conn.write(b"tty=%d:" % body.get("Tty", False) + received)
+    conn.close()
+    return conn.response
+
+
 ROUTES = [
+    Route("POST", "/exec/{id}/start", _exec_start),
     Route("GET", "/boom", _boom), Route("GET", "/containers/{id}/json", _missing),
     Route("POST", "/same", _same), Route("GET", "/echo", _echo_version),
     Route("GET", "/new", _echo_version, min_version="1.45"), Route("POST", "/progress", _progress),
@@ -210,6 +222,18 @@ def test_hijack_upgrade_multiplexed_half_close() -> None:
         assert b"Content-Type: application/vnd.docker.multiplexed-stream" in headers
         assert b"Upgrade: tcp" in headers and b"Connection: Upgrade" in headers
         assert FrameDecoder().feed(body) == [(1, b"got:hello world"), (2, b"bye")]
+
+    _serve(run)
+
+
+def test_hijack_after_json_body_with_early_stdin() -> None:
+    def run(sock: Path) -> None:
+        body = b'{"Detach":false,"Tty":false}'
+        head = (b"POST /v1.50/exec/x/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        headers, out = _raw_hijack(sock, head, [b"stdin-data"])
+        assert headers.startswith(b"HTTP/1.1 101 UPGRADED")
+        assert FrameDecoder().feed(out) == [(1, b"tty=0:stdin-data")]
 
     _serve(run)
 
