@@ -166,4 +166,7 @@ def prune_images(svc: ImageService, filters: Mapping[str, Sequence[str]] | None 
             continue
         if len(deleted) > before:
             reclaimed += rec.size
+    # layer snapshots no image records (a pull killed after some layers were committed)
+    keep = {str(x.chain_id) for r in svc.images.all() for x in r.layers}
+    svc.unpacker.cleanup(keep)
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}

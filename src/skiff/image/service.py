@@ -69,6 +69,7 @@ class ImageService:
         self.content.clean_ingest()
         self.images = ImageStore(self.root / "images.db")
         self.unpacker = unpacker
+        unpacker.cleanup()  # active snapshots of unpacks a crash interrupted
         self.insecure = tuple(insecure_registries)
         self.max_down = max_concurrent_downloads
         self.max_up = max_concurrent_uploads

@@ -8,20 +8,24 @@ extracting); :class:`DigestOnlyUnpacker` only verifies diff IDs, for stores that
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from skiff.errors import NotFound
+from skiff.errors import Conflict, NotFound
 from skiff.image.errors import DigestMismatch
 from skiff.image.layers import DigestingReader, open_uncompressed
 from skiff.oci.digest import Digest, chain_ids
-from skiff.storage.snapshot import Snapshotter
+from skiff.storage.snapshot import Kind, Snapshotter
 from skiff.storage.unpack import LayerSource, unpack_layers
 
 __all__ = ["Unpacker", "DigestOnlyUnpacker", "SnapshotUnpacker", "CountingFile", "OnBytes"]
+
+_CHAIN = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 #: on_bytes(layer index, compressed bytes read); may be called from worker threads.
 OnBytes = Callable[[int, int], None]
@@ -48,6 +52,12 @@ class Unpacker(Protocol):
 
     def usage(self, chain_id: Digest) -> int:
         """Bytes used by this layer alone (-1 if unknown)."""
+        ...
+
+    def cleanup(self, keep: set[str] | None = None) -> list[str]:
+        """Remove what interrupted unpacks left (active ``extract-`` snapshots) and, with ``keep``,
+        committed layer snapshots (named ``sha256:...``) that are not in it and have no children.
+        Returns the removed names."""
         ...
 
 
@@ -121,6 +131,14 @@ class DigestOnlyUnpacker:
     def remove(self, chain_id: Digest) -> None:
         self._known.pop(chain_id, None)
 
+    def cleanup(self, keep: set[str] | None = None) -> list[str]:
+        if keep is None:
+            return []
+        gone = [c for c in self._known if c not in keep]
+        for c in gone:
+            del self._known[c]
+        return gone
+
     def usage(self, chain_id: Digest) -> int:
         return self._known.get(chain_id, -1)
 
@@ -136,7 +154,7 @@ class SnapshotUnpacker:
 
     def has(self, chain_id: Digest) -> bool:
         try:
-            return self.sn.stat(str(chain_id)).kind.value == "committed"
+            return self.sn.stat(str(chain_id)).kind is Kind.COMMITTED
         except NotFound:
             return False
 
@@ -162,3 +180,26 @@ class SnapshotUnpacker:
             return int(self.sn.usage(str(chain_id)).size)
         except NotFound:
             return -1
+
+    def cleanup(self, keep: set[str] | None = None) -> list[str]:
+        removed: list[str] = []
+        for info in list(self.sn.walk()):
+            if info.kind is not Kind.COMMITTED and info.name.startswith("extract-"):
+                with contextlib.suppress(NotFound, Conflict):
+                    self.sn.remove(info.name)
+                    removed.append(info.name)
+        if keep is None:
+            return removed
+        progress = True
+        while progress:  # top layers first: a parent goes once its children are gone
+            progress = False
+            infos = list(self.sn.walk())
+            parents = {i.parent for i in infos if i.parent}
+            for info in infos:
+                if (info.kind is Kind.COMMITTED and _CHAIN.match(info.name) and info.name not in keep
+                        and info.name not in parents):
+                    with contextlib.suppress(NotFound, Conflict):
+                        self.sn.remove(info.name)
+                        removed.append(info.name)
+                        progress = True
+        return removed

@@ -17,9 +17,11 @@ import pytest
 
 from skiff.errors import SkiffError
 from skiff.image.service import ImageService
-from skiff.image.unpack import DigestOnlyUnpacker
+from skiff.image.unpack import DigestOnlyUnpacker, SnapshotUnpacker
 from skiff.oci.digest import Digest
 from skiff.oci.image_spec import ContainerConfig
+from skiff.storage.overlay2 import Overlay2Snapshotter
+from skiff.storage.snapshot import Kind
 from tests.integration.image.registry_fixture import Registry, layer_tar
 
 
@@ -69,10 +71,16 @@ _PULLER = """
 import asyncio, sys
 from pathlib import Path
 from skiff.image.service import ImageService
-from skiff.image.unpack import DigestOnlyUnpacker
+from skiff.image.unpack import DigestOnlyUnpacker, SnapshotUnpacker
 
 async def main():
-    svc = ImageService(Path(sys.argv[1]), DigestOnlyUnpacker())
+    if sys.argv[3] == "overlay2":
+        from skiff.image.unpack import SnapshotUnpacker
+        from skiff.storage.overlay2 import Overlay2Snapshotter
+        unpacker = SnapshotUnpacker(Overlay2Snapshotter(Path(sys.argv[1]) / "overlay2"))
+    else:
+        unpacker = DigestOnlyUnpacker()
+    svc = ImageService(Path(sys.argv[1]) / "image", unpacker)
     svc.max_down = 1
     async for m in svc.pull(sys.argv[2]):
         print(__import__("json").dumps(m), flush=True)
@@ -81,14 +89,20 @@ asyncio.run(main())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", ["Pulling fs layer", "Downloading", "Verifying Checksum", "Download complete"])
+@pytest.mark.parametrize(("kill_at", "driver"), [
+    ("Pulling fs layer", "digest"), ("Downloading", "digest"), ("Verifying Checksum", "digest"),
+    ("Download complete", "digest"),
+    pytest.param("Downloading", "overlay2", marks=pytest.mark.root),
+    pytest.param("Extracting", "overlay2", marks=pytest.mark.root),
+])
 def test_pull_killed_leaves_no_partial_image(registry: Registry, service: ImageService, tmp_path: Path,
-                                             kill_at: str) -> None:
+                                             kill_at: str, driver: str) -> None:
     ref = f"{registry.host}/kill/me:1"
     layers = [layer_tar({f"l{i}": os.urandom(6_000_000)}) for i in range(4)]
     image_id = _push_image(service, ref, layers)
     root = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-c", _PULLER, str(root), ref], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", _PULLER, str(root), ref, driver], stdout=subprocess.PIPE,
+                            text=True)
     killed = False
     try:
         assert proc.stdout is not None
@@ -103,16 +117,24 @@ def test_pull_killed_leaves_no_partial_image(registry: Registry, service: ImageS
         proc.wait()
     assert killed, f"pull finished before reaching {kill_at!r}"
 
-    svc = ImageService(root, DigestOnlyUnpacker())  # a restart: clean_ingest runs here
+    sn = Overlay2Snapshotter(root / "overlay2") if driver == "overlay2" else None
+    # a restart: clean_ingest and the unpacker's cleanup run here
+    svc = ImageService(root / "image", SnapshotUnpacker(sn) if sn is not None else DigestOnlyUnpacker())
     try:
+        if sn is not None:
+            assert not [i.name for i in sn.walk() if i.kind is not Kind.COMMITTED]
         for rec in svc.images.all():  # an image is either absent or whole
             assert str(rec.id) == image_id and all(svc.content.has(x.blob) for x in rec.layers if x.blob)
-        assert list((root / "content" / "ingest").iterdir()) == []
+        assert list((root / "image" / "content" / "ingest").iterdir()) == []
         for d in svc.content.walk():  # whatever is in blobs/ is complete and verified
             assert Digest.of(svc.content.read(d)) == d
         msgs = drain(svc.pull(ref))
         assert msgs[-1]["status"] in (f"Status: Downloaded newer image for {ref}",
                                       f"Status: Image is up to date for {ref}")
         assert str(svc.resolve(ref).id) == image_id
+        if sn is not None:
+            assert {i.name for i in sn.walk()} == {str(c) for c in svc.rootfs_for(ref).chain_ids}
     finally:
         svc.close()
+        if sn is not None:
+            sn.close()
