@@ -35,12 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skiff.network.drivers.bridge import OPT_NAME  # noqa: E402
-from skiff.network.ipam import PoolSpec  # noqa: E402
-from skiff.network.portmap import parse_port_spec  # noqa: E402
-from skiff.network.records import ConnectRequest, CreateRequest  # noqa: E402
-from skiff.network.service import NetworkService, ServiceConfig  # noqa: E402
-from tests.support.rootfs import make_busybox_rootfs  # noqa: E402
+from tests.support.rootfs import make_busybox_rootfs
+
+from skiff.network.drivers.bridge import OPT_NAME
+from skiff.network.ipam import PoolSpec
+from skiff.network.portmap import parse_port_spec
+from skiff.network.records import ConnectRequest, CreateRequest
+from skiff.network.service import NetworkService, ServiceConfig
 
 
 def sh(*cmd: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -125,10 +126,11 @@ class Dockerd:
         if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
             sh("mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup", check=False)
         self.env = {**os.environ, "DOCKER_HOST": f"unix://{work / 'docker.sock'}"}
+        self._log = open(work / "dockerd.log", "wb")  # noqa: SIM115 - lives as long as dockerd
         self.proc = subprocess.Popen(
             ["dockerd", "--data-root", str(work / "data"), "--exec-root", str(work / "exec"), "-H",
              f"unix://{work / 'docker.sock'}", "--pidfile", str(work / "docker.pid"), "--storage-driver=vfs"],
-            stdout=subprocess.DEVNULL, stderr=open(work / "dockerd.log", "wb"), start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True)
         for _ in range(300):
             if self.docker("version", check=False).returncode == 0:
                 return
@@ -149,6 +151,7 @@ class Dockerd:
             self.proc.wait()
         for sub in ("exec", "data"):
             sh("umount", "-R", str(self.work / sub), check=False)
+        self._log.close()
 
 
 def bench_docker(work: Path, runs: int, seconds: int) -> dict[str, float]:
