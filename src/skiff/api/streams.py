@@ -2,7 +2,8 @@
 
 - ``JsonStream``: Docker's progress format (pull, push, load, build, events): one JSON object per
   line, flushed per message. An error after the reply started is an ``errorDetail`` line with
-  HTTP 200 (the client turns it into a failure).
+  HTTP 200 (the client turns it into a failure). ``stream_messages(request, async_iter)`` relays a
+  service's message iterator with exactly that rule.
 - ``frame``/``FrameDecoder``: the 8-byte stdio frames of non-TTY attach/logs/exec
   ``[stream, 0, 0, 0, size (uint32 big-endian)] + payload``; 0 stdin, 1 stdout, 2 stderr.
 - ``hijack``: take over the connection for attach/exec (``Upgrade: tcp``): answer
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +26,7 @@ from skiff.api.httputil import dumps
 from skiff.api.versions import DEFAULT_VERSION
 from skiff.errors import SkiffError
 
-__all__ = ["JsonStream", "progress_message", "STDIN", "STDOUT", "STDERR", "frame", "FrameDecoder",
+__all__ = ["JsonStream", "stream_messages", "progress_message", "STDIN", "STDOUT", "STDERR", "frame", "FrameDecoder",
            "RAW_STREAM", "MULTIPLEXED_STREAM", "Hijacked", "hijack", "StdWriter"]
 
 STDIN, STDOUT, STDERR = 0, 1, 2
@@ -100,6 +101,26 @@ class JsonStream:
         with contextlib.suppress(ConnectionError):
             await self.response.write_eof()
         return self.response
+
+
+async def stream_messages(request: web.Request, messages: AsyncIterator[Mapping[str, Any]],
+                          content_type: str = "application/json") -> web.StreamResponse:
+    """Relay a service's progress messages; an error is an HTTP status if nothing was sent yet.
+
+    moby's rule (postImagesCreate, postBuild...): before the first byte the error becomes the
+    reply's status and ``{"message"}``; after it, an ``errorDetail`` line in a 200 stream.
+    """
+    out = JsonStream(request, content_type)
+    try:
+        async for msg in messages:
+            await out.send(msg)
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception as exc:
+        if not out.started:
+            raise
+        await out.error(exc)
+    return await out.finish()
 
 
 # ---- stdio multiplexing ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,16 @@ from skiff.api.errors import STATUS, status_for
 from skiff.api.httputil import api_version, json_response, query_bool
 from skiff.api.routes import Route
 from skiff.api.server import make_app, setup_runner
-from skiff.api.streams import STDERR, STDOUT, FrameDecoder, JsonStream, frame, hijack, progress_message
+from skiff.api.streams import (
+    STDERR,
+    STDOUT,
+    FrameDecoder,
+    JsonStream,
+    frame,
+    hijack,
+    progress_message,
+    stream_messages,
+)
 from skiff.api.versions import check, less_than
 from skiff.client.api import APIClient
 from skiff.client.errors import DaemonError
@@ -130,7 +139,18 @@ async def _exec_start(request: web.Request) -> web.StreamResponse:
     return conn.response
 
 
+async def _pull(request: web.Request) -> web.StreamResponse:
+    async def messages() -> AsyncIterator[dict[str, str]]:
+        if request.query.get("early"):
+            raise NotFound("pull access denied for nosuch")
+        yield {"status": "Pulling"}
+        raise Unauthorized("late failure")
+
+    return await stream_messages(request, messages())
+
+
 ROUTES = [
+    Route("POST", "/images/create", _pull),
     Route("POST", "/exec/{id}/start", _exec_start),
     Route("GET", "/boom", _boom), Route("GET", "/containers/{id}/json", _missing),
     Route("POST", "/same", _same), Route("GET", "/echo", _echo_version),
@@ -182,6 +202,10 @@ def test_errors_and_versions_over_http() -> None:
             t.request("GET", "/v1.51/nothing/here")
         with pytest.raises(InvalidParameter):
             t.request("GET", "/echo", {"flag": "maybe"})
+        with pytest.raises(NotFound, match="pull access denied"):
+            t.request("POST", "/images/create", {"early": "1"}, stream=True)
+        assert list(t.request("POST", "/images/create", stream=True).iter_json()) == [
+            {"status": "Pulling"}, {"errorDetail": {"message": "late failure"}, "error": "late failure"}]
         lines = list(t.request("POST", "/progress", stream=True).iter_json())
         assert lines == [{"status": "one"}, {"errorDetail": {"message": "went wrong"}, "error": "went wrong"}]
         t.close()
