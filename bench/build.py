@@ -9,7 +9,7 @@ Three measurements, each the median of --runs:
 
 Skiff's figure is ``skiff.build`` end to end (context tar -> extract_context -> Builder) over a
 bench-local directory backend (full copies per layer, like dockerd's vfs driver here; RUN via
-chroot), because the engine's BuildBackend is not wired yet. dockerd 20.10 runs privately (own
+chroot), because the engine's BuildBackend is not wired yet (tests/integration/build/dir_backend.py). dockerd 20.10 runs privately (own
 data-root/exec-root/socket, vfs, no bridge) with DOCKER_BUILDKIT=0; buildah uses vfs and chroot
 isolation. Targets from issue 6: cached <= 0.5x dockerd, cold <= dockerd.
 
@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,16 +34,13 @@ from typing import Any, BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.integration.build.dir_backend import DirBackend
 from tests.support.rootfs import make_busybox_rootfs
 
-from skiff.build.backend import Image, OutputSink, ProgressSink, RunSpec, Workspace
 from skiff.build.builder import Builder, BuildOptions
 from skiff.build.cache import MemoryCacheStore
 from skiff.build.context import extract_context
 from skiff.build.dockerignore import IgnoreMatcher, read_ignore_file, trim_build_files, write_context_tar
-from skiff.errors import NotFound
-from skiff.oci.digest import Digest
-from skiff.oci.image_spec import ContainerConfig, History, ImageConfig
 
 BASE = "skiff-bench-busybox"
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -64,104 +60,6 @@ CMD ["sh", "-c", "cat /app/build.txt"]
 """
 
 CONTEXT_DOCKERFILE = f"FROM {BASE}\nCOPY . /ctx/\n"
-
-
-class DirBackend:
-    """A plain-directory BuildBackend: every image a full rootfs copy, RUN through chroot."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.images: dict[str, Image] = {}
-        self.fs: dict[str, Path] = {}
-        self.names: dict[str, str] = {}
-        self._n = 0
-        self._lock = threading.Lock()
-
-    def _dir(self, prefix: str) -> Path:
-        with self._lock:
-            self._n += 1
-            return self.root / f"{prefix}-{self._n}"
-
-    def add_base(self, name: str, rootfs: Path) -> None:
-        cfg = ImageConfig(
-            config=ContainerConfig(env=(PATH,), cmd=("sh",)),
-            diff_ids=(Digest.of(b"base"),),
-            history=(History(created_by="base"),),
-        )
-        img = Image(str(cfg.digest), cfg)
-        self.images[img.id], self.fs[img.id], self.names[name] = img, rootfs, img.id
-
-    def resolve_image(self, ref: str, *, platform: str, pull: bool, progress: ProgressSink) -> Image:
-        image_id = self.names.get(ref.removesuffix(":latest"))
-        if image_id is None:
-            raise NotFound(f"No such image: {ref}")
-        return self.images[image_id]
-
-    def get_image(self, image_id: str) -> Image | None:
-        return self.images.get(image_id)
-
-    def prepare(self, image_id: str) -> Workspace:
-        d = self._dir("ws")
-        if image_id:
-            subprocess.run(["cp", "-a", str(self.fs[image_id]), str(d)], check=True)
-        else:
-            d.mkdir()
-        return Workspace(d.name, d, image_id)
-
-    def view(self, image_id: str) -> Workspace:
-        return Workspace("view", self.fs[image_id], image_id, writable=False)
-
-    def release(self, workspace: Workspace) -> None:
-        if workspace.writable:
-            shutil.rmtree(workspace.rootfs, ignore_errors=True)
-
-    def run(self, workspace: Workspace, spec: RunSpec, output: OutputSink) -> int:
-        user = [f"--userspec={spec.user}"] if spec.user else []
-        proc = subprocess.run(
-            [
-                "chroot",
-                *user,
-                str(workspace.rootfs),
-                "/bin/sh",
-                "-c",
-                'cd "$1" && shift && exec "$@"',
-                "sh",
-                spec.workdir,
-                *spec.args,
-            ],
-            env=dict(e.split("=", 1) for e in spec.env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        output(proc.stdout)
-        return proc.returncode
-
-    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
-        diff_ids = config.diff_ids
-        parent_fs = next(
-            (self.fs[i] for i, im in self.images.items() if im.config.diff_ids == diff_ids), None
-        )
-        if workspace is not None:
-            fs = self._dir("img")
-            subprocess.run(["cp", "-a", str(workspace.rootfs), str(fs)], check=True)
-            diff_ids = (*diff_ids, Digest.of(str(fs).encode()))
-        else:
-            fs = parent_fs if parent_fs is not None else self._dir("empty")
-            fs.mkdir(exist_ok=True)
-        cfg = config.with_changes(diff_ids=diff_ids, history=(*config.history, history))
-        img = Image(str(cfg.digest), cfg)
-        with self._lock:
-            self.images[img.id], self.fs[img.id] = img, fs
-        return img
-
-    def tag(self, image_id: str, ref: str) -> str:
-        self.names[ref] = image_id
-        return ref
-
-    def cache_mount_dir(self, cache_id: str) -> Path:
-        d = self.root / "cache" / cache_id.strip("/").replace("/", "_")
-        d.mkdir(parents=True, exist_ok=True)
-        return d
 
 
 def make_app_context(ctx: Path) -> None:
@@ -292,7 +190,6 @@ def main() -> int:
         results: dict[str, dict[str, float]] = {"cold": {}, "cached": {}, "context": {}}
 
         backend = DirBackend(work / "skiff")
-        backend.root.mkdir()
         backend.add_base(BASE, rootfs)
         cache = MemoryCacheStore()
         results["cold"]["skiff"] = statistics.median(
