@@ -7,17 +7,28 @@ Subclasses only say how a snapshot's directory is filled (``_populate``), what i
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from skiff.errors import InvalidParameter
+from skiff.errors import InvalidParameter, System
 from skiff.storage.metadata import MetaStore, Record
 from skiff.storage.mount import Mount
 from skiff.storage.snapshot import Info, Kind, LayerDirs, Usage, WrongSnapshotKind
 
-__all__ = ["DirSnapshotter", "disk_usage"]
+__all__ = ["DirSnapshotter", "disk_usage", "remove_tree"]
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a snapshot directory of any depth (containers can nest deeper than Python recurses,
+    which defeats shutil.rmtree); a missing path is fine."""
+    if not os.path.lexists(path):
+        return
+    proc = subprocess.run(["rm", "-rf", "--one-file-system", "--", os.fspath(path)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise System(f"removing {path}: {proc.stderr.strip()}")
 
 
 def disk_usage(path: Path) -> Usage:
@@ -66,7 +77,7 @@ class DirSnapshotter:
         raise NotImplementedError
 
     def _discard(self, id_: str) -> None:
-        shutil.rmtree(self._dir(id_), ignore_errors=True)
+        remove_tree(self._dir(id_))
 
     def layer_dirs(self, key: str) -> LayerDirs:
         raise NotImplementedError
@@ -80,7 +91,10 @@ class DirSnapshotter:
         known = self._meta.ids()
         for entry in os.scandir(self.root / self._DATA):
             if entry.name not in known:
-                self._discard(entry.name)
+                try:
+                    self._discard(entry.name)
+                except System:
+                    pass  # still mounted somewhere: try again at the next start
 
     def _create(self, key: str, parent: str | None, labels: Mapping[str, str] | None, kind: Kind) -> Record:
         if not key:
@@ -123,6 +137,8 @@ class DirSnapshotter:
         self._meta.commit(name, key, labels, use.size, use.inodes, parent=parent, reparent=reparent)
 
     def remove(self, key: str) -> None:
+        """Drop the record, then the data; if the data cannot go (still mounted: System), the
+        record is gone anyway and the directory is swept at the next start."""
         rec = self._meta.remove(key)
         self._discard(rec.id)
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import string
 
-from skiff.storage.base import DirSnapshotter
+from skiff.storage.base import DirSnapshotter, remove_tree
 from skiff.storage.metadata import Record
 from skiff.storage.mount import Mount
 from skiff.storage.snapshot import LayerDirs
@@ -87,7 +86,7 @@ class Overlay2Snapshotter(DirSnapshotter):
         except OSError:
             pass
         self._links.pop(id_, None)
-        shutil.rmtree(self._dir(id_), ignore_errors=True)
+        remove_tree(self._dir(id_))
 
     def _sweep(self) -> None:
         super()._sweep()

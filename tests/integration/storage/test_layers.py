@@ -268,3 +268,16 @@ def test_child_snapshot_keeps_everything(snapshotter: DirSnapshotter, mounter: M
     snapshotter.commit("child-c", "child")
     with mounter.mounted(snapshotter.view("grandchild", "child-c")) as root:
         assert tree(root) == expected
+
+
+@pytest.mark.slow
+def test_very_deep_tree_applies_and_is_removed(snapshotter: DirSnapshotter) -> None:
+    """Deeper than Python recursion: applying, replacing and removing still work."""
+    deep = "/".join(["d"] * 1100)
+    layer = make_tar([file(f"{deep}/f", b"x")])
+    top = unpack_layers(snapshotter, [source(layer)])[-1].chain_id
+    replace = make_tar([file("d", b"now a file")])  # on vfs this removes the whole deep tree
+    top2 = unpack_layers(snapshotter, [source(layer), source(replace)])[-1].chain_id
+    snapshotter.remove(top2)
+    snapshotter.remove(top)
+    assert os.listdir(snapshotter.root / "snapshots") == []

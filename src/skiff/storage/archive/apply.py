@@ -23,6 +23,7 @@ import errno
 import os
 import shutil
 import stat
+import subprocess
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -95,7 +96,10 @@ class _Applier:
             return
         self.sd.forget(parts)
         if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(name, dir_fd=fd)
+            try:
+                shutil.rmtree(name, dir_fd=fd)
+            except RecursionError:  # deeper than Python recurses: GNU rm has no such limit
+                subprocess.run(["rm", "-rf", "--", self.sd.proc_path(fd, name)], pass_fds=(fd,), check=True)
         else:
             os.unlink(name, dir_fd=fd)
 

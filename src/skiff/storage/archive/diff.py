@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from skiff.errors import InvalidParameter
 from skiff.storage.archive.apply import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 from skiff.storage.snapshot import LayerDirs
 from skiff.sys import xattr
@@ -195,7 +196,17 @@ def _tarinfo(entry: _Entry, links: dict[tuple[int, int], str]) -> tarfile.TarInf
 
 
 def write_diff(dirs: LayerDirs, out: BinaryIO) -> WrittenDiff:
-    """Write the layer tar of ``dirs`` (uncompressed) to ``out``; return its diff ID and size."""
+    """Write the layer tar of ``dirs`` (uncompressed) to ``out``; return its diff ID and size.
+
+    Raises InvalidParameter for a tree nested deeper than Python can recurse (~900 levels).
+    """
+    try:
+        return _write_diff(dirs, out)
+    except RecursionError:
+        raise InvalidParameter(f"{dirs.upper}: directory tree too deep to archive") from None
+
+
+def _write_diff(dirs: LayerDirs, out: BinaryIO) -> WrittenDiff:
     hw = _HashingWriter(out)
     entries = _overlay_entries(dirs.upper) if dirs.overlay else _vfs_entries(dirs)
     links: dict[tuple[int, int], str] = {}
@@ -218,7 +229,15 @@ def changes(dirs: LayerDirs) -> list[Change]:
     """``docker diff``: what the snapshot's layer added, modified and deleted, sorted by path.
 
     Parents of any change are reported as modified (as Docker does) when they exist below.
+    Raises InvalidParameter for a tree nested deeper than Python can recurse.
     """
+    try:
+        return _changes(dirs)
+    except RecursionError:
+        raise InvalidParameter(f"{dirs.upper}: directory tree too deep to compare") from None
+
+
+def _changes(dirs: LayerDirs) -> list[Change]:
     found: dict[str, ChangeKind] = {}
 
     def below(rel: str) -> bool:

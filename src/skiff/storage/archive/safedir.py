@@ -68,32 +68,45 @@ class SafeDir:
     def dir_fd(self, parts: tuple[str, ...], entry: str, *, create: bool = True) -> int:
         """An fd of directory ``parts`` (made 0755 if missing and ``create``); never via a symlink.
 
-        The fd belongs to the cache: do not close it.
+        The fd belongs to the cache: do not close it. Walks from the deepest cached ancestor.
         """
         if not parts:
             return self.root_fd
         cached = self._cache.get(parts)
         if cached is not None:
             return cached
-        parent = self.dir_fd(parts[:-1], entry, create=create)
-        name = parts[-1]
+        depth = len(parts) - 1
+        while depth > 0 and parts[:depth] not in self._cache:
+            depth -= 1
+        fd = self._cache[parts[:depth]] if depth else self.root_fd
+        opened: list[int] = []
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-        except FileNotFoundError:
-            if not create:
-                raise
-            try:
-                os.mkdir(name, 0o755, dir_fd=parent)
-            except FileExistsError:
-                pass
-            fd = self._open_dir(name, parent, entry, parts)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafeEntry(entry, f"{'/'.join(parts)} is a symlink or not a directory") from exc
+            for i in range(depth, len(parts)):
+                name = parts[i]
+                try:
+                    fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    try:
+                        os.mkdir(name, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    fd = self._open_dir(name, fd, entry, parts[:i + 1])
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise UnsafeEntry(entry, f"{'/'.join(parts[:i + 1])} is a symlink or not a directory") \
+                            from exc
+                    raise
+                opened.append(fd)
+        except BaseException:
+            for o in opened:
+                os.close(o)
             raise
-        if len(self._cache) >= self._max:
+        if len(self._cache) + len(opened) > self._max:
             self._drop_all()
-        self._cache[parts] = fd
+        for i, o in enumerate(opened):
+            self._cache[parts[:depth + i + 1]] = o
         return fd
 
     def _open_dir(self, name: str, parent: int, entry: str, parts: tuple[str, ...]) -> int:
