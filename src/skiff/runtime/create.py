@@ -235,6 +235,17 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
         mgr.apply(init_pid)
         mgr.set(resources)
         sync.send(parent_ch, "go", pid=init_pid)
+        # Record the state while the child finishes the rootfs (fsync costs milliseconds). A reader
+        # may see "created" a little early: harmless, `start` waits on the fifo, which the init only
+        # opens once it is really ready; and a failure below removes the whole state dir.
+        st = proc_stat(init_pid)
+        rec = ContainerRecord(
+            id=opts.container_id, bundle=cfg.bundle, rootfs=cfg.root_path, pid=init_pid,
+            start_time=st[1] if st else 0, created=_now(), owner="", status="created",
+            annotations=cfg.annotations_dict(), cgroups_path=cfg.cgroups_path,
+            cgroup_paths=dict(mgr.paths()), config=raw, console_socket=opts.console_socket,
+        )
+        write_record(state_dir, rec)
         sync.expect(parent_ch, "hooks")
         if cfg.hooks.prestart or cfg.hooks.create_runtime:
             from skiff.runtime.hooks import run_hooks
@@ -248,14 +259,6 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
         raise InitFailed(f"container init failed: {exc}") from None
     finally:
         parent_ch.close()
-    st = proc_stat(init_pid)
-    rec = ContainerRecord(
-        id=opts.container_id, bundle=cfg.bundle, rootfs=cfg.root_path, pid=init_pid,
-        start_time=st[1] if st else 0, created=_now(), owner="", status="created",
-        annotations=cfg.annotations_dict(), cgroups_path=cfg.cgroups_path,
-        cgroup_paths=dict(mgr.paths()), config=raw, console_socket=opts.console_socket,
-    )
-    write_record(state_dir, rec)
     if opts.pid_file:
         write_pid_file(opts.pid_file, init_pid)
     from skiff.runtime.container import Container

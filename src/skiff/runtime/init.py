@@ -179,13 +179,18 @@ def _init(ctx: InitContext) -> None:
     early, late = rootfs.split_mounts(cfg)
     rootfs.prepare_root(cfg)
     rootfs.mount_all(cfg, in_userns, cgns is not None, early)  # while the parent makes the cgroup
+    devices_early = all(m.type == "cgroup" for m in late)  # nothing mounted over /dev later
+    if devices_early:
+        rootfs.create_devices(cfg, in_userns)
+        rootfs.dev_symlinks(cfg)
     go = sync.expect(ctx.sock, "go")  # the parent has put us in our cgroup
     host_pid = int(go["pid"])
     if cgns is not None and not cgns.path:
         ns.unshare(ns.CLONE_NEWCGROUP)
     rootfs.mount_all(cfg, in_userns, cgns is not None, late)
-    rootfs.create_devices(cfg, in_userns)
-    rootfs.dev_symlinks(cfg)
+    if not devices_early:
+        rootfs.create_devices(cfg, in_userns)
+        rootfs.dev_symlinks(cfg)
     sync.send(ctx.sock, "hooks")
     sync.expect(ctx.sock, "go")  # prestart and createRuntime hooks have run
     run_hooks("createContainer", cfg.hooks.create_container, _state(ctx, "created", host_pid))
