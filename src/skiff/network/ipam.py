@@ -180,11 +180,6 @@ class Ipam:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self._path)
-        dirfd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
 
     # -- pools ------------------------------------------------------------------------------
     def _all_subnets(self, exclude: str = "") -> list[Network]:

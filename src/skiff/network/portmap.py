@@ -298,6 +298,8 @@ class PortMapper:
     def unmap(self, owner: str) -> None:
         """Unpublish everything of owner (idempotent)."""
         with self._lock:
+            if owner not in self._owners:
+                return
             self._drop(owner, list(self._owners.get(owner, [])))
             self._save()
 
