@@ -10,11 +10,12 @@ Tags are applied only when every step succeeded, so a failed build leaves nothin
 from __future__ import annotations
 
 import os
+import queue
 import secrets as _secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,10 +39,18 @@ from skiff.build.instructions import (
 from skiff.build.parser import parse
 from skiff.build.stages import StageGraph, build_graph
 from skiff.build.words import Env, ShellLex
-from skiff.errors import InvalidParameter, SkiffError, System
+from skiff.errors import InvalidParameter, System
 from skiff.oci.image_spec import History, ImageConfig, parse_platform
 
-__all__ = ["BuildError", "BuildOptions", "BuildResult", "Builder", "StepRunner", "error_message"]
+__all__ = [
+    "BuildError",
+    "BuildOptions",
+    "BuildResult",
+    "BuildStream",
+    "Builder",
+    "StepRunner",
+    "error_message",
+]
 
 Emit = Callable[[Mapping[str, Any]], None]
 
@@ -172,20 +181,25 @@ class Builder:
             return self._cache_locks.setdefault(cache_id, threading.Lock())
 
     def build(self, context: BuildContext, options: BuildOptions, emit: Emit) -> BuildResult:
-        """Run one build. Parse errors are raised before anything is emitted; a later failure is
-        emitted as an errorDetail message and raised with ``streamed = True``."""
+        """Run one build, sending Docker's JSON messages to ``emit``.
+
+        Errors are raised, never emitted: parse errors before any message (the API answers 400),
+        later ones after the stream started (the API ends it with ``error_message(exc)``, moby's
+        rule). In quiet mode the held step output is flushed first, as dockerd does on failure."""
         out = _Output(emit, options.quiet)
         try:
             return self._build(context, options, out)
-        except SkiffError as exc:
+        except BaseException:
             if out.started:
                 out.flush_all()
                 if out.quiet:
                     for msg in out.held:
                         emit(msg)
-                emit(error_message(exc))
-                exc.streamed = True  # type: ignore[attr-defined]
             raise
+
+    def stream(self, context: BuildContext, options: BuildOptions) -> BuildStream:
+        """The build as an iterator of messages (run in a worker thread); see BuildStream."""
+        return BuildStream(self, context, options)
 
     def _build(self, context: BuildContext, options: BuildOptions, out: _Output) -> BuildResult:
         if options.platform:
@@ -276,6 +290,41 @@ class Builder:
             stage_images={i: img.id for i, img in results.items()},
             warnings=tuple(warnings),
         )
+
+
+class BuildStream:
+    """Iterate to get the build's messages as they come; the build's error is raised at the end.
+
+    ``result`` holds the BuildResult once iteration finished without error. Fits the API's
+    ``stream_messages`` (wrap with an async iterator over a thread, e.g. ``asyncio.to_thread``)."""
+
+    _DONE = object()
+
+    def __init__(self, builder: Builder, context: BuildContext, options: BuildOptions) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1024)
+        self.result: BuildResult | None = None
+        self._error: BaseException | None = None
+
+        def work() -> None:
+            try:
+                self.result = builder.build(context, options, self._queue.put)
+            except BaseException as exc:  # handed to the consumer
+                self._error = exc
+            finally:
+                self._queue.put(self._DONE)
+
+        self._thread = threading.Thread(target=work, name="skiff-build", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        while True:
+            msg = self._queue.get()
+            if msg is self._DONE:
+                break
+            yield msg
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 class _Run:
@@ -438,7 +487,9 @@ class StepRunner:
     def _commit(self, key: str, created_by: str, ws: Workspace | None) -> None:
         assert self.state is not None
         cfg = self._image_config().with_changes(created=_now())
-        history = History(created=cfg.created, created_by=created_by, author=cfg.author, empty_layer=ws is None)
+        history = History(
+            created=cfg.created, created_by=created_by, author=cfg.author, empty_layer=ws is None
+        )
         image = self.backend.commit(cfg, history, ws)
         self.state.image_id = image.id
         self.state.image = image.config

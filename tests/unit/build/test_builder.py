@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from skiff.build.builder import BuildError
+from skiff.build.builder import BuildError, error_message
 from skiff.errors import InvalidParameter, NotFound
 from skiff.oci.image_spec import ContainerConfig, HealthConfig
 from tests.unit.build.conftest import BuildRun
@@ -154,11 +154,11 @@ def test_failing_run_leaves_nothing_tagged(build: Build, backend: FakeBackend) -
     assert isinstance(run.error, BuildError)
     assert str(run.error) == "The command '/bin/sh -c false' returned a non-zero code: 1"
     assert run.error.code == 1
-    assert getattr(run.error, "streamed", False)
-    assert run.messages[-1] == {
+    assert error_message(run.error) == {
         "errorDetail": {"code": 1, "message": "The command '/bin/sh -c false' returned a non-zero code: 1"},
         "error": "The command '/bin/sh -c false' returned a non-zero code: 1",
     }
+    assert "errorDetail" not in run.messages[-1]  # the API writes it (moby's first-byte rule)
     assert backend.tags == {}
     assert "never" not in run.stream
     assert not backend.live  # every workspace released
@@ -555,3 +555,23 @@ def test_output_export_and_spec(build: Build, backend: FakeBackend) -> None:
     assert parse_output("type=tar,dest=o.tar") == OutputSpec("tar", "o.tar")
     with pytest.raises(InvalidParameter, match='output type "registry" is not supported'):
         parse_output("type=registry,dest=x")
+
+
+def test_stream_iterator_yields_messages_then_raises(backend: FakeBackend, tmp_path: Any) -> None:
+    from skiff.build.builder import Builder, BuildOptions
+    from skiff.build.cache import MemoryCacheStore
+    from skiff.build.context import open_context_dir
+
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok/Dockerfile").write_text("FROM busybox\nRUN echo hi\n")
+    stream = Builder(backend, MemoryCacheStore()).stream(open_context_dir(tmp_path / "ok"), BuildOptions())
+    msgs = list(stream)
+    assert stream.result is not None and {"aux": {"ID": stream.result.image_id}} in msgs
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad/Dockerfile").write_text("FROM busybox\nRUN false\n")
+    stream = Builder(backend, MemoryCacheStore()).stream(open_context_dir(tmp_path / "bad"), BuildOptions())
+    got: list[Any] = []
+    with pytest.raises(BuildError):
+        for m in stream:
+            got.append(m)
+    assert got and got[0] == {"stream": "Step 1/2 : FROM busybox\n"}
