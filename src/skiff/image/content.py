@@ -21,6 +21,8 @@ import asyncio
 import contextlib
 import os
 import secrets
+import threading
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -114,6 +116,24 @@ class ContentStore:
         (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         (self.root / "ingest").mkdir(parents=True, exist_ok=True)
         self._inflight: dict[Digest, asyncio.Future[None]] = {}
+        self._leases: Counter[str] = Counter()
+        self._lease_lock = threading.Lock()
+
+    # Leases keep blobs an operation is still assembling (a pull before its image is recorded) safe
+    # from garbage collection, like containerd's leases.
+    def lease(self, digest: Digest) -> None:
+        with self._lease_lock:
+            self._leases[digest] += 1
+
+    def release(self, digest: Digest) -> None:
+        with self._lease_lock:
+            self._leases[digest] -= 1
+            if self._leases[digest] <= 0:
+                del self._leases[digest]
+
+    def leased(self, digest: Digest) -> bool:
+        with self._lease_lock:
+            return self._leases.get(digest, 0) > 0
 
     def path(self, digest: Digest) -> Path:
         d = Digest.parse(digest)

@@ -98,15 +98,32 @@ def store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, c
                 layers: Sequence[tuple[Descriptor, Digest, int]], refs: Sequence[str] = ()) -> ImageRecord:
     """Record an image whose layer blobs (all of them, bottom first) are already in ``content``;
     ``config.diff_ids`` is set from them. Unpacks, writes config and manifest. Blocking."""
+    leased = [desc.digest for desc, _, _ in layers]
+    for d in leased:
+        content.lease(d)
+    try:
+        return _store_image(content, images, unpacker, config, layers, refs, leased)
+    finally:
+        for d in leased:
+            content.release(d)
+
+
+def _store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, config: ImageConfig,
+                 layers: Sequence[tuple[Descriptor, Digest, int]], refs: Sequence[str],
+                 leased: list[Digest]) -> ImageRecord:
     diff_ids = tuple(d for _, d, _ in layers)
     cfg = config.with_changes(diff_ids=diff_ids)
     cfg_bytes = cfg.to_json()
     cfg_digest = content.put(cfg_bytes)
+    content.lease(cfg_digest)
+    leased.append(cfg_digest)
     manifest = Manifest(media_type=mt.DOCKER_MANIFEST,
                         config=Descriptor(media_type=mt.DOCKER_CONFIG, digest=cfg_digest, size=len(cfg_bytes)),
                         layers=tuple(d for d, _, _ in layers))
     mbytes = manifest.to_json()
     mdigest = content.put(mbytes)
+    content.lease(mdigest)
+    leased.append(mdigest)
     unpacker.unpack([(d, content.path(desc.digest)) for desc, d, _ in layers])
     chains = chain_ids(list(diff_ids))
     recs = tuple(LayerRecord(diff_id=d, chain_id=chains[i], blob=desc.digest, media_type=desc.media_type,

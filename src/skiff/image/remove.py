@@ -132,7 +132,7 @@ def collect_garbage(svc: ImageService, removed: ImageRecord | None = None) -> li
             gone.append(str(x.chain_id))
     keep = svc.images.referenced_blobs()
     for d in list(svc.content.walk()):
-        if d not in keep:
+        if d not in keep and not svc.content.leased(d):  # leased: a pull or load still needs it
             svc.content.delete(d)
     return gone
 

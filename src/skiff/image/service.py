@@ -166,6 +166,7 @@ class ImageService:
                                                                concurrency=self.max_down))
         finally:
             await src.close()
+            await dst.close()
         p.status(f"Digest: {result.source_digest}")
         if old == result.image_id:
             p.status(f"Status: Image is up to date for {ref.familiar}")
@@ -320,7 +321,10 @@ class ImageService:
                 for src, tags in archive_sources(tmp / "dir"):
                     before = {t: self.images.get_ref(t) for t in tags}
                     dst = LocalDestination(self.content, self.images, self.unpacker, tags)
-                    result = await copy_image(src, dst, progress_null(), CopyOptions(mode="quiet"))
+                    try:
+                        result = await copy_image(src, dst, progress_null(), CopyOptions(mode="quiet"))
+                    finally:
+                        await dst.close()
                     for t in tags:
                         old = before[t]
                         fam = reference.parse(t).familiar

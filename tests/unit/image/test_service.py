@@ -123,3 +123,15 @@ def test_prune(svc: ImageService) -> None:
     assert {"Untagged": "keep:1"} in res["ImagesDeleted"] and svc.images.get(used) is not None
     df = svc.df()
     assert [i["Containers"] for i in df["Images"]] == [1]
+
+
+def test_gc_spares_leased_blobs(svc: ImageService) -> None:
+    _import(svc, "", b"dangling")
+    stray = svc.content.put(b"a blob a running pull has not recorded yet")
+    svc.content.lease(stray)
+    svc.prune()
+    assert svc.content.has(stray)
+    svc.content.release(stray)
+    _import(svc, "", b"another")
+    svc.prune()
+    assert not svc.content.has(stray)

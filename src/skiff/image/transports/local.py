@@ -119,6 +119,11 @@ class LocalDestination:
         self.name = name
         self.record: ImageRecord | None = None
         self.verified: dict[Path, tuple[Digest, int]] = {}  # blob path -> diff ID seen while downloading
+        self._leased: list[Digest] = []
+
+    def _lease(self, digest: Digest) -> None:
+        self.content.lease(digest)
+        self._leased.append(digest)
 
     async def has_image(self, image_id: Digest) -> bool:
         rec = self.images.get(image_id)
@@ -127,9 +132,12 @@ class LocalDestination:
             self.unpacker.has(x.chain_id) for x in rec.layers)
 
     async def reuse_blob(self, desc: Descriptor) -> str | None:
+        self._lease(desc.digest)
         return "Already exists" if self.content.has(desc.digest) else None
 
     async def put_blob(self, desc: Descriptor, src: ImageSource, cb: LayerCallbacks) -> None:
+        self._lease(desc.digest)
+
         async def fill() -> None:
             path = src.local_blob(desc)
             if path is not None:
@@ -169,6 +177,9 @@ class LocalDestination:
             w.commit()
 
     async def commit(self, image: CopiedImage, layer_cbs: list[LayerCallbacks]) -> Digest:
+        self._lease(Digest.of(image.manifest_bytes))
+        if image.index_digest is not None:
+            self._lease(image.index_digest)
         mdigest = self.content.put(image.manifest_bytes)
         if image.index_digest is not None:
             self.content.put(image.index_bytes, image.index_digest)
@@ -204,6 +215,9 @@ class LocalDestination:
         return mdigest
 
     async def close(self) -> None:
-        return None
+        """Release the leases taken while copying (the image, if committed, now holds its blobs)."""
+        for d in self._leased:
+            self.content.release(d)
+        self._leased.clear()
 
 
