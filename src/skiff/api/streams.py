@@ -287,6 +287,12 @@ async def hijack(request: web.Request, *, multiplexed: bool) -> Hijacked:
     with contextlib.suppress(AssertionError, AttributeError):
         proto.set_parser(collector)  # type: ignore[arg-type]
     transport.set_protocol(hp)
+    # aiohttp's protocol no longer hears about the socket: tell it the connection is gone once its
+    # request loop has ended (our handler returned), so the server forgets it (no leak per attach).
+    loop_task = getattr(proto, "_task_handler", None)
+    if loop_task is not None and proto is not None:
+        old = proto
+        loop_task.add_done_callback(lambda _t: old.connection_lost(None))
     if getattr(proto, "skiff_eof", False):  # the client half-closed before we took over
         hp.eof_received()
     with contextlib.suppress(Exception):

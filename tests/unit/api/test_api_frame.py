@@ -166,7 +166,13 @@ def _serve(test: Callable[[Path], Any]) -> Any:
         runner = await setup_runner(make_app(ROUTES))
         await web.UnixSite(runner, str(sock)).start()
         try:
-            return await asyncio.to_thread(test, sock)
+            result = await asyncio.to_thread(test, sock)
+            for _ in range(100):  # every connection, hijacked ones included, is forgotten when it ends
+                if runner.server is None or not runner.server.connections:
+                    break
+                await asyncio.sleep(0.02)
+            assert runner.server is not None and runner.server.connections == []
+            return result
         finally:
             await runner.cleanup()
             sock.unlink(missing_ok=True)
