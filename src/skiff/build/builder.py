@@ -92,6 +92,7 @@ class BuildOptions:
     extra_hosts: tuple[str, ...] = ()
     resources: Mapping[str, Any] = field(default_factory=dict)
     parallel: bool = True
+    build_id: str = ""  # POST /build's buildid, for POST /build/cancel
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class _Output:
         self._order: list[int] = []
         self._done: set[int] = set()
         self._queues: dict[int, list[Mapping[str, Any]]] = {}
+        self.cancelled = threading.Event()
 
     def send(self, msg: Mapping[str, Any]) -> None:
         with self._lock:
@@ -175,6 +177,17 @@ class Builder:
         self.host_platform = platform or host_platform()
         self._cache_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._cancels: dict[str, threading.Event] = {}
+
+    def cancel(self, build_id: str) -> bool:
+        """POST /build/cancel: stop the build between steps (the engine kills a running RUN by its
+        RunSpec.container_id). Returns whether such a build is running."""
+        with self._locks_lock:
+            event = self._cancels.get(build_id)
+        if event is None:
+            return False
+        event.set()
+        return True
 
     def cache_lock(self, cache_id: str) -> threading.Lock:
         with self._locks_lock:
@@ -187,6 +200,11 @@ class Builder:
         later ones after the stream started (the API ends it with ``error_message(exc)``, moby's
         rule). In quiet mode the held step output is flushed first, as dockerd does on failure."""
         out = _Output(emit, options.quiet)
+        cancelled = threading.Event()
+        if options.build_id:
+            with self._locks_lock:
+                self._cancels[options.build_id] = cancelled
+        out.cancelled = cancelled
         try:
             return self._build(context, options, out)
         except BaseException:
@@ -196,6 +214,10 @@ class Builder:
                     for msg in out.held:
                         emit(msg)
             raise
+        finally:
+            if options.build_id:
+                with self._locks_lock:
+                    self._cancels.pop(options.build_id, None)
 
     def stream(self, context: BuildContext, options: BuildOptions) -> BuildStream:
         """The build as an iterator of messages (run in a worker thread); see BuildStream."""
@@ -433,6 +455,9 @@ class StepRunner:
                 self.dispatch(inst)
         self.say(f" ---> {short_id(self.state.image_id)}\n")
         for inst in st.commands:
+            if self.r.out.cancelled.is_set():
+                self.say("Build cancelled\n")
+                raise BuildError("Build cancelled")
             self.say(f"Step {step}/{self.r.total} : {inst.original}\n")
             step += 1
             self.dispatch(inst)

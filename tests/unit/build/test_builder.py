@@ -575,3 +575,24 @@ def test_stream_iterator_yields_messages_then_raises(backend: FakeBackend, tmp_p
         for m in stream:
             got.append(m)
     assert got and got[0] == {"stream": "Step 1/2 : FROM busybox\n"}
+
+
+def test_cancel_stops_between_steps(backend: FakeBackend, tmp_path: Any) -> None:
+    from skiff.build.builder import Builder, BuildOptions
+    from skiff.build.cache import MemoryCacheStore
+    from skiff.build.context import open_context_dir
+
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo one\nRUN echo two\n")
+    builder = Builder(backend, MemoryCacheStore())
+    assert not builder.cancel("nope")
+    seen: list[Any] = []
+
+    def emit(msg: Any) -> None:
+        seen.append(msg)
+        if msg == {"stream": "one\n"}:
+            assert builder.cancel("b1")
+
+    with pytest.raises(BuildError, match="Build cancelled"):
+        builder.build(open_context_dir(tmp_path), BuildOptions(build_id="b1", tags=("t",)), emit)
+    assert {"stream": "Build cancelled\n"} in seen and backend.tags == {}
+    assert not builder.cancel("b1")
