@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,29 @@ def test_update_bad_values_refused(sleeper: FakeContainer, args: list[str], msg:
     r = sleeper.runtime("update", *args, sleeper.id)
     assert r.returncode != 0
     assert msg in r.stderr
+
+
+def _a_block_device() -> tuple[int, int] | None:
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "zram", "ram")):
+            major, minor = Path(f"/sys/block/{name}/dev").read_text().strip().split(":")
+            return int(major), int(minor)
+    return None
+
+
+def test_update_blkio_weight_and_throttle(sleeper: FakeContainer) -> None:
+    c = sleeper
+    blkio = Path(c.cgroup.paths()["blkio"])
+    weight_file = next((f for f in ("blkio.weight", "blkio.bfq.weight") if (blkio / f).exists()), None)
+    if weight_file is None:
+        pytest.skip("no CFQ/BFQ weight file in this kernel's blkio controller")
+    r = c.runtime("update", "--blkio-weight", "300", c.id)
+    assert r.returncode == 0, r.stderr
+    assert (blkio / weight_file).read_text().split()[-1] == "300"
+    dev = _a_block_device()
+    if dev is None:
+        pytest.skip("no disk to throttle")
+    res = {"blockIO": {"throttleReadBpsDevice": [{"major": dev[0], "minor": dev[1], "rate": 1048576}]}}
+    r = c.runtime("update", "-r", "-", c.id, stdin=json.dumps(res))
+    assert r.returncode == 0, r.stderr
+    assert f"{dev[0]}:{dev[1]} 1048576" in (blkio / "blkio.throttle.read_bps_device").read_text()
