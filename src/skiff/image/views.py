@@ -165,7 +165,7 @@ def inspect(svc: ImageService, ref: str) -> dict[str, Any]:
     cfg = svc.config_of(rec)
     out: dict[str, Any] = {
         "Id": str(rec.id), "RepoTags": svc.repo_tags(rec), "RepoDigests": svc.repo_digests(rec),
-        "Parent": rec.parent, "Comment": cfg.comment, "Created": cfg.created or None,
+        "Parent": rec.parent, "Comment": cfg.comment, "Created": cfg.created or "0001-01-01T00:00:00Z",
         "DockerVersion": cfg.docker_version, "Author": cfg.author, "Config": cfg.config.to_docker_json(),
         "Architecture": cfg.architecture,
     }

@@ -36,6 +36,7 @@ class TokenServer:
     workdir: Path
     users: dict[str, str]
     requests: list[dict[str, object]] = field(default_factory=list)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # identity token -> user
     port: int = 0
     _server: http.server.ThreadingHTTPServer | None = None
 
@@ -55,6 +56,16 @@ class TokenServer:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def do_POST(self) -> None:  # OAuth2: refresh token (docker login identity tokens)
+                n = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                user = outer.refresh_tokens.get(form.get("refresh_token", [""])[0], "")
+                if form.get("grant_type") != ["refresh_token"] or not user:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                self._grant(user, form.get("scope", [""])[0].split(), form.get("service", [""])[0], "access_token")
+
             def do_GET(self) -> None:
                 q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
                 user = ""
@@ -65,8 +76,10 @@ class TokenServer:
                         self.send_response(401)
                         self.end_headers()
                         return
-                scopes = q.get("scope", [])
-                outer.requests.append({"user": user, "scopes": scopes, "service": q.get("service", [""])[0]})
+                self._grant(user, q.get("scope", []), q.get("service", [""])[0], "token")
+
+            def _grant(self, user: str, scopes: list[str], service: str, field: str) -> None:
+                outer.requests.append({"user": user, "scopes": scopes, "service": service})
                 access = []
                 for sc in scopes:
                     typ, name, actions = sc.split(":")
@@ -77,7 +90,7 @@ class TokenServer:
                 token = outer.sign({"iss": "skiff-test-issuer", "sub": user, "aud": "skiff-test-registry",
                                     "exp": int(time.time()) + 300, "nbf": int(time.time()) - 10,
                                     "iat": int(time.time()), "jti": os.urandom(8).hex(), "access": access})
-                body = json.dumps({"token": token, "expires_in": 300}).encode()
+                body = json.dumps({field: token, "expires_in": 300}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

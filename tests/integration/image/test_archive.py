@@ -20,7 +20,7 @@ import pytest
 from skiff.image.service import ImageService
 from skiff.image.unpack import DigestOnlyUnpacker
 from skiff.oci.image_spec import ContainerConfig
-from tests.integration.image.registry_fixture import layer_tar
+from tests.integration.image.registry_fixture import layer_tar, skopeo
 
 CONTAINERS_CONF = "/work/shared/reference-engines/containers.conf"
 
@@ -63,6 +63,9 @@ def test_save_layout_and_load_roundtrip(service: ImageService, tmp_path: Path) -
     assert {m["annotations"]["io.containerd.image.name"] for m in index["manifests"]} == {
         "docker.io/library/roundtrip:1", "docker.io/library/roundtrip:2"}
     assert set(repos["roundtrip"]) == {"1", "2"}
+    # skopeo reads it as a docker-archive
+    info = json.loads(skopeo("inspect", f"docker-archive:{archive}:roundtrip:1").stdout)
+    assert info["Digest"].startswith("sha256:") and len(info["Layers"]) == 1
 
     other = ImageService(tmp_path / "other", DigestOnlyUnpacker())
     try:

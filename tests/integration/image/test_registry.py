@@ -123,6 +123,11 @@ def test_token_auth_and_cross_repo_mount(start_registry: Any, service: ImageServ
     assert len(reg.blob_files()) == before
     assert any("repository:team/base:pull" in r["scopes"] and "repository:team/copy:pull,push" in r["scopes"]
                for r in reg.token.requests)
+    # an identity token (docker login with OAuth) is exchanged by POST for an access token
+    reg.token.refresh_tokens["refresh-abc"] = USER
+    service.tag(f"{reg.host}/team/base:1", f"{reg.host}/team/oauth:1")
+    assert "Pushed" not in statuses(drain(service.push(f"{reg.host}/team/oauth:1",
+                                                       auth=AuthConfig(identity_token="refresh-abc"))))
     # anonymous pull works with an anonymous token (pull scope)
     svc2 = ImageService(service.root.parent / "tok2", service.unpacker.__class__())
     try:
