@@ -66,6 +66,7 @@ class Iptables:
         self.binary = shutil.which(binary) or binary
         self.prefix = prefix
         self._lock = threading.Lock()
+        self._base_ready = False
 
     def chain(self, name: str) -> str:
         """Skiff's chain name -> the name used in the kernel."""
@@ -132,7 +133,9 @@ class Iptables:
 
     # -- Skiff's base chains ----------------------------------------------------------------
     def ensure_base(self) -> None:
-        """Create Skiff's chains and the jumps into them (idempotent)."""
+        """Create Skiff's chains and the jumps into them (idempotent; checked once per instance)."""
+        if self._base_ready:
+            return
         for table, chains in BASE_CHAINS.items():
             for chain in chains:
                 self.ensure_chain(table, chain)
@@ -142,9 +145,11 @@ class Iptables:
         self.append(Rule("filter", "SKIFF-ISOLATION-STAGE-2", ("-j", "RETURN")))
         for table, chain, args in JUMPS:
             self.insert(Rule(table, chain, args), 1)
+        self._base_ready = True
 
     def remove_base(self) -> None:
         """Remove the jumps and every Skiff chain (idempotent)."""
+        self._base_ready = False
         for table, chain, args in JUMPS:
             self.delete(Rule(table, chain, args))
         for table, chains in BASE_CHAINS.items():

@@ -112,6 +112,10 @@ class NetworkService:
         problems: list[str] = []
         with self._lock:
             self.dns.start()
+            if self.firewall is not None:
+                # Rebuild Skiff's chains from the records (as dockerd does with DOCKER): whatever a
+                # crash left half-done goes, everything recorded comes back below.
+                self.firewall.remove_base()
             if self.cfg.predefined:
                 self._ensure_predefined()
             for rec in list(self.store.networks.values()):

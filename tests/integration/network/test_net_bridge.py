@@ -182,3 +182,14 @@ def test_udp_port(driver: BridgeDriver, netns_factory: Callable[[], str], bridge
     finally:
         mapper.unmap("ep")
         mapper.close()
+
+
+def test_never_takes_over_a_non_bridge_link(driver: BridgeDriver, bridge_name: Callable[[], str]) -> None:
+    name = bridge_name()
+    sh("ip", "link", "add", name, "type", "veth", "peer", "name", name + "p")
+    try:
+        with pytest.raises(Exception, match=f"device {name} already exists and is not a bridge"):
+            driver.create_network(net(name, "10.208.0.0/24"))
+        assert netlink.list_addresses(name) == []
+    finally:
+        netlink.delete_link(name)

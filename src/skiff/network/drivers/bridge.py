@@ -119,7 +119,11 @@ class BridgeDriver:
     def create_network(self, cfg: NetworkConfig) -> None:
         br = bridge_name(cfg)
         mtu = _mtu(cfg)
-        existed = netlink.link_exists(br)
+        found = netlink.link_info(br)
+        if found is not None and found.kind != "bridge":
+            # Never take over a host interface (eth0, a veth...) named by the bridge-name option.
+            raise InvalidParameter(f"device {br} already exists and is not a bridge")
+        existed = found is not None
         rules = _rules(cfg, br)
         fw = self._fw
         steps: list[tuple[str, Callable[[], None], Callable[[], None]]] = [
