@@ -21,8 +21,8 @@ from typing import Any
 
 from skiff.errors import InvalidParameter, Unimplemented
 
-__all__ = ["SeccompConfig", "SyscallArg", "SyscallRule", "compile_filter", "filter_flags", "install_filter",
-           "parse_seccomp"]
+__all__ = ["SeccompConfig", "SyscallArg", "SyscallRule", "compile_filter", "features", "filter_flags",
+           "install_filter", "parse_seccomp"]
 
 DEFAULT_CACHE_DIR = "/var/cache/skiff/seccomp"
 _CACHE_FORMAT = "2"  # bump when the generated program changes
@@ -57,6 +57,24 @@ class SeccompConfig:
     architectures: tuple[str, ...]
     flags: tuple[str, ...]
     syscalls: tuple[SyscallRule, ...]
+
+
+_ARCHS = ("SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32",
+          "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+          "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_X32",
+          "SCMP_ARCH_X86", "SCMP_ARCH_X86_64")
+
+
+def features() -> dict[str, Any]:
+    """The ``linux.seccomp`` part of ``features`` (runtime-spec features-linux.md), as runc prints it."""
+    return {
+        "enabled": True,
+        "actions": sorted(a for a in _ACTIONS if a != "SCMP_ACT_NOTIFY"),
+        "operators": sorted(_OPS),
+        "archs": list(_ARCHS),
+        "knownFlags": sorted(_FLAGS),
+        "supportedFlags": sorted(_FLAGS),
+    }
 
 
 def _bad(msg: str) -> InvalidParameter:

@@ -114,3 +114,14 @@ def test_corrupt_cache_entry_is_recompiled(tmp_path: Path) -> None:
     entry = next(tmp_path.iterdir())
     entry.write_bytes(b"abc")
     assert compile_filter(SPEC, cache_dir=str(tmp_path)) == bpf
+
+
+def test_features_lists_what_parse_accepts() -> None:
+    from skiff.sys import libseccomp
+
+    f = seccomp.features()
+    assert "SCMP_ACT_NOTIFY" not in f["actions"] and "SCMP_ACT_ERRNO" in f["actions"]
+    assert f["supportedFlags"] == sorted(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                                          "SECCOMP_FILTER_FLAG_SPEC_ALLOW"])
+    for arch in f["archs"]:  # every listed arch is one libseccomp resolves
+        assert libseccomp.arch_token(arch.removeprefix("SCMP_ARCH_").lower()), arch
