@@ -9,7 +9,7 @@ from skiff.runtime.cgroups.files import CgroupError, exists, read, read_int, rea
 from skiff.runtime.cgroups.stats import UNLIMITED, BlkioEntry, HugetlbStats, Stats
 from skiff.runtime.specconv_resources import Resources
 
-__all__ = ["SETTERS", "STATS", "needed_controllers"]
+__all__ = ["SETTERS", "STATS"]
 
 
 def _need(path: str, name: str, ctrl: str) -> None:
@@ -116,26 +116,6 @@ def set_unified(path: str, r: Resources) -> None:
 
 
 SETTERS = (set_cpuset, set_cpu, set_memory, set_pids, set_io, set_hugetlb, set_network, set_unified)
-
-
-def needed_controllers(r: Resources) -> set[str]:
-    """Controllers the parent must enable in cgroup.subtree_control for ``r``."""
-    need: set[str] = set()
-    if r.cpu_shares or r.cpu_quota or r.cpu_period or r.cpu_burst is not None or r.cpu_idle is not None:
-        need.add("cpu")
-    if r.cpuset_cpus or r.cpuset_mems:
-        need.add("cpuset")
-    if r.memory or r.memory_swap or r.memory_reservation:
-        need.add("memory")
-    if r.pids_limit:
-        need.add("pids")
-    if r.blkio_weight or r.blkio_weight_device or r.blkio_throttle_read_bps or r.blkio_throttle_write_bps \
-            or r.blkio_throttle_read_iops or r.blkio_throttle_write_iops:
-        need.add("io")
-    if r.hugepage_limits:
-        need.add("hugetlb")
-    need.update(k.split(".", 1)[0] for k, _ in r.unified if not k.startswith("cgroup."))
-    return need
 
 
 def stats_cpu(path: str, st: Stats) -> None:
