@@ -6,10 +6,11 @@ of a workspace (or of config only) into a new image. Everything a Dockerfile mea
 ``skiff.build``; the backend only moves bytes and processes.
 
 Contract, for the implementer:
-- Image IDs are ``sha256:<hex>`` (the digest of the image config). ``commit`` must keep the
-  parent's layers, append one layer when a workspace is given (an empty layer too: WORKDIR on an
-  existing dir still records a layer, as the classic builder does), and append ``history`` with
-  ``empty_layer`` set when no workspace is given. Committed images are untagged until ``tag``.
+- Image IDs are ``sha256:<hex>`` (the digest of the image config). ``commit`` keeps the layers
+  named by ``config.diff_ids`` (a parent's, or for ``--cache-from`` a prefix of an existing
+  image's), appends one layer when a workspace is given (an empty one too: WORKDIR on an existing
+  dir still records a layer, as the classic builder does) and appends ``history`` as given.
+  Committed images are untagged until ``tag``.
 - ``prepare`` returns a workspace whose ``rootfs`` is a mounted, writable directory the builder
   writes into directly (COPY, ADD, WORKDIR, mount-point clean-up); ``release`` unmounts and drops it.
   ``view`` is the read-only variant used for ``COPY --from`` and ``RUN --mount=from=``.

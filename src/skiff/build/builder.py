@@ -39,7 +39,7 @@ from skiff.build.instructions import (
 from skiff.build.parser import parse
 from skiff.build.stages import StageGraph, build_graph
 from skiff.build.words import Env, ShellLex
-from skiff.errors import InvalidParameter, System
+from skiff.errors import InvalidParameter, SkiffError, System
 from skiff.oci.image_spec import History, ImageConfig, parse_platform
 
 __all__ = [
@@ -375,6 +375,16 @@ class _Run:
         self.total = total
         self.results = results
         self.lock = threading.Lock()
+        self.cache_sources: list[Image] = []
+        for ref in options.cache_from:
+            try:
+                self.cache_sources.append(
+                    self.backend.resolve_image(
+                        ref, platform=options.platform, pull=False, progress=lambda m: None
+                    )
+                )
+            except SkiffError:
+                continue  # dockerd skips cache sources it cannot find
 
     def stage(self, index: int, first_step: int) -> None:
         stage = self.graph.stages[index]
@@ -485,21 +495,53 @@ class StepRunner:
         author = self.state.extra.get("author", img.author)
         return img.with_changes(config=self.state.config, author=author)
 
-    def _probe(self, key: str) -> bool:
+    def _probe(self, key: str, created_by: str) -> bool:
         assert self.state is not None
         if self.r.options.no_cache:
             return False
+        image: Image | None = None
         image_id = self.r.builder.cache.get(key)
-        if image_id is None:
-            return False
-        image = self.backend.get_image(image_id)
+        if image_id is not None:
+            image = self.backend.get_image(image_id)
+            if image is None:
+                self.r.builder.cache.forget(key)
+        if image is None and self.r.cache_sources:
+            image = self._from_cache_sources(key, created_by)
         if image is None:
-            self.r.builder.cache.forget(key)
             return False
         self.say(" ---> Using cache\n")
         self.state.image_id = image.id
         self.state.image = image.config
         return True
+
+    def _from_cache_sources(self, key: str, created_by: str) -> Image | None:
+        """--cache-from, the classic way: an image whose history continues ours with this step."""
+        assert self.state is not None
+        parent = self.state.image
+        n = len(parent.history)
+        for src in self.r.cache_sources:
+            hist, diffs = src.config.history, src.config.diff_ids
+            if len(hist) <= n or len(diffs) < len(parent.diff_ids):
+                continue
+            if (
+                tuple(hist[:n]) != tuple(parent.history)
+                or tuple(diffs[: len(parent.diff_ids)]) != parent.diff_ids
+            ):
+                continue
+            if hist[n].created_by != created_by:
+                continue
+            if len(hist) == n + 1:
+                image: Image = src
+            else:
+                layers = sum(1 for h in hist[: n + 1] if not h.empty_layer)
+                cfg = self._image_config().with_changes(
+                    diff_ids=tuple(diffs[:layers]), created=hist[n].created
+                )
+                image = self.backend.commit(cfg, hist[n], None)
+            self.r.builder.cache.put(key, image.id)
+            self.r.cache_sources = [src]  # stay on one source, as dockerd does
+            return image
+        return None
 
     def _key(self, created_by: str, *extra: str) -> str:
         from skiff.oci.image_spec import canonical_json
@@ -525,7 +567,7 @@ class StepRunner:
 
     def commit_meta(self, created_by: str) -> None:
         key = self._key(created_by)
-        if self._probe(key):
+        if self._probe(key, created_by):
             return
         cid = self._container_id()
         self.say(f" ---> Running in {cid[:12]}\n")
@@ -536,7 +578,7 @@ class StepRunner:
         from skiff.build.copy import scoped_path
 
         key = self._key(created_by)
-        if self._probe(key):
+        if self._probe(key, created_by):
             return
         assert self.state is not None
         cid = self._container_id()

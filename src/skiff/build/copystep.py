@@ -127,7 +127,7 @@ def _copy_step(runner: StepRunner, inst: CopyInstruction | AddInstruction, name:
     parents = isinstance(inst, CopyInstruction) and inst.parents
     extra = [f"chmod={inst.chmod}", f"from={from_id}", f"parents={parents}", f"link={inst.link}"]
     key = runner._key(created_by, *extra)
-    if runner._probe(key):
+    if runner._probe(key, created_by):
         return
     workdir = state.config.working_dir or "/"
     dest = inst.dest

@@ -151,7 +151,7 @@ def run_step(runner: StepRunner, inst: RunInstruction) -> None:
         if m.type == "bind" and m.from_:
             extra.append(f"from={runner.source_image(m.from_).id}")
     key = runner._key(created_by, *extra)
-    if runner._probe(key):
+    if runner._probe(key, created_by):
         return
     workdir = state.config.working_dir or "/"
     env = list(state.config.env) + build_env

@@ -596,3 +596,27 @@ def test_cancel_stops_between_steps(backend: FakeBackend, tmp_path: Any) -> None
         builder.build(open_context_dir(tmp_path), BuildOptions(build_id="b1", tags=("t",)), emit)
     assert {"stream": "Build cancelled\n"} in seen and backend.tags == {}
     assert not builder.cancel("b1")
+
+
+def test_cache_from_another_image(build: Build, backend: FakeBackend, tmp_path: Any) -> None:
+    from skiff.build.cache import MemoryCacheStore
+
+    df = 'FROM busybox\nENV A=1\nRUN echo slow\nCMD ["x"]\n'
+    first = build(df, tags=("cached:src",))
+    assert first.result is not None
+    backend.names["cached:src"] = first.result.image_id
+    runs = len(backend.runs)
+    # a builder with an empty local cache (another machine) reuses the image given as --cache-from
+    from skiff.build.builder import Builder, BuildOptions
+    from skiff.build.context import open_context_dir
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c/Dockerfile").write_text(df)
+    msgs: list[Any] = []
+    res = Builder(backend, MemoryCacheStore()).build(
+        open_context_dir(tmp_path / "c"), BuildOptions(cache_from=("cached:src", "missing:x")), msgs.append
+    )
+    assert len(backend.runs) == runs  # RUN not executed again
+    assert "".join(m.get("stream", "") for m in msgs).count(" ---> Using cache") == 3
+    assert res.image_id == first.result.image_id
+    assert history(backend, res.image_id) == history(backend, first.result.image_id)
