@@ -81,6 +81,7 @@ class ServiceConfig:
     dns: tuple[str, ...] = ()  # daemon "dns" setting: upstreams for the embedded server
     parent_netns: str | None = None  # where macvlan/ipvlan parents live (tests)
     predefined: bool = True  # create bridge/host/none
+    embedded_dns: bool = True  # listen on 127.0.0.11 in containers on user networks (off: unit tests)
     extra_drivers: Mapping[str, Driver] = field(default_factory=dict)
 
 
@@ -397,6 +398,8 @@ class NetworkService:
 
     def _sync_dns_sandbox(self, container_id: str, upstreams: Sequence[tuple[str, int]] | None) -> None:
         """Attach, update or detach the container's 127.0.0.11 listener to match its networks."""
+        if not self.cfg.embedded_dns:
+            return
         eps = self.endpoints_of_container(container_id)
         nets = [self.store.networks[e.network_id] for e in eps if e.network_id in self.store.networks]
         dns_nets = [r for r in nets if self._has_dns(r)]
@@ -462,6 +465,21 @@ class NetworkService:
         self.store.endpoints.pop(ep.id, None)
 
     # -- for the engine ---------------------------------------------------------------------
+    def resolv_conf(self, mode: str, dns: Sequence[str] = (), dns_search: Sequence[str] = (),
+                    dns_options: Sequence[str] = (), ipv6: bool = False) -> tuple[str, list[tuple[str, int]]]:
+        """A container's /etc/resolv.conf and the upstreams to give ``ConnectRequest.upstreams``.
+
+        mode: "internal" when the container is on a user-defined network (embedded DNS),
+        "legacy" for the default bridge only, "host" for --network host. ``dns`` defaults to the
+        daemon's "dns" setting, then to the host's file."""
+        try:
+            text = Path(self.cfg.host_resolv_conf).read_text()
+        except OSError:
+            text = ""
+        content, ext = build_resolv_conf(text, mode, dns=list(dns) or list(self.cfg.dns), dns_search=dns_search,
+                                         dns_options=dns_options, ipv6=ipv6, source_path=self.cfg.host_resolv_conf)
+        return content, [(e.addr, 53) for e in ext]
+
     def host_gateway_ip(self) -> str:
         """The address --add-host host-gateway maps to: the default bridge's gateway."""
         for rec in self.store.networks.values():
