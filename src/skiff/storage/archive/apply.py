@@ -240,17 +240,21 @@ class _Applier:
 
     def _clear_opaque(self, dfd: int, dparts: tuple[str, ...]) -> None:
         """vfs opaque dir: drop what lower layers put there, keep what this layer added."""
-        for name in os.listdir(dfd):
-            cparts = (*dparts, name)
-            if cparts not in self.unpacked:
-                self._remove(dfd, name, cparts)
-                continue
-            try:
-                st = os.lstat(name, dir_fd=dfd)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                self._clear_opaque(self.sd.dir_fd(cparts, name, create=False), cparts)
+        dfd = os.dup(dfd)  # deeper dir_fd calls may evict the cached fd we were given
+        try:
+            for name in os.listdir(dfd):
+                cparts = (*dparts, name)
+                if cparts not in self.unpacked:
+                    self._remove(dfd, name, cparts)
+                    continue
+                try:
+                    st = os.lstat(name, dir_fd=dfd)
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    self._clear_opaque(self.sd.dir_fd(cparts, name, create=False), cparts)
+        finally:
+            os.close(dfd)
 
     def finish(self) -> None:
         """Directory mtimes last (creating children changed them), deepest first."""

@@ -79,12 +79,12 @@ class SafeDir:
         while depth > 0 and parts[:depth] not in self._cache:
             depth -= 1
         fd = self._cache[parts[:depth]] if depth else self.root_fd
-        opened: list[int] = []
-        try:
-            for i in range(depth, len(parts)):
-                name = parts[i]
+        owned = False  # whether fd is ours to close (not the root's, not the cache's)
+        for i in range(depth, len(parts)):
+            name = parts[i]
+            try:
                 try:
-                    fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                    nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
                         raise
@@ -92,21 +92,19 @@ class SafeDir:
                         os.mkdir(name, 0o755, dir_fd=fd)
                     except FileExistsError:
                         pass
-                    fd = self._open_dir(name, fd, entry, parts[:i + 1])
+                    nfd = self._open_dir(name, fd, entry, parts[:i + 1])
                 except OSError as exc:
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                         raise UnsafeEntry(entry, f"{'/'.join(parts[:i + 1])} is a symlink or not a directory") \
                             from exc
                     raise
-                opened.append(fd)
-        except BaseException:
-            for o in opened:
-                os.close(o)
-            raise
-        if len(self._cache) + len(opened) > self._max:
+            finally:
+                if owned:  # only the deepest directory is kept: never hold a path's worth of fds
+                    os.close(fd)
+            fd, owned = nfd, True
+        if len(self._cache) >= self._max:
             self._drop_all()
-        for i, o in enumerate(opened):
-            self._cache[parts[:depth + i + 1]] = o
+        self._cache[parts] = fd
         return fd
 
     def _open_dir(self, name: str, parent: int, entry: str, parts: tuple[str, ...]) -> int:
