@@ -43,14 +43,23 @@ def is_unified(root: str = UNIFIED_ROOT) -> bool:
 
 def new_manager(cgroups_path: str, container_id: str) -> CgroupManager:
     """The manager for this host. An empty ``cgroups_path`` means ``<own cgroup>/<container_id>``
-    (v1) or ``<parent of own cgroup>/<container_id>`` (v2), as runc does."""
-    if is_unified():
+    (v1) or ``<parent of own cgroup>/<container_id>`` (v2), as runc does.
+
+    ``SKIFF_CGROUP_MANAGER=v2`` forces the v2 manager on a hybrid host (its cgroup2 mount at
+    /sys/fs/cgroup/unified): only what that hierarchy offers works there (freezer, device filter,
+    hugetlb), so this is for testing the v2 path, not for production."""
+    forced = os.environ.get("SKIFF_CGROUP_MANAGER", "")
+    if forced == "v2" or (forced != "v1" and is_unified()):
         from skiff.runtime.cgroups.v2 import V2Manager
 
-        return V2Manager(cgroups_path, container_id)
+        return V2Manager(cgroups_path, container_id, root=_v2_root())
     from skiff.runtime.cgroups.v1 import V1Manager
 
     return V1Manager(cgroups_path, container_id)
+
+
+def _v2_root() -> str:
+    return UNIFIED_ROOT if is_unified() else os.path.join(UNIFIED_ROOT, "unified")
 
 
 def from_paths(paths: dict[str, str]) -> CgroupManager:
@@ -60,9 +69,7 @@ def from_paths(paths: dict[str, str]) -> CgroupManager:
     if set(paths) == {""}:
         from skiff.runtime.cgroups.v2 import V2Manager
 
-        path = paths[""]
-        root = UNIFIED_ROOT if is_unified() else os.path.join(UNIFIED_ROOT, "unified")
-        return V2Manager("", "", root=root, path=path)
+        return V2Manager("", "", root=_v2_root(), path=paths[""])
     from skiff.runtime.cgroups.v1 import V1Manager
 
     return V1Manager("", "", paths=dict(paths))
