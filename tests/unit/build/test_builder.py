@@ -620,3 +620,67 @@ def test_cache_from_another_image(build: Build, backend: FakeBackend, tmp_path: 
     assert "".join(m.get("stream", "") for m in msgs).count(" ---> Using cache") == 3
     assert res.image_id == first.result.image_id
     assert history(backend, res.image_id) == history(backend, first.result.image_id)
+
+
+@pytest.fixture
+def http_server(tmp_path: Any) -> Any:
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "tool.txt").write_text("downloaded")
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, directory=str(root), **kw)
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_add_url_and_checksum(build: Build, backend: FakeBackend, http_server: str) -> None:
+    import hashlib
+
+    digest = hashlib.sha256(b"downloaded").hexdigest()
+    run = build(f"FROM busybox\nADD --checksum=sha256:{digest} {http_server}/tool.txt /opt/\n")
+    assert run.result is not None
+    root = backend.rootfs[run.result.image_id]
+    assert (root / "opt/tool.txt").read_text() == "downloaded"
+    assert (root / "opt/tool.txt").stat().st_mode & 0o777 == 0o600  # remote files are 0600
+    bad = build(
+        f"FROM busybox\nADD --checksum=sha256:{'0' * 64} {http_server}/tool.txt /opt/\n", expect_error=True
+    )
+    assert str(bad.error).startswith("ADD failed: digest mismatch sha256:")
+    missing = build(f"FROM busybox\nADD {http_server}/nope /x\n", expect_error=True)
+    assert "ADD failed: failed to GET" in str(missing.error)
+    local = build("FROM busybox\nADD --checksum=sha256:abc a /a\n", {"a": "1"}, expect_error=True)
+    assert str(local.error) == "ADD failed: checksum can't be specified for non-HTTP(S) sources"
+
+
+def test_copy_parents_and_chmod_dirs(build: Build, backend: FakeBackend) -> None:
+    files = {"src/a/x.txt": "x", "src/b/y.txt": "y"}
+    run = build(
+        "FROM busybox\nCOPY --parents src/*/x.txt src/b/y.txt /out/\nCOPY --chmod=700 src /priv/\n", files
+    )
+    assert run.result is not None
+    fs = backend.files(run.result.image_id)
+    assert fs["out/src/a/x.txt"] == "x" and fs["out/src/b/y.txt"] == "y"
+    root = backend.rootfs[run.result.image_id]
+    assert (root / "priv/a/x.txt").stat().st_mode & 0o777 == 0o700
+
+
+def test_run_mount_from_stage(build: Build, backend: FakeBackend) -> None:
+    df = "FROM busybox AS data\nRUN write /d/file staged\nFROM busybox\nRUN --mount=type=bind,from=data,source=/d,target=/mnt cat /mnt/file\n"
+    run = build(df)
+    assert run.result is not None and "staged" in run.stream
+    assert "mnt" not in {p.split("/")[0] for p in backend.files(run.result.image_id)}
