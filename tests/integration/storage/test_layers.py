@@ -281,3 +281,14 @@ def test_very_deep_tree_applies_and_is_removed(snapshotter: DirSnapshotter) -> N
     snapshotter.remove(top2)
     snapshotter.remove(top)
     assert os.listdir(snapshotter.root / "snapshots") == []
+
+
+def test_opaque_dir_with_many_kept_subdirs(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
+    """More directories than the walker caches: opaque clearing must keep its own handles."""
+    low = make_tar([d("o"), *[file(f"o/s{i}/old", b"o") for i in range(100)], file("o/gone", b"g")])
+    up = make_tar([d("o"), *[e for i in range(100) for e in (d(f"o/s{i}"), file(f"o/s{i}/new", b"n"))],
+                   wh("o/.wh..wh..opq")])
+    top = unpack_layers(snapshotter, [source(low), source(up)])[-1].chain_id
+    with mounter.mounted(snapshotter.view("v", top)) as root:
+        assert len(os.listdir(root / "o")) == 100
+        assert all(os.listdir(root / "o" / f"s{i}") == ["new"] for i in range(100))
