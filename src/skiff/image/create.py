@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
+import tarfile
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import zstandard
@@ -25,7 +28,7 @@ from skiff.oci import mediatypes as mt
 from skiff.oci.digest import Digest, Digester, chain_ids
 from skiff.oci.image_spec import Descriptor, History, ImageConfig, Manifest
 
-__all__ = ["ingest_layer", "store_image", "now_rfc3339", "import_config"]
+__all__ = ["ingest_layer", "store_image", "now_rfc3339", "import_config", "export_rootfs"]
 
 _CHUNK = 1 << 20
 
@@ -145,3 +148,26 @@ def import_config(config: ImageConfig | None, *, message: str = "", source: str 
     hist = History(created=created, created_by="", comment=message or f"Imported from {source}")
     return replace(base, raw=b"", created=created, os=os_, architecture=arch, variant=variant,
                    history=(hist,), comment=message, diff_ids=())
+
+
+def export_rootfs(root: Path, out: BinaryIO, exclude: Sequence[str] = ("proc", "sys", "dev")) -> None:
+    """docker export: tar a (mounted) container root filesystem into ``out``, owners numeric, the
+    contents of ``exclude`` (pseudo filesystems) left out but the directories kept. Blocking."""
+    skip = {str(root / x) for x in exclude}
+
+    def keep(ti: tarfile.TarInfo) -> tarfile.TarInfo:
+        ti.uname = ti.gname = ""
+        return ti
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, root)
+            if rel != ".":
+                tf.add(dirpath, arcname=rel, recursive=False, filter=keep)
+            if dirpath in skip:
+                dirnames.clear()
+                continue
+            for name in sorted(filenames) + sorted(d for d in dirnames if os.path.islink(os.path.join(dirpath, d))):
+                full = os.path.join(dirpath, name)
+                tf.add(full, arcname=name if rel == "." else f"{rel}/{name}", recursive=False, filter=keep)
+            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]

@@ -135,3 +135,22 @@ def test_gc_spares_leased_blobs(svc: ImageService) -> None:
     _import(svc, "", b"another")
     svc.prune()
     assert not svc.content.has(stray)
+
+
+def test_export_rootfs_roundtrips_through_import(svc: ImageService, tmp_path: Path) -> None:
+    from skiff.image.create import export_rootfs
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "proc").mkdir()
+    (root / "proc" / "junk").write_text("x")
+    (root / "etc" / "hostname").write_text("skiff")
+    (root / "link").symlink_to("etc")
+    buf = io.BytesIO()
+    export_rootfs(root, buf)
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+        names = tf.getnames()
+    assert "etc/hostname" in names and "proc" in names and "proc/junk" not in names and "link" in names
+    buf.seek(0)
+    rec = asyncio.run(svc.import_image(buf, repo="exported"))
+    assert len(rec.layers) == 1
