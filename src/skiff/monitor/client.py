@@ -51,9 +51,10 @@ class _Conn:
 class Attachment:
     """A live attach: read tagged output, write stdin, half-close, resize; ``exit`` once known."""
 
-    def __init__(self, conn: _Conn) -> None:
+    def __init__(self, conn: _Conn, pid: int = 0) -> None:
         self._c = conn
         self.sock = conn.sock
+        self.pid = pid
         self.exit: ExitStatus | None = None
 
     def read(self) -> tuple[int, bytes] | None:
@@ -115,14 +116,41 @@ class MonitorClient:
         """Run ``<runtime> start``; returns the init pid."""
         return int(self._ok(b"S").get("pid", 0))
 
-    def signal(self, sig: int, all_processes: bool = False) -> None:
-        self._ok(b"K", {"signal": int(sig), "all": all_processes})
+    def signal(self, sig: int, all_processes: bool = False, exec_id: str = "") -> None:
+        """``<runtime> kill`` the container's init (or kill(2) one exec process)."""
+        self._ok(b"K", {"signal": int(sig), "all": all_processes, "exec": exec_id})
 
-    def resize(self, h: int, w: int) -> None:
-        self._ok(b"R", {"h": h, "w": w})
+    def resize(self, h: int, w: int, exec_id: str = "") -> None:
+        self._ok(b"R", {"h": h, "w": w, "exec": exec_id})
 
-    def status(self) -> dict[str, Any]:
-        return self._ok(b"Q")
+    def status(self, exec_id: str = "") -> dict[str, Any]:
+        """{"state", "pid", "exit", ...} of the container, or of one running exec."""
+        return self._ok(b"Q", {"exec": exec_id})
+
+    def exec(self, exec_id: str, process: dict[str, Any], stdin: bool = False, detach: bool = False,
+             console_size: tuple[int, int] = (0, 0)) -> Attachment:
+        """Run ``process`` (an OCI process object) in the container via ``<runtime> exec``.
+
+        The returned attachment carries the exec's output (raw pty bytes as stream 1 with a TTY),
+        takes its stdin, and ends with its exit status; with ``detach`` the output is discarded and
+        the status is left in ``exec-<id>.exit.json`` (see :meth:`exec_exit`).
+        """
+        c = _Conn(self.socket_path, None)
+        c.send(b"E", {"id": exec_id, "process": process, "stdin": stdin, "detach": detach,
+                      "console_size": list(console_size)})
+        msg = c.recv()
+        if msg is None or msg[0] != b"O":
+            c.close()
+            raise Conflict(msg[1].decode(errors="replace") if msg else "monitor closed the connection")
+        return Attachment(c, int(json.loads(msg[1]).get("pid", 0)))
+
+    def exec_exit(self, exec_id: str) -> ExitStatus | None:
+        """The recorded exit of a finished exec (None while it runs or if unknown)."""
+        try:
+            with open(os.path.join(self.state_dir, f"exec-{exec_id}.exit.json"), "rb") as f:
+                return ExitStatus.from_dict(json.loads(f.read()))
+        except (FileNotFoundError, ValueError):
+            return None
 
     def wait(self, timeout: float | None = None) -> ExitStatus:
         """Block until the container exits; works after the monitor is gone (reads exit.json)."""

@@ -19,7 +19,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import time
 from typing import Any
 
@@ -36,6 +35,7 @@ from skiff.monitor.protocol import (
     write_json_atomic,
 )
 from skiff.monitor.sockpath import bind_unix
+from skiff.monitor.stdio import ProcIO, launch, run_runtime
 
 __all__ = ["run"]
 
@@ -60,7 +60,7 @@ class _Client:
         self.streams: set[int] = set()
         self.stdin = False
         self.waiting = False
-        self.closing = False
+        self.exec: ProcIO | None = None
 
 
 class Monitor:
@@ -68,116 +68,37 @@ class Monitor:
         self.o = opts
         self.sel = selectors.DefaultSelector()
         self.clients: dict[int, _Client] = {}
-        self.outputs: dict[int, int] = {}  # fd -> stream
+        self.init = ProcIO("", opts.tty, opts.stdin_once)
+        self.execs: dict[str, ProcIO] = {}
+        self.outputs: dict[int, ProcIO] = {}  # every output fd we read -> its process
         self.paused = False
-        self.stdin_fd = -1
-        self.stdin_buf = bytearray()
-        self.pty_fd = -1
-        self.init_pid = 0
         self.state = "created"
-        self.started_ns = 0
-        self.exit: ExitStatus | None = None
-        self.exit_deadline = 0.0
         self.cgroup_files: list[str] = []
         self.log = LogSink(open_writer(opts.log, opts.log_path))
         self.listener: socket.socket | None = None
 
-    # -- runtime -------------------------------------------------------------------------------
-    def runtime(self, *args: str, stdio: tuple[int, int, int] | None = None) -> tuple[int, str]:
-        """Run one runtime command to completion; returns (exit code, its stderr text)."""
-        r, w = os.pipe()
-        null = os.open(os.devnull, os.O_RDWR)
-        fds = stdio or (null, null, w)
-        acts = [(os.POSIX_SPAWN_DUP2, fds[0], 0), (os.POSIX_SPAWN_DUP2, fds[1], 1),
-                (os.POSIX_SPAWN_DUP2, fds[2], 2)]
-        argv = [self.o.runtime, *self.o.runtime_args, *args]
-        try:
-            pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=acts)
-        except OSError as e:
-            os.close(r)
-            os.close(w)
-            os.close(null)
-            return 127, f"{argv[0]}: {e.strerror}"
-        os.close(w)
-        os.close(null)
-        err = bytearray()
-        while len(err) < 65536:
-            chunk = os.read(r, 4096)
-            if not chunk:
-                break
-            err += chunk
-        os.close(r)
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status), err.decode(errors="replace").strip()
+    @property
+    def exit(self) -> ExitStatus | None:
+        return self.init.exit
+
+    def runtime(self, *args: str) -> tuple[int, str]:
+        return run_runtime([self.o.runtime, *self.o.runtime_args, *args])
+
+    def _watch(self, p: ProcIO) -> None:
+        for fd in p.outputs:
+            self.outputs[fd] = p
+            if not self.paused:
+                self.sel.register(fd, selectors.EVENT_READ, ("out", fd))
 
     def create(self) -> None:
         o, sd = self.o, self.o.state_dir
         pidfile = os.path.join(sd, INIT_PID_FILE)
-        args = ["create", "--bundle", o.bundle, "--pid-file", pidfile]
-        mine: list[int] = []
-        if o.tty:
-            dirfd = os.open(sd, os.O_RDONLY | os.O_DIRECTORY)
-            con_path = os.path.join(sd, "console.sock")
-            con = bind_unix(con_path)
-            con.listen(1)
-            args += ["--console-socket", f"/proc/{os.getpid()}/fd/{dirfd}/console.sock"]
-            try:
-                rc, err = self.runtime(*args, o.container_id)
-                if rc == 0:
-                    con.settimeout(10)
-                    conn, _ = con.accept()
-                    _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-                    conn.close()
-                    self.pty_fd = fds[0]
-            finally:
-                con.close()
-                os.close(dirfd)
-                try:
-                    os.unlink(con_path)
-                except FileNotFoundError:
-                    pass
-            if rc != 0:
-                raise RuntimeError(err or f"runtime create exited with {rc}")
-            os.set_blocking(self.pty_fd, False)
-            if o.console_size != (0, 0):
-                self.resize(*o.console_size)
-            self.outputs[self.pty_fd] = 1
-            self.stdin_fd = self.pty_fd
-        else:
-            if o.open_stdin:
-                in_r, in_w = os.pipe()
-                self.stdin_fd = in_w
-                mine.append(in_r)
-            else:
-                in_r = os.open(os.devnull, os.O_RDONLY)
-                mine.append(in_r)
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            mine += [out_w, err_w]
-            try:
-                rc, err = self.runtime(*args, o.container_id, stdio=(in_r, out_w, err_w))
-            finally:
-                for fd in mine:
-                    os.close(fd)
-            if rc != 0:
-                os.set_blocking(err_r, False)
-                try:
-                    err = (err + os.read(err_r, 65536).decode(errors="replace")).strip()
-                except BlockingIOError:
-                    pass
-                for fd in (out_r, err_r):
-                    os.close(fd)
-                raise RuntimeError(err or f"runtime create exited with {rc}")
-            for fd, stream in ((out_r, 1), (err_r, 2)):
-                os.set_blocking(fd, False)
-                self.outputs[fd] = stream
-            if self.stdin_fd >= 0:
-                os.set_blocking(self.stdin_fd, False)
+        argv = [o.runtime, *o.runtime_args, "create", "--bundle", o.bundle, "--pid-file", pidfile, o.container_id]
+        launch(self.init, argv, o.open_stdin, sd, "console", o.console_size)
         with open(pidfile) as f:
-            self.init_pid = int(f.read().strip())
-        self.cgroup_files = _oom_files(self.init_pid)
-        for fd in self.outputs:
-            self.sel.register(fd, selectors.EVENT_READ, ("out", fd))
+            self.init.pid = int(f.read().strip())
+        self.cgroup_files = _oom_files(self.init.pid)
+        self._watch(self.init)
 
     def start(self) -> str:
         if self.state != "created":
@@ -185,18 +106,50 @@ class Monitor:
         rc, err = self.runtime("start", self.o.container_id)
         if rc != 0:
             return err or f"runtime start exited with {rc}"
-        self.state, self.started_ns = "running", time.time_ns()
+        self.state, self.init.started_ns = "running", time.time_ns()
         return ""
 
-    def resize(self, h: int, w: int) -> None:
-        if self.pty_fd >= 0:
-            import fcntl
-            import termios
-            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+    def exec(self, c: _Client, req: dict[str, Any]) -> str:
+        """``<runtime> exec --detach`` of one process; its stdio is served on ``c``'s connection."""
+        eid = str(req.get("id") or "")
+        if not eid or "/" in eid or eid in self.execs:
+            return f"invalid or duplicate exec id {eid!r}"
+        if self.exit is not None or self.state != "running":
+            return f"container {self.o.container_id} is not running"
+        sd = self.o.state_dir
+        proc_file = os.path.join(sd, f"exec-{eid}.json")
+        pid_file = os.path.join(sd, f"exec-{eid}.pid")
+        process = dict(req["process"])
+        tty = bool(process.get("terminal"))
+        size = req.get("console_size") or (0, 0)
+        if tty and size[0] and size[1]:  # the runtime sizes the pty before the process runs
+            process["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
+        with open(proc_file, "w") as f:
+            json.dump(process, f)
+        p = ProcIO(eid, tty, True)
+        argv = [self.o.runtime, *self.o.runtime_args, "exec", "--process", proc_file, "--detach", "--pid-file",
+                pid_file, self.o.container_id]
+        try:
+            launch(p, argv, bool(req.get("stdin")), sd, f"exec-{eid}", (int(size[0]), int(size[1])))
+            with open(pid_file) as f:
+                p.pid = int(f.read().strip())
+        except (RuntimeError, OSError, ValueError) as e:
+            p.close()
+            return str(e)
+        finally:
+            os.unlink(proc_file)
+        p.started_ns = time.time_ns()
+        if not req.get("detach"):
+            p.owner = c
+            c.exec = p
+        self.execs[eid] = p
+        self._watch(p)
+        return ""
 
     # -- output --------------------------------------------------------------------------------
     def on_output(self, fd: int) -> None:
-        stream = self.outputs[fd]
+        p = self.outputs[fd]
+        stream = p.outputs[fd]
         try:
             data = os.read(fd, _READ)
         except BlockingIOError:
@@ -206,19 +159,26 @@ class Monitor:
                 raise
             data = b""
         if not data:
-            self.sel.unregister(fd)
+            if not self.paused:
+                self.sel.unregister(fd)
             del self.outputs[fd]
-            if fd != self.pty_fd:
+            del p.outputs[fd]
+            if fd != p.pty_fd:
                 os.close(fd)
+            if p is not self.init and p.exit is not None and not p.outputs:
+                self.finish_exec(p)
             return
-        self.log.feed(stream, data, time.time_ns())
         msg = frame(b"1" if stream == 1 else b"2", data)
-        for c in self.clients.values():
-            if stream in c.streams:
-                self.send(c, msg)
+        if p is self.init:
+            self.log.feed(stream, data, time.time_ns())
+            for c in self.clients.values():
+                if stream in c.streams:
+                    self.send(c, msg)
+        elif isinstance(p.owner, _Client):
+            self.send(p.owner, msg)
 
     def send(self, c: _Client, data: bytes) -> None:
-        if c.closing:
+        if c.sock.fileno() < 0:
             return
         if not c.out:
             self.sel.modify(c.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, ("client", c))
@@ -263,7 +223,10 @@ class Monitor:
         if c.sock.fileno() < 0:
             return
         if c.stdin and self.o.stdin_once:
-            self.close_stdin()
+            self.init.close_stdin()
+        if c.exec is not None:  # the exec runs on, its output is discarded (docker's detach)
+            c.exec.close_stdin()
+            c.exec.owner = None
         self.clients.pop(c.sock.fileno(), None)
         self.sel.unregister(c.sock)
         c.sock.close()
@@ -289,78 +252,85 @@ class Monitor:
             self.drop(c)
             return
         for kind, payload in frames:
-            self.handle(c, kind, payload)
+            try:
+                self.handle(c, kind, payload)
+            except (ValueError, KeyError, TypeError, OSError) as e:
+                self.reply(c, b"E", f"bad request {kind!r}: {e}")
 
     def reply(self, c: _Client, kind: bytes, obj: Any) -> None:
         self.send(c, frame(kind, obj.encode() if isinstance(obj, str) else json.dumps(obj).encode()))
 
+    def _target(self, c: _Client, req: dict[str, Any]) -> ProcIO | None:
+        if req.get("exec"):
+            return self.execs.get(str(req["exec"]))
+        return c.exec or self.init
+
     def handle(self, c: _Client, kind: bytes, payload: bytes) -> None:
+        p: ProcIO | None
         if kind == b"I":
-            if self.stdin_fd >= 0:
-                self.stdin_buf += payload
-                self.write_stdin()
+            p = c.exec or self.init
+            if p.stdin_fd >= 0:
+                p.stdin_buf += payload
+                p.write_stdin(_STDIN_CAP)
         elif kind == b"A":
             req = json.loads(payload or b"{}")
             c.streams = {s for s, k in ((1, "stdout"), (2, "stderr")) if req.get(k, True)}
             c.stdin = bool(req.get("stdin"))
-            if self.exit is not None and not self.outputs:
+            if self.exit is not None and not self.init.outputs:
                 self.reply(c, b"X", self.exit.to_dict())
         elif kind == b"C":
-            if self.o.stdin_once:
-                self.close_stdin()
+            if c.exec is not None:
+                c.exec.close_stdin()
+            elif self.o.stdin_once:
+                self.init.close_stdin()
         elif kind == b"R":
             req = json.loads(payload)
-            self.resize(int(req["h"]), int(req["w"]))
+            p = self._target(c, req)
+            if p is None:
+                self.reply(c, b"E", f"no such exec: {req.get('exec')}")
+                return
+            p.resize(int(req["h"]), int(req["w"]))
             self.reply(c, b"O", {})
         elif kind == b"S":
             err = self.start()
-            self.reply(c, b"E", err) if err else self.reply(c, b"O", {"pid": self.init_pid})
+            self.reply(c, b"E", err) if err else self.reply(c, b"O", {"pid": self.init.pid})
+        elif kind == b"E":
+            err = self.exec(c, json.loads(payload))
+            self.reply(c, b"E", err) if err else self.reply(c, b"O", {"pid": self.execs[json.loads(payload)["id"]].pid})
         elif kind == b"K":
             req = json.loads(payload)
-            if self.exit is not None:
-                self.reply(c, b"E", "container is not running")
+            p = self._target(c, req) if req.get("exec") else self.init
+            if p is None or p.exit is not None:
+                self.reply(c, b"E", "container is not running" if p is self.init else "exec is not running")
+                return
+            if p is not self.init:
+                os.kill(p.pid, int(req["signal"]))
+                self.reply(c, b"O", {})
                 return
             args = ["kill", *(["--all"] if req.get("all") else []), self.o.container_id, str(int(req["signal"]))]
             rc, err = self.runtime(*args)
             self.reply(c, b"E", err or "kill failed") if rc else self.reply(c, b"O", {})
         elif kind == b"W":
-            if self.exit is not None and not self.outputs:
+            if self.exit is not None and not self.init.outputs:
                 self.reply(c, b"X", self.exit.to_dict())
             else:
                 c.waiting = True
         elif kind == b"Q":
+            req = json.loads(payload or b"{}")
+            if req.get("exec"):
+                p = self.execs.get(str(req["exec"]))
+                if p is None:
+                    self.reply(c, b"E", f"no such exec: {req['exec']}")
+                    return
+                self.reply(c, b"T", {"state": "exited" if p.exit else "running", "pid": p.pid,
+                                     "exit": p.exit.to_dict() if p.exit else None})
+                return
             state = "exited" if self.exit is not None else self.state
-            self.reply(c, b"T", {"state": state, "pid": self.init_pid, "started_at_ns": self.started_ns,
-                                 "exit": self.exit.to_dict() if self.exit else None})
+            self.reply(c, b"T", {"state": state, "pid": self.init.pid, "started_at_ns": self.init.started_ns,
+                                 "exit": self.exit.to_dict() if self.exit else None,
+                                 "execs": sorted(self.execs)})
         else:
             self.reply(c, b"E", f"unknown request {kind!r}")
-
-    def write_stdin(self) -> None:
-        while self.stdin_buf and self.stdin_fd >= 0:
-            try:
-                n = os.write(self.stdin_fd, self.stdin_buf[:_READ])
-            except BlockingIOError:
-                break
-            except OSError:
-                self.stdin_buf.clear()
-                self.close_stdin()
-                return
-            del self.stdin_buf[:n]
-        if len(self.stdin_buf) > _STDIN_CAP:
-            del self.stdin_buf[:len(self.stdin_buf) - _STDIN_CAP]
-
-    def close_stdin(self) -> None:
-        if self.stdin_fd >= 0 and self.stdin_fd != self.pty_fd:
-            self.write_stdin_blocking()
-            os.close(self.stdin_fd)
-            self.stdin_fd = -1
-
-    def write_stdin_blocking(self) -> None:
-        deadline = time.monotonic() + 2
-        while self.stdin_buf and time.monotonic() < deadline:
-            self.write_stdin()
-            if self.stdin_buf:
-                time.sleep(0.01)
 
     # -- exit ----------------------------------------------------------------------------------
     def reap(self) -> None:
@@ -371,23 +341,49 @@ class Monitor:
                 return
             if pid == 0:
                 return
-            if pid == self.init_pid and self.exit is None:
-                code = os.waitstatus_to_exitcode(status)
-                sig = -code if code < 0 else 0
-                self.exit = ExitStatus(exit_code=128 + sig if sig else code, signal=sig, pid=pid,
-                                       started_at_ns=self.started_ns, finished_at_ns=time.time_ns(),
-                                       oom_killed=_oom_killed(self.cgroup_files))
+            p = self.init if pid == self.init.pid else next((e for e in self.execs.values() if e.pid == pid), None)
+            if p is None or p.exit is not None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            sig = -code if code < 0 else 0
+            p.exit = ExitStatus(exit_code=128 + sig if sig else code, signal=sig, pid=pid,
+                                started_at_ns=p.started_ns, finished_at_ns=time.time_ns(),
+                                oom_killed=p is self.init and _oom_killed(self.cgroup_files))
+            p.deadline = time.monotonic() + _DRAIN_SECONDS
+            if p is self.init:
                 self.state = "exited"
-                self.exit_deadline = time.monotonic() + _DRAIN_SECONDS
+            elif not p.outputs:
+                self.finish_exec(p)
+
+    def finish_exec(self, p: ProcIO) -> None:
+        """The exec ended and its output is drained (or the drain timed out): report and forget it."""
+        for fd in list(p.outputs):
+            if not self.paused:
+                self.sel.unregister(fd)
+            self.outputs.pop(fd, None)
+        p.close()
+        st = p.exit or ExitStatus(exit_code=137, signal=9, pid=p.pid, started_at_ns=p.started_ns,
+                                  finished_at_ns=time.time_ns(), error="exec did not exit with its container")
+        write_json_atomic(os.path.join(self.o.state_dir, f"exec-{p.key}.exit.json"), st.to_dict())
+        for name in (f"exec-{p.key}.pid",):
+            try:
+                os.unlink(os.path.join(self.o.state_dir, name))
+            except FileNotFoundError:
+                pass
+        if isinstance(p.owner, _Client):
+            self.reply(p.owner, b"X", st.to_dict())
+            p.owner.exec = None
+        self.execs.pop(p.key, None)
 
     def finish(self) -> None:
         assert self.exit is not None
-        for fd in list(self.outputs):
+        for p in list(self.execs.values()):
+            self.finish_exec(p)
+        for fd in list(self.init.outputs):
             if not self.paused:
                 self.sel.unregister(fd)
-            if fd != self.pty_fd:
-                os.close(fd)
-        self.outputs.clear()
+            self.outputs.pop(fd, None)
+        self.init.close()
         self.log.flush(time.time_ns())
         self.log.close()
         sd = self.o.state_dir
@@ -401,8 +397,6 @@ class Monitor:
                 if key.data[0] == "client":
                     self.on_client(key.data[1], mask)
         self.runtime("delete", "--force", self.o.container_id)
-        if self.pty_fd >= 0:
-            os.close(self.pty_fd)
         for name in (SOCKET_FILE, PID_FILE):
             try:
                 os.unlink(os.path.join(sd, name))
@@ -418,9 +412,14 @@ class Monitor:
         self.sel.register(wake_r, selectors.EVENT_READ, ("wake", 0))
         self.reap()
         while True:
-            if self.exit is not None and (not self.outputs or time.monotonic() > self.exit_deadline):
+            now = time.monotonic()
+            if self.exit is not None and (not self.init.outputs or now > self.init.deadline):
                 break
-            timeout = 1.0 if self.exit is None else max(0.0, self.exit_deadline - time.monotonic())
+            for p in [e for e in self.execs.values() if e.exit is not None and now > e.deadline]:
+                self.finish_exec(p)
+            timeout = 1.0 if self.exit is None else max(0.0, self.init.deadline - now)
+            if any(e.exit is not None for e in self.execs.values()):
+                timeout = min(timeout, 0.2)
             for key, mask in self.sel.select(timeout):
                 kind, obj = key.data
                 if kind == "out":
@@ -437,8 +436,9 @@ class Monitor:
                     except BlockingIOError:
                         pass
             self.reap()
-            if self.stdin_buf:
-                self.write_stdin()
+            for p in (self.init, *self.execs.values()):
+                if p.stdin_buf:
+                    p.write_stdin(_STDIN_CAP)
         self.finish()
 
 
@@ -499,7 +499,7 @@ def run(opts: MonitorOptions, ready_fd: int) -> int:
     except Exception as e:  # report to the spawner, leave nothing behind
         os.write(ready_fd, json.dumps({"error": str(e)}).encode())
         os.close(ready_fd)
-        if m.init_pid:
+        if m.init.pid:
             m.runtime("delete", "--force", opts.container_id)
         for name in (SOCKET_FILE, PID_FILE):
             try:
@@ -507,7 +507,7 @@ def run(opts: MonitorOptions, ready_fd: int) -> int:
             except FileNotFoundError:
                 pass
         return 1
-    os.write(ready_fd, json.dumps({"pid": m.init_pid, "monitor_pid": os.getpid()}).encode())
+    os.write(ready_fd, json.dumps({"pid": m.init.pid, "monitor_pid": os.getpid()}).encode())
     os.close(ready_fd)
     m.loop()
     return 0

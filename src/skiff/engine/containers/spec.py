@@ -57,7 +57,7 @@ __all__ = [
     "HealthConfig", "ImageConfig", "ContainerConfig", "HostConfig", "Ulimit", "DeviceMapping", "SpecContext",
     "ResolvedMount", "ExecUser", "parse_create", "build_spec", "merge_config", "resolve_user", "container_env",
     "DEFAULT_PATH", "DEFAULT_SHM_SIZE", "MASKED_PATHS", "READONLY_PATHS", "INIT_PATH", "DEFAULT_NOFILE",
-    "parse_security_opts", "SecurityOpts", "anonymous_volumes",
+    "parse_security_opts", "SecurityOpts", "anonymous_volumes", "exec_process",
 ]
 
 DEFAULT_SHM_SIZE = 64 << 20
@@ -552,3 +552,42 @@ def build_spec(image: ImageConfig, config: ContainerConfig, host: HostConfig, ct
     if host.annotations:
         spec["annotations"] = dict(host.annotations)
     return spec
+
+
+def exec_process(spec: dict[str, Any], cmd: Sequence[str], *, env: Sequence[str] = (), user: str = "",
+                 working_dir: str = "", tty: bool = False, privileged: bool = False,
+                 rootfs: str = "") -> dict[str, Any]:
+    """The OCI process for ``docker exec``: the container's process with dockerd's exec overrides.
+
+    Env is the container's plus ``env`` (and TERM=xterm with a TTY), the user is resolved in the
+    image (``rootfs``) when given, ``privileged`` gives every capability, the rest (rlimits,
+    no-new-privileges, AppArmor) is the container's.
+    """
+    base = spec["process"]
+    if not cmd:
+        raise InvalidParameter("No exec command specified")
+    proc: dict[str, Any] = {k: v for k, v in base.items() if k not in ("consoleSize", "oomScoreAdj")}
+    merged = list(base.get("env", []))
+    if tty and not any(e.startswith("TERM=") for e in merged):
+        merged.append("TERM=xterm")
+    index = {e.split("=", 1)[0]: i for i, e in enumerate(merged)}
+    for e in env:
+        key = e.split("=", 1)[0]
+        if "=" not in e:
+            continue
+        if key in index:
+            merged[index[key]] = e
+        else:
+            index[key] = len(merged)
+            merged.append(e)
+    proc.update(args=list(cmd), env=merged, terminal=tty, cwd=working_dir or base.get("cwd", "/"))
+    if not proc["cwd"].startswith("/"):
+        raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
+    if user:
+        u = resolve_user(rootfs, user)
+        proc["user"] = {"uid": u.uid, "gid": u.gid,
+                        **({"additionalGids": list(u.additional_gids)} if u.additional_gids else {})}
+    if privileged:
+        caps = list(tweak_capabilities((), (), True))
+        proc["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
+    return proc

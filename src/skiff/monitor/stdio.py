@@ -1,0 +1,170 @@
+"""Running runtime commands, and the stdio the monitor holds for a process (init or exec).
+
+Without a TTY the process gets pipes (stdin: a pipe when open, else /dev/null); with a TTY the
+runtime sends the pty master over ``--console-socket`` (SCM_RIGHTS) and that one fd is both input
+and output. The runtime's own errors are read from its stderr; for a non-TTY ``create``/``exec``
+that is the container's stderr pipe, so what is in it when the command fails is the error.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+from collections.abc import Sequence
+
+from skiff.monitor.protocol import ExitStatus
+from skiff.monitor.sockpath import bind_unix
+
+__all__ = ["ProcIO", "run_runtime", "launch"]
+
+
+class ProcIO:
+    """One process whose stdio the monitor holds: the container's init (key "") or an exec."""
+
+    def __init__(self, key: str, tty: bool, stdin_once: bool) -> None:
+        self.key, self.tty, self.stdin_once = key, tty, stdin_once
+        self.pid = 0
+        self.stdin_fd = -1
+        self.stdin_buf = bytearray()
+        self.pty_fd = -1
+        self.outputs: dict[int, int] = {}  # fd -> stream (1 stdout, 2 stderr)
+        self.exit: ExitStatus | None = None
+        self.started_ns = 0
+        self.deadline = 0.0
+        self.owner: object | None = None  # exec: the client connection that started it
+
+    def resize(self, h: int, w: int) -> None:
+        if self.pty_fd >= 0:
+            import fcntl
+            import termios
+            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+
+    def write_stdin(self, cap: int) -> None:
+        """Write what is queued without blocking; keep at most ``cap`` bytes queued."""
+        while self.stdin_buf and self.stdin_fd >= 0:
+            try:
+                n = os.write(self.stdin_fd, self.stdin_buf[:65536])
+            except BlockingIOError:
+                break
+            except OSError:
+                self.stdin_buf.clear()
+                self.close_stdin()
+                return
+            del self.stdin_buf[:n]
+        if len(self.stdin_buf) > cap:
+            del self.stdin_buf[:len(self.stdin_buf) - cap]
+
+    def close_stdin(self) -> None:
+        """Close the process's stdin (pipe only: a pty stays, as with docker)."""
+        if self.stdin_fd >= 0 and self.stdin_fd != self.pty_fd:
+            deadline = time.monotonic() + 2
+            while self.stdin_buf and time.monotonic() < deadline:
+                self.write_stdin(1 << 30)
+                if self.stdin_buf:
+                    time.sleep(0.01)
+            os.close(self.stdin_fd)
+            self.stdin_fd = -1
+
+    def close(self) -> None:
+        for fd in list(self.outputs):
+            if fd != self.pty_fd:
+                os.close(fd)
+        self.outputs.clear()
+        if self.stdin_fd >= 0 and self.stdin_fd != self.pty_fd:
+            os.close(self.stdin_fd)
+        self.stdin_fd = -1
+        if self.pty_fd >= 0:
+            os.close(self.pty_fd)
+            self.pty_fd = -1
+
+
+def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None) -> tuple[int, str]:
+    """Run one runtime command to completion; returns (exit code, its stderr text)."""
+    r, w = os.pipe()
+    null = os.open(os.devnull, os.O_RDWR)
+    fds = stdio or (null, null, w)
+    acts = [(os.POSIX_SPAWN_DUP2, fds[0], 0), (os.POSIX_SPAWN_DUP2, fds[1], 1), (os.POSIX_SPAWN_DUP2, fds[2], 2)]
+    try:
+        pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ), file_actions=acts)
+    except OSError as e:
+        for fd in (r, w, null):
+            os.close(fd)
+        return 127, f"{argv[0]}: {e.strerror}"
+    os.close(w)
+    os.close(null)
+    err = bytearray()
+    while len(err) < 65536:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        err += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), err.decode(errors="replace").strip()
+
+
+def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: str,
+           console_size: tuple[int, int] = (0, 0)) -> None:
+    """Run ``argv`` (runtime create/exec, ID last) with ``p``'s stdio; RuntimeError on failure."""
+    if p.tty:
+        dirfd = os.open(sock_dir, os.O_RDONLY | os.O_DIRECTORY)
+        con_path = os.path.join(sock_dir, f"{name}.sock")
+        con = bind_unix(con_path)
+        con.listen(1)
+        argv = [*argv[:-1], "--console-socket", f"/proc/{os.getpid()}/fd/{dirfd}/{name}.sock", argv[-1]]
+        try:
+            rc, err = run_runtime(argv)
+            if rc == 0:
+                con.settimeout(10)
+                conn, _ = con.accept()
+                _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+                conn.close()
+                p.pty_fd = fds[0]
+        finally:
+            con.close()
+            os.close(dirfd)
+            try:
+                os.unlink(con_path)
+            except FileNotFoundError:
+                pass
+        if rc != 0:
+            raise RuntimeError(err or f"runtime {argv[0]} exited with {rc}")
+        os.set_blocking(p.pty_fd, False)
+        if console_size != (0, 0):
+            p.resize(*console_size)
+        p.outputs[p.pty_fd] = 1
+        p.stdin_fd = p.pty_fd
+        return
+    mine: list[int] = []
+    if open_stdin:
+        in_r, in_w = os.pipe()
+        p.stdin_fd = in_w
+    else:
+        in_r = os.open(os.devnull, os.O_RDONLY)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    mine += [in_r, out_w, err_w]
+    try:
+        rc, err = run_runtime(argv, stdio=(in_r, out_w, err_w))
+    finally:
+        for fd in mine:
+            os.close(fd)
+    if rc != 0:
+        os.set_blocking(err_r, False)
+        try:
+            err = (err + "\n" + os.read(err_r, 65536).decode(errors="replace")).strip()
+        except BlockingIOError:
+            pass
+        for fd in (out_r, err_r):
+            os.close(fd)
+        if p.stdin_fd >= 0:
+            os.close(p.stdin_fd)
+            p.stdin_fd = -1
+        raise RuntimeError(err or f"runtime exited with {rc}")
+    for fd, stream in ((out_r, 1), (err_r, 2)):
+        os.set_blocking(fd, False)
+        p.outputs[fd] = stream
+    if p.stdin_fd >= 0:
+        os.set_blocking(p.stdin_fd, False)
