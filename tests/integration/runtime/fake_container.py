@@ -20,6 +20,7 @@ from skiff.runtime.cgroups import CgroupManager, new_manager
 from skiff.runtime.specconv_resources import resources_from_oci
 
 RUNTIME = str(Path(sys.executable).with_name("skiff-runtime"))
+_V2_ROOT = "/sys/fs/cgroup" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "/sys/fs/cgroup/unified"
 
 
 @dataclass
@@ -137,5 +138,14 @@ class RunHelper:
 def rt(tmp_path: Path) -> Iterator[RunHelper]:
     h = RunHelper(str(tmp_path / "rt-root"), [])
     yield h
+    from skiff.runtime.cgroups.v1 import V1Manager
+    from skiff.runtime.cgroups.v2 import V2Manager
+
     for cid in h.ids:
         h("delete", "--force", cid)
+        # safety net, should delete have left them: the paths tests use (/<id>) and the default one
+        for mgr in (V1Manager(f"/{cid}", cid), V1Manager("", cid), V2Manager(f"/{cid}", cid, root=_V2_ROOT)):
+            try:
+                mgr.destroy()
+            except Exception:
+                pass
