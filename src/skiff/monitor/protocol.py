@@ -7,13 +7,18 @@ directions, is one frame::
 
 Client -> monitor:
     ``A`` attach   JSON {"stdin": bool, "stdout": bool, "stderr": bool}; output frames follow.
-    ``I`` stdin    raw bytes for the container's stdin (or the pty).
-    ``C`` close    the client's stdin ended; the container's stdin is closed if StdinOnce.
-    ``R`` resize   JSON {"h": rows, "w": cols}: TIOCSWINSZ on the pty.
-    ``S`` start    run ``<runtime> start``; reply ``O`` or ``E``.
-    ``K`` kill     JSON {"signal": n, "all": bool}: ``<runtime> kill``; reply ``O`` or ``E``.
-    ``W`` wait     reply ``X`` (the exit record) once the container has exited.
-    ``Q`` query    reply ``T`` JSON {"state": "created"|"running"|"exited", "pid": n, "exit": {...}|null}.
+    ``I`` stdin    raw bytes for the container's stdin (or the pty); on an exec connection, the exec's.
+    ``C`` close    the client's stdin ended: closes the exec's stdin, or the container's if StdinOnce.
+    ``R`` resize   JSON {"h": rows, "w": cols, "exec": id?}: TIOCSWINSZ on the pty; reply ``O``.
+    ``S`` start    run ``<runtime> start``; reply ``O`` {"pid": n} or ``E``.
+    ``K`` kill     JSON {"signal": n, "all": bool, "exec": id?}: ``<runtime> kill`` (kill(2) for an exec).
+    ``W`` wait     reply ``X`` (the exit record) once the container has exited and its output drained.
+    ``Q`` query    JSON {"exec": id?}; reply ``T`` {"state": "created"|"running"|"exited", "pid": n,
+                   "exit": {...}|null, "execs": [ids]}.
+    ``E`` exec     JSON {"id", "process": OCI process, "stdin": bool, "detach": bool, "console_size":
+                   [h, w]}: ``<runtime> exec --detach``; reply ``O`` {"pid": n} or ``E``, then (unless
+                   detached) that connection carries the exec's ``1``/``2`` output and ends with ``X``.
+                   Every finished exec leaves ``exec-<id>.exit.json`` in the state dir.
 Monitor -> client:
     ``1``/``2``    stdout / stderr bytes (TTY output is all ``1``); ``X`` exit record JSON;
     ``O`` ok JSON; ``E`` error text; ``T`` status JSON.
