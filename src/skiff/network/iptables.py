@@ -159,6 +159,45 @@ class Iptables:
             for chain in chains:
                 self.delete_chain(table, chain)
 
+    # -- batches: one iptables-restore for many rules -----------------------------------------
+    def _present(self, table: str, chain: str) -> set[str]:
+        """Rules of a chain as ``-S`` prints them, without the "-A CHAIN " head."""
+        return {line.split(" ", 2)[2] for line in self.list_rules(table, chain) if line.startswith("-A ")}
+
+    def _restore(self, lines: dict[str, list[str]]) -> None:
+        script = "".join(f"*{table}\n" + "".join(ln + "\n" for ln in body) + "COMMIT\n"
+                         for table, body in lines.items() if body)
+        if not script:
+            return
+        cmd = [self.binary + "-restore", "--noflush", "-w", "5"]
+        with self._lock:
+            proc = subprocess.run(cmd, input=script, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise FirewallError(f"{' '.join(cmd)}: {proc.stderr.strip()}")
+
+    def _batch(self, op: str, rules: Sequence[Rule], want_present: bool) -> None:
+        chains: dict[tuple[str, str], set[str]] = {}
+        lines: dict[str, list[str]] = {}
+        for rule in rules:
+            table, chain, args = self._tr(rule)
+            present = chains.get((table, chain))
+            if present is None:
+                present = chains[(table, chain)] = self._present(table, chain)
+            text = " ".join(args)
+            if (text in present) == want_present:
+                lines.setdefault(table, []).append(f"{op} {chain} {text}")
+                present.discard(text) if want_present else present.add(text)
+        self._restore(lines)
+
+    def append_many(self, rules: Sequence[Rule]) -> None:
+        """Append the rules not already there, in one transaction. Rules must be written in the
+        canonical form ``iptables -S`` prints (e.g. "-p tcp -m tcp --dport 80") to be recognised."""
+        self._batch("-A", rules, want_present=False)
+
+    def delete_many(self, rules: Sequence[Rule]) -> None:
+        """Delete those of the rules that are there, in one transaction."""
+        self._batch("-D", rules, want_present=True)
+
     def apply(self, rules: Sequence[Rule]) -> None:
         for rule in rules:
             self.append(rule)

@@ -169,14 +169,16 @@ def format_port_lines(mappings: Sequence[PortMapping]) -> list[str]:
 
 
 def _rules(m: PortMapping) -> list[Rule]:
-    dnat: list[str] = ["-p", m.proto]
+    """The three rules of a mapping, in the canonical form ``iptables -S`` prints (batch-checkable)."""
+    match = ("-p", m.proto, "-m", m.proto)
+    dnat: list[str] = []
     if m.host_ip not in ("0.0.0.0", "::"):
         dnat += ["-d", f"{m.host_ip}/32"]
-    dnat += ["--dport", str(m.host_port), "-j", "DNAT", "--to-destination", f"{m.container_ip}:{m.container_port}"]
+    dnat += [*match, "--dport", str(m.host_port), "-j", "DNAT", "--to-destination", f"{m.container_ip}:{m.container_port}"]
     return [
-        Rule("filter", "SKIFF", ("-d", f"{m.container_ip}/32", "-o", m.bridge, "-p", m.proto, "--dport",
+        Rule("filter", "SKIFF", ("-d", f"{m.container_ip}/32", "-o", m.bridge, *match, "--dport",
                                  str(m.container_port), "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT")),
-        Rule("nat", "SKIFF-POSTROUTING", ("-s", f"{m.container_ip}/32", "-d", f"{m.container_ip}/32", "-p", m.proto,
+        Rule("nat", "SKIFF-POSTROUTING", ("-s", f"{m.container_ip}/32", "-d", f"{m.container_ip}/32", *match,
                                           "--dport", str(m.container_port), "-j", "MASQUERADE")),
         Rule("nat", "SKIFF", tuple(dnat)),
     ]
@@ -274,8 +276,8 @@ class PortMapper:
                     self._sockets[(m.proto, m.host_ip, m.host_port)] = sock
                     made.append(m)
                     self._owners.setdefault(owner, []).append(m)
-                    if self._fw is not None:
-                        self._fw.apply(_rules(m))
+                if self._fw is not None:
+                    self._fw.append_many([r for m in made for r in _rules(m)])
             except Exception:
                 self._drop(owner, made)
                 raise
@@ -283,9 +285,9 @@ class PortMapper:
             return made
 
     def _drop(self, owner: str, maps: Sequence[PortMapping]) -> None:
+        if self._fw is not None and maps:
+            self._fw.delete_many([r for m in maps for r in _rules(m)])
         for m in maps:
-            if self._fw is not None:
-                self._fw.remove(_rules(m))
             sock = self._sockets.pop((m.proto, m.host_ip, m.host_port), None)
             if sock is not None:
                 sock.close()
@@ -315,10 +317,10 @@ class PortMapper:
         """After a restart: re-make rules and reservations; returns problems (not fatal)."""
         problems = []
         with self._lock:
+            if self._fw is not None:
+                self._fw.append_many([r for maps in self._owners.values() for m in maps for r in _rules(m)])
             for maps in self._owners.values():
                 for m in maps:
-                    if self._fw is not None:
-                        self._fw.apply(_rules(m))
                     key = (m.proto, m.host_ip, m.host_port)
                     if key not in self._sockets:
                         try:
