@@ -102,3 +102,28 @@ def iter_all(att: Attachment) -> list[tuple[int, bytes]]:
     while (msg := att.read()) is not None:
         out.append(msg)
     return out
+
+
+def test_async_client(tmp_path: Path, busybox_rootfs: Path, runc_root: Path, monitor_pids: list[int]) -> None:
+    import asyncio
+
+    from skiff.monitor.aclient import AsyncMonitorClient
+
+    h, spec = start_container(tmp_path, busybox_rootfs, runc_root, monitor_pids, ["sleep", "60"])
+
+    async def go() -> None:
+        c = AsyncMonitorClient(h.socket_path)
+        assert (await c.status())["state"] == "running"
+        att = await c.exec("a1", exec_process(spec, ["sh", "-c", "read l; echo got:$l; exit 4"]), stdin=True)
+        await att.write(b"x\n")
+        got = b""
+        while (msg := await att.read()) is not None:
+            got += msg[1]
+        assert got == b"got:x\n" and att.exit is not None and att.exit.exit_code == 4
+        await att.close()
+        waiter = asyncio.ensure_future(c.wait())
+        await c.signal(signal.SIGKILL)
+        st = await asyncio.wait_for(waiter, 20)
+        assert st.exit_code == 137
+
+    asyncio.run(go())
