@@ -32,7 +32,7 @@ from skiff.build.instructions import AddInstruction, CopyInstruction
 from skiff.errors import InvalidParameter, SkiffError, Unimplemented
 
 if TYPE_CHECKING:
-    from skiff.build.builder import StepRunner
+    from skiff.build.steps import StepRunner
 
 __all__ = ["copy_step", "is_url", "is_git"]
 

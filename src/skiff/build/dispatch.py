@@ -40,7 +40,7 @@ from skiff.errors import InvalidParameter
 from skiff.oci.image_spec import ContainerConfig, HealthConfig, ImageConfig
 
 if TYPE_CHECKING:
-    from skiff.build.builder import StepRunner
+    from skiff.build.steps import StepRunner
 
 __all__ = ["DEFAULT_PATH", "DEFAULT_SHELL", "StageState", "dispatch", "expand_instruction"]
 

@@ -17,11 +17,12 @@ from skiff.build.backend import RunMount, RunSpec
 from skiff.build.copy import scoped_path
 from skiff.build.flags import FlagError, Mount
 from skiff.build.instructions import RunInstruction
+from skiff.build.options import BuildError
 from skiff.build.parser import chomp_heredoc_content, parse_heredoc
 from skiff.errors import InvalidParameter
 
 if TYPE_CHECKING:
-    from skiff.build.builder import StepRunner
+    from skiff.build.steps import StepRunner
 
 __all__ = ["run_step"]
 
@@ -192,8 +193,6 @@ def run_step(runner: StepRunner, inst: RunInstruction) -> None:
         for chain in chains:
             _remove_mountpoints(chain)
         if code != 0:
-            from skiff.build.builder import BuildError
-
             raise BuildError(f"The command '{' '.join(args)}' returned a non-zero code: {code}", code)
         runner._commit(key, created_by, ws)
     finally:
