@@ -30,7 +30,7 @@ from skiff.monitor.protocol import LogConfig
 
 __all__ = [
     "LogWriter", "JsonFileWriter", "LocalWriter", "NullWriter", "LogSink", "open_writer",
-    "encode_json_line", "format_time", "MAX_LINE", "LOCAL_HEADER", "parse_size",
+    "encode_json_line", "format_time", "MAX_LINE", "LOCAL_HEADER", "parse_size", "validate_log_config",
 ]
 
 MAX_LINE = 16 * 1024
@@ -175,6 +175,43 @@ class LocalWriter:
 
     def close(self) -> None:
         self._f.close()
+
+
+_OPTS = {
+    "json-file": {"max-file", "max-size", "compress", "labels", "labels-regex", "env", "env-regex", "tag"},
+    "local": {"max-file", "max-size", "compress"},
+    "none": set(),
+}
+
+
+def validate_log_config(cfg: LogConfig) -> None:
+    """Refuse what dockerd refuses at create time (unknown driver or option, bad sizes/counts)."""
+    from skiff.errors import InvalidParameter
+
+    if cfg.type not in _OPTS:
+        raise InvalidParameter(f"logger: no log driver named '{cfg.type}' is registered")
+    for key, _ in cfg.config:
+        if key not in _OPTS[cfg.type]:
+            raise InvalidParameter(f"unknown log opt '{key}' for {cfg.type} log driver")
+    size = cfg.opt("max-size")
+    if size and size != "-1":
+        try:
+            if parse_size(size) <= 0:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise InvalidParameter(f"invalid size: '{size}'")
+    files = cfg.opt("max-file")
+    if files:
+        try:
+            n = int(files)
+        except ValueError:
+            raise InvalidParameter(f'strconv.Atoi: parsing "{files}": invalid syntax')
+        if n < 1:
+            raise InvalidParameter("max-file cannot be less than 1")
+        if n > 1 and cfg.type == "json-file" and (not size or size == "-1"):
+            raise InvalidParameter("max-file cannot be set without max-size")
+    if cfg.opt("compress") not in ("", "true", "false", "1", "0"):
+        raise InvalidParameter(f"invalid value for compress: {cfg.opt('compress')}")
 
 
 def open_writer(cfg: LogConfig, path: str) -> LogWriter:

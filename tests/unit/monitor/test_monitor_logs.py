@@ -124,6 +124,23 @@ def test_tail_larger_than_file_and_zero(tmp_path: Path) -> None:
         assert list(lf.entries()) == [] and lf.follower().poll() == []
 
 
+def test_log_config_validation() -> None:
+    import pytest
+
+    from skiff.errors import InvalidParameter
+    from skiff.monitor.logdrivers import validate_log_config
+
+    validate_log_config(LogConfig("json-file", (("max-size", "10m"), ("max-file", "3"))))
+    validate_log_config(LogConfig("local"))
+    for cfg, msg in ((LogConfig("syslog"), "no log driver named 'syslog' is registered"),
+                     (LogConfig("local", (("tag", "x"),)), "unknown log opt 'tag' for local log driver"),
+                     (LogConfig("json-file", (("max-size", "lots"),)), "invalid size: 'lots'"),
+                     (LogConfig("json-file", (("max-size", "1m"), ("max-file", "0"))), "max-file cannot be less than 1"),
+                     (LogConfig("json-file", (("max-file", "3"),)), "max-file cannot be set without max-size")):
+        with pytest.raises(InvalidParameter, match=msg):
+            validate_log_config(cfg)
+
+
 def test_frames_and_options_round_trip() -> None:
     r = FrameReader()
     data = frame(b"1", b"hello") + frame(b"X", json.dumps(ExitStatus(137, 9).to_dict()).encode())
