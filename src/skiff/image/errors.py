@@ -6,7 +6,7 @@ from skiff.errors import Conflict, InvalidParameter, NotFound, System, Unauthori
 
 __all__ = [
     "NoSuchImage", "BlobNotFound", "DigestMismatch", "SizeMismatch", "ImageInUse", "RegistryError",
-    "RegistryUnauthorized", "ManifestUnknown", "UnsupportedManifest", "InvalidArchive",
+    "RegistryUnauthorized", "PullAccessDenied", "PushImageNotFound", "ManifestUnknown", "UnsupportedManifest", "InvalidArchive",
 ]
 
 
@@ -44,7 +44,24 @@ class RegistryError(Unavailable):
 
 
 class RegistryUnauthorized(Unauthorized):
-    pass
+    """401/403 from a registry or its token server; ``denied`` when the registry said DENIED."""
+
+    def __init__(self, message: str, denied: bool = False) -> None:
+        super().__init__(message)
+        self.denied = denied
+
+
+class PullAccessDenied(NotFound):
+    """Docker answers a denied pull as "not found": the repository may not exist or need a login."""
+
+    def __init__(self, familiar_name: str, cause: str) -> None:
+        super().__init__(f"pull access denied for {familiar_name}, repository does not exist or may require "
+                         f"'docker login': {cause}")
+
+
+class PushImageNotFound(NotFound):
+    def __init__(self, familiar_name: str) -> None:
+        super().__init__(f"An image does not exist locally with the tag: {familiar_name}")
 
 
 class ManifestUnknown(NotFound):

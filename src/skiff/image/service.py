@@ -9,7 +9,6 @@ the iterator after the messages that came before (the API turns them into ``erro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -22,7 +21,7 @@ from skiff.image import reference, remove, views
 from skiff.image.content import ContentStore
 from skiff.image.copy import CopyOptions, copy_image, host_platform
 from skiff.image.create import import_config, ingest_layer, store_image
-from skiff.image.errors import NoSuchImage
+from skiff.image.errors import NoSuchImage, PushImageNotFound
 from skiff.image.progress import Progress, run
 from skiff.image.progress import null as progress_null
 from skiff.image.reference import Reference
@@ -187,9 +186,10 @@ class ImageService:
             targets = sorted((reference.parse(r) for r, _ in self.images.all_refs()
                               if "@" not in r and reference.parse(r).name == ref.name), key=str)
             if not targets:
-                raise NoSuchImage(ref.familiar_name)
+                raise PushImageNotFound(ref.familiar_name)
         for t in targets:
-            self.resolve(str(t))
+            if self._lookup(str(t)) is None:
+                raise PushImageNotFound(t.familiar_name)
 
         async def op(p: Progress) -> None:
             p.status(f"The push refers to repository [{ref.name}]")
@@ -403,7 +403,5 @@ class _PullDestination(LocalDestination):
 
     async def commit(self, image: Any, layer_cbs: list[Any]) -> Digest:
         top = image.index_digest or Digest.of(image.manifest_bytes)
-        self.refs.append(f"{self.repo_name}@{top}")
-        with contextlib.suppress(ValueError):
-            self.refs = list(dict.fromkeys(self.refs))
+        self.refs = list(dict.fromkeys([*self.refs, f"{self.repo_name}@{top}"]))
         return await super().commit(image, layer_cbs)

@@ -79,9 +79,18 @@ def test_push_then_pull_by_tag_and_digest(registry: Registry, service: ImageServ
         other.close()
 
 
-def test_pull_unknown_tag_is_not_found(registry: Registry, service: ImageService) -> None:
-    with pytest.raises(NotFound, match="manifest unknown"):
+def test_pull_and_push_errors_have_dockers_texts(registry: Registry, service: ImageService) -> None:
+    _import(service, f"{registry.host}/some/repo:1")
+    drain(service.push(f"{registry.host}/some/repo:1"))
+    with pytest.raises(NotFound) as ei:
+        drain(service.pull(f"{registry.host}/some/repo:nope"))
+    assert str(ei.value) == f"manifest for {registry.host}/some/repo:nope not found: manifest unknown: manifest unknown"
+    with pytest.raises(NotFound) as ei:
         drain(service.pull(f"{registry.host}/nothing/here:latest"))
+    assert str(ei.value).startswith(f"manifest for {registry.host}/nothing/here:latest not found")  # 2.8 says so
+    with pytest.raises(NotFound) as ei:
+        drain(service.push(f"{registry.host}/not/local:1"))
+    assert str(ei.value) == f"An image does not exist locally with the tag: {registry.host}/not/local"
 
 
 def test_basic_auth(start_registry: Any, service: ImageService) -> None:

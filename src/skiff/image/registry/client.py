@@ -30,9 +30,11 @@ from skiff.image.errors import (
     BlobNotFound,
     DigestMismatch,
     ManifestUnknown,
+    PullAccessDenied,
     RegistryError,
     RegistryUnauthorized,
 )
+from skiff.image.reference import Reference
 from skiff.image.registry.auth import AuthConfig, Token, parse_challenges, scope_for
 from skiff.oci import mediatypes as mt
 from skiff.oci.digest import Digest
@@ -249,11 +251,16 @@ class RegistryClient:
                 data = await resp.read()
                 media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         except _NotFound as exc:
-            raise ManifestUnknown(f"manifest for {self.domain}/{repo}:{reference} not found: "
-                                  f"manifest unknown: {exc.message or 'manifest unknown'}"
-                                  if not reference.startswith("sha256:") else
-                                  f"manifest for {self.domain}/{repo}@{reference} not found: manifest unknown: "
-                                  f"{exc.message or 'manifest unknown'}") from None
+            if exc.code == "NAME_UNKNOWN":  # moby distribution/errors.go notFoundError
+                raise ManifestUnknown(f"repository {_familiar(self.domain, repo, '')} not found: "
+                                      f"{exc.message}") from None
+            shown = _familiar(self.domain, repo, reference)
+            raise ManifestUnknown(f"manifest for {shown} not found: "
+                                  f"{exc.message or 'manifest unknown: manifest unknown'}") from None
+        except RegistryUnauthorized as exc:
+            if exc.denied or "insufficient_scope" in exc.message:
+                raise PullAccessDenied(_familiar(self.domain, repo, ""), exc.message) from None
+            raise
         actual = Digest.of(data)
         if reference.startswith("sha256:") and actual != reference:
             raise DigestMismatch(reference, actual)
@@ -370,8 +377,29 @@ class RegistryClient:
             pass
 
 
+def _familiar(domain: str, repo: str, reference: str) -> str:
+    """How Docker names the image in pull errors: ``busybox:latest``, ``localhost:5000/x@sha256:...``."""
+    if reference.startswith("sha256:"):
+        r = Reference(domain, repo, digest=Digest.parse(reference))
+    else:
+        r = Reference(domain, repo, tag=reference)
+    return r.familiar if reference else r.familiar_name
+
+
 class _NotFound(RegistryError):
     """404 from the registry (internal; callers turn it into the right NotFound)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _error_code(body: bytes) -> str:
+    try:
+        errs = json.loads(body).get("errors") or []
+        return str(errs[0].get("code", "")) if errs else ""
+    except (ValueError, AttributeError, TypeError, IndexError):
+        return ""
 
 
 def _error_text(body: bytes) -> str:
@@ -396,10 +424,11 @@ async def _raise_for(resp: aiohttp.ClientResponse, method: str, url: str) -> Non
     body = await resp.read() if method != "HEAD" else b""
     text = _error_text(body)
     if resp.status == 404:
-        raise _NotFound(text)
+        raise _NotFound(text, _error_code(body))
+    denied = text.startswith("denied") or resp.status == 403
     if resp.status == 401:
-        raise RegistryUnauthorized(text or "unauthorized: authentication required")
+        raise RegistryUnauthorized(text or "unauthorized: authentication required", denied)
     if resp.status == 403:
-        raise RegistryUnauthorized(text or "denied: requested access to the resource is denied")
+        raise RegistryUnauthorized(text or "denied: requested access to the resource is denied", denied)
     raise RegistryError(text or f"received unexpected HTTP status: {resp.status} {resp.reason}")
 
