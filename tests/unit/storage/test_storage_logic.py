@@ -9,7 +9,7 @@ import pytest
 from skiff.errors import InvalidParameter
 from skiff.storage import Compression, Mount, chain_ids, detect
 from skiff.storage.archive.safedir import UnsafeEntry, split_name
-from skiff.storage.archive.tarstream import _num, _pax
+from skiff.storage.archive.tarstream import _num, _pax, _pax_time_ns
 from skiff.storage.mount import PAGE_LIMIT, _compact
 from skiff.sys import mount as sysmount
 
@@ -75,3 +75,11 @@ def test_tar_numbers_and_pax() -> None:
     rec = b"path=caf\xc3\xa9/\xff\n"
     body = b"%d %s" % (len(rec) + 3, rec)
     assert _pax(body) == {"path": b"caf\xc3\xa9/\xff"}
+
+
+@pytest.mark.parametrize(("text", "ns"), [
+    (b"1795366180.524954660", 1795366180_524954660), (b"12", 12_000_000_000), (b"-1.5", -1_500_000_000),
+    (b"1.123456789123", 1_123456789), (b"0.1", 100_000_000),
+])
+def test_pax_time_exact(text: bytes, ns: int) -> None:
+    assert _pax_time_ns(text) == ns

@@ -78,7 +78,7 @@ def _set_xattrs(ti: Header, target: int | str) -> None:
 
 
 def _mtime_ns(ti: Header) -> int:
-    return int(ti.mtime * 1_000_000_000)
+    return ti.mtime_ns
 
 
 class _Applier:

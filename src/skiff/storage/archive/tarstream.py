@@ -38,14 +38,14 @@ class Header:
     ``sparse`` is the (offset, length) map of a sparse file whose data holds only those segments.
     """
 
-    __slots__ = ("devmajor", "devminor", "gid", "linkname", "mode", "mtime", "name", "realsize",
+    __slots__ = ("devmajor", "devminor", "gid", "linkname", "mode", "mtime_ns", "name", "realsize",
                  "size", "sparse", "type", "uid", "xattrs")
 
     def __init__(self) -> None:
         self.name = self.linkname = ""
         self.type = REG
         self.mode = self.uid = self.gid = self.size = self.devmajor = self.devminor = 0
-        self.mtime: float = 0
+        self.mtime_ns = 0  # exact: PAX times have nanosecond digits a float would round
         self.xattrs: list[tuple[str, bytes]] = []
         self.sparse: list[tuple[int, int]] | None = None
         self.realsize = 0
@@ -90,6 +90,18 @@ def _pax(data: bytes) -> dict[str, bytes]:
         out[key.decode("utf-8", "surrogateescape")] = value[:-1] if value.endswith(b"\n") else value
         pos += length
     return out
+
+
+def _pax_time_ns(value: bytes) -> int:
+    """A PAX time ("1795366180.524954660", "-1.5") in integer nanoseconds, without float rounding."""
+    text = value.decode("ascii", "replace").strip()
+    neg = text.startswith("-")
+    sec, _, frac = text.lstrip("+-").partition(".")
+    try:
+        ns = int(sec or "0") * 1_000_000_000 + int((frac + "000000000")[:9] or "0")
+    except ValueError:
+        raise BadTar(f"bad pax time {text!r}") from None
+    return -ns if neg else ns
 
 
 def _blocks(n: int) -> int:
@@ -249,7 +261,7 @@ class TarReader:
         h.type = _REG_ALIASES.get(typ, typ)
         h.mode = _num(block[100:108]) & 0o7777
         h.uid, h.gid = _num(block[108:116]), _num(block[116:124])
-        h.mtime = float(_num(block[136:148]))
+        h.mtime_ns = _num(block[136:148]) * 1_000_000_000
         if typ in (CHR, BLK):
             h.devmajor, h.devminor = _num(block[329:337]), _num(block[337:345])
         h.size = size
@@ -284,7 +296,7 @@ class TarReader:
             elif key == "gid":
                 h.gid = int(value)
             elif key == "mtime":
-                h.mtime = float(value)
+                h.mtime_ns = _pax_time_ns(value)
             elif key.startswith("SCHILY.xattr."):
                 h.xattrs.append((key[len("SCHILY.xattr."):], value))
             elif key == "GNU.sparse.name":
