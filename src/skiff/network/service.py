@@ -75,6 +75,7 @@ class ServiceConfig:
     bridge_subnet: str = ""  # --bip's subnet; "" = first free pool (172.17.0.0/16)
     bridge_mtu: int = 1500
     bridge_icc: bool = True
+    ip_masq: bool = True  # daemon --ip-masq for the default bridge
     iptables: bool = True
     chain_prefix: str = "SKIFF"
     host_resolv_conf: str = "/etc/resolv.conf"
@@ -151,7 +152,8 @@ class NetworkService:
     def _ensure_predefined(self) -> None:
         names = {r.name for r in self.store.networks.values()}
         if "bridge" not in names:
-            options = {OPT_DEFAULT: "true", OPT_ICC: str(self.cfg.bridge_icc).lower(), OPT_MASQ: "true",
+            options = {OPT_DEFAULT: "true", OPT_ICC: str(self.cfg.bridge_icc).lower(),
+                       OPT_MASQ: str(self.cfg.ip_masq).lower(),
                        OPT_HOST_IP: "0.0.0.0", OPT_NAME: self.cfg.bridge_device, OPT_MTU: str(self.cfg.bridge_mtu)}
             sub = (SubnetRequest(subnet=self.cfg.bridge_subnet),) if self.cfg.bridge_subnet else ()
             self._create(CreateRequest("bridge", "bridge", sub, options), predefined=True)
