@@ -178,6 +178,10 @@ class Builder:
         meta_count = len(metas)
         for warning in dockerfile.warnings:
             out.send({"stream": f"[WARNING]: {warning}\n"})
+        if dockerfile.warnings:
+            out.send(
+                {"stream": "[WARNING]: Empty continuation lines will become errors in a future release.\n"}
+            )
         step_no = 1
         for meta in metas:
             env = Env(args.all_allowed())

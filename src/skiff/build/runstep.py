@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from skiff.build.backend import RunMount, RunSpec
-from skiff.build.copy import scoped_path
+from skiff.build.copy import Source, hash_source, scoped_path
 from skiff.build.flags import FlagError, Mount
 from skiff.build.instructions import RunInstruction
 from skiff.build.options import BuildError
@@ -147,10 +147,16 @@ def run_step(runner: StepRunner, inst: RunInstruction) -> None:
     except FlagError as e:
         raise InvalidParameter(str(e)) from None
     network = inst.network if inst.network != "default" else runner.options.network_mode
-    extra = [f"mounts={list(inst.mount_specs)}", f"network={inst.network}", f"security={inst.security}"]
+    extra = [f"network={inst.network}", f"security={inst.security}"]
     for m in mounts:
-        if m.type == "bind" and m.from_:
-            extra.append(f"from={runner.source_image(m.from_).id}")
+        extra.append(f"mount={m!r}")
+        if m.type == "bind":  # what a bind mount shows is an input, as in BuildKit's cache keys
+            if m.from_:
+                extra.append(f"from={runner.source_image(m.from_).id}")
+            else:
+                src = scoped_path(runner.context_root, m.source or "/")
+                if os.path.lexists(src):
+                    extra.append(hash_source(Source(m.source or ".", src)))
     key = runner._key(created_by, *extra)
     if runner._probe(key, created_by):
         return

@@ -684,3 +684,18 @@ def test_run_mount_from_stage(build: Build, backend: FakeBackend) -> None:
     run = build(df)
     assert run.result is not None and "staged" in run.stream
     assert "mnt" not in {p.split("/")[0] for p in backend.files(run.result.image_id)}
+
+
+def test_bind_mounted_context_files_are_cache_inputs(build: Build, backend: FakeBackend) -> None:
+    df = "FROM busybox\nRUN --mount=type=bind,source=req.txt,target=/req.txt cat /req.txt\n"
+    build(df, {"req.txt": "v1"})
+    again = build(df, {"req.txt": "v1"})
+    assert "Using cache" in again.stream
+    changed = build(df, {"req.txt": "v2"})
+    assert "Using cache" not in changed.stream and "v2" in changed.stream
+
+
+def test_empty_continuation_warning(build: Build) -> None:
+    run = build("FROM busybox\nRUN echo a \\\n\n  b\n")
+    assert "[WARNING]: Empty continuation line found in: RUN echo a   b\n" in run.stream
+    assert "[WARNING]: Empty continuation lines will become errors in a future release.\n" in run.stream
