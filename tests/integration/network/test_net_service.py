@@ -28,8 +28,11 @@ pytestmark = [pytest.mark.root, pytest.mark.usefixtures("clean_host")]
 
 
 def config(state: Path, device: str) -> ServiceConfig:
+    # The embedded DNS may only ever forward to loopback in tests: the "host" resolv.conf says so.
+    state.mkdir(parents=True, exist_ok=True)
+    (state.parent / "host-resolv.conf").write_text("nameserver 127.0.0.1\n")
     return ServiceConfig(state_dir=state, default_pools=(PoolSpec("10.240.0.0/16", 24),), bridge_device=device,
-                         chain_prefix=PREFIX, host_resolv_conf=str(state / "no-resolv.conf"))
+                         chain_prefix=PREFIX, host_resolv_conf=str(state.parent / "host-resolv.conf"))
 
 
 @pytest.fixture
