@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import string
+import tempfile
+from pathlib import Path
 
 from skiff.storage.base import DirSnapshotter, remove_tree
 from skiff.storage.metadata import Record
-from skiff.storage.mount import Mount
+from skiff.storage.mount import Mount, mount_all, unmount_all
 from skiff.storage.snapshot import LayerDirs
 
 __all__ = ["Overlay2Snapshotter", "overlay_supported"]
@@ -38,13 +41,37 @@ _ALPHABET = string.ascii_uppercase + string.digits
 _FEATURES_OFF = ("index=off", "redirect_dir=off", "metacopy=off")
 
 
-def overlay_supported() -> bool:
-    """Whether the kernel knows overlayfs (the daemon picks vfs otherwise)."""
+def overlay_supported(root: str | os.PathLike[str] | None = None) -> bool:
+    """Whether overlay2 can work: the kernel knows overlayfs and, if ``root`` is given, an overlay
+    with whiteouts actually mounts on ``root``'s filesystem (it does not on overlayfs itself, nor
+    without root). The daemon picks vfs otherwise."""
     try:
         with open("/proc/filesystems", encoding="ascii") as f:
-            return any(line.split()[-1] == "overlay" for line in f if line.strip())
+            if not any(line.split()[-1] == "overlay" for line in f if line.strip()):
+                return False
     except OSError:
         return False
+    if root is None:
+        return True
+    os.makedirs(root, exist_ok=True)
+    probe = tempfile.mkdtemp(prefix="overlay-check-", dir=root)
+    try:
+        for d in ("l1", "l2", "upper", "work", "merged"):
+            os.mkdir(os.path.join(probe, d))
+        os.mknod(os.path.join(probe, "upper", "gone"), stat.S_IFCHR, os.makedev(0, 0))
+        opts = (*_FEATURES_OFF, f"lowerdir={probe}/l1:{probe}/l2", f"upperdir={probe}/upper",
+                f"workdir={probe}/work")
+        mount_all([Mount("overlay", "overlay", opts)], os.path.join(probe, "merged"))
+        unmount_all(os.path.join(probe, "merged"))
+        return True
+    except OSError:
+        return False
+    finally:
+        try:
+            unmount_all(os.path.join(probe, "merged"), lazy=True)
+        except OSError:
+            pass
+        remove_tree(Path(probe))
 
 
 class Overlay2Snapshotter(DirSnapshotter):

@@ -308,3 +308,17 @@ def test_close_twice(snapshotter_kind: str, tmp_path: Path) -> None:
     sn = KINDS[snapshotter_kind](tmp_path / "x")
     sn.close()
     sn.close()
+
+
+def test_overlay_supported_probe(tmp_path: Path, mounter: Mounter) -> None:
+    from skiff.storage import Overlay2Snapshotter, overlay_supported
+    assert overlay_supported(tmp_path / "probe")
+    assert os.listdir(tmp_path / "probe") == []  # the probe cleans up after itself
+    sn = Overlay2Snapshotter(tmp_path / "ov")
+    try:
+        sn.prepare("a")
+        sn.commit("a-c", "a")
+        with mounter.mounted(sn.prepare("b", "a-c")) as root:
+            assert not overlay_supported(root / "nested")  # an upper dir cannot live on overlayfs
+    finally:
+        sn.close()
