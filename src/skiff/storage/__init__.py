@@ -3,7 +3,8 @@
 How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
 
     from skiff.storage import Overlay2Snapshotter, VfsSnapshotter, overlay_supported
-    sn = Overlay2Snapshotter(data_root / "overlay2") if overlay_supported() else VfsSnapshotter(...)
+    root = data_root / "overlay2"
+    sn = Overlay2Snapshotter(root) if overlay_supported(root) else VfsSnapshotter(data_root / "vfs")
     remove_unfinished_unpacks(sn)                        # at daemon start: what a kill -9 left
 
     # pull: unpack layers (bottom first); each becomes a committed snapshot named by its chain ID
