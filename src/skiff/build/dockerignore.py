@@ -11,9 +11,11 @@ skiff but ``skiff.errors``.
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import re
+import secrets
 import stat
 import tarfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +34,7 @@ __all__ = [
     "parse_ignore",
     "trim_build_files",
     "walk_context",
+    "write_build_context",
     "write_context_tar",
 ]
 
@@ -327,31 +330,76 @@ def walk_context(root: str | os.PathLike[str], matcher: IgnoreMatcher | None = N
     yield from walk(base, "", None)
 
 
+def write_build_context(
+    context_dir: str | os.PathLike[str],
+    out: IO[bytes],
+    dockerfile: str | os.PathLike[str] = "Dockerfile",
+    dockerfile_data: bytes | None = None,
+) -> str:
+    """What ``docker build`` sends to POST /build: the context tar, ignore rules applied.
+
+    ``dockerfile`` is the -f path (relative to the current dir, or absolute); ``dockerfile_data``
+    is ``-f -``'s stdin. A Dockerfile outside the context (or from stdin) is added to the tar under
+    a random ``.dockerfile.<hex>`` name, as the docker CLI does. Returns the ``dockerfile`` query
+    parameter to send.
+    """
+    ctx = Path(context_dir).resolve()
+    inject: bytes | None = dockerfile_data
+    name = "Dockerfile"
+    if inject is None:
+        df = Path(dockerfile)
+        if not df.is_absolute():
+            df = (Path.cwd() / df) if str(dockerfile) != "Dockerfile" else ctx / df
+        df = df.resolve()
+        if ctx in df.parents:
+            name = df.relative_to(ctx).as_posix()
+        else:
+            inject = df.read_bytes()
+    ignore = find_ignore_file(ctx, name if inject is None else "Dockerfile")
+    patterns = read_ignore_file(ignore) if ignore else []
+    if inject is not None:
+        name = ".dockerfile." + secrets.token_hex(10)
+    patterns = trim_build_files(patterns, name, dockerfile_from_stdin=inject is not None)
+    matcher = IgnoreMatcher(patterns)
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        _add_entries(tar, ctx, matcher)
+        if inject is not None:
+            info = tarfile.TarInfo(name)
+            info.size = len(inject)
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(inject))
+    return name
+
+
+def _add_entries(tar: tarfile.TarFile, root: str | os.PathLike[str], matcher: IgnoreMatcher | None) -> int:
+    count = 0
+    for entry in walk_context(root, matcher):
+        info = tarfile.TarInfo(entry.rel)
+        st = entry.st
+        info.mode = stat.S_IMODE(st.st_mode)
+        info.mtime = int(st.st_mtime)
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        if stat.S_ISDIR(st.st_mode):
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+        elif stat.S_ISLNK(st.st_mode):
+            info.type = tarfile.SYMTYPE
+            info.linkname = os.readlink(entry.path)
+            tar.addfile(info)
+        elif stat.S_ISREG(st.st_mode):
+            info.size = st.st_size
+            with open(entry.path, "rb") as f:
+                tar.addfile(info, f)
+        else:
+            continue
+        count += 1
+    return count
+
+
 def write_context_tar(
     root: str | os.PathLike[str], out: IO[bytes], matcher: IgnoreMatcher | None = None
 ) -> int:
     """The build context as the docker CLI sends it: included files only, uid/gid 0. Returns count."""
-    count = 0
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for entry in walk_context(root, matcher):
-            info = tarfile.TarInfo(entry.rel)
-            st = entry.st
-            info.mode = stat.S_IMODE(st.st_mode)
-            info.mtime = int(st.st_mtime)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if stat.S_ISDIR(st.st_mode):
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            elif stat.S_ISLNK(st.st_mode):
-                info.type = tarfile.SYMTYPE
-                info.linkname = os.readlink(entry.path)
-                tar.addfile(info)
-            elif stat.S_ISREG(st.st_mode):
-                info.size = st.st_size
-                with open(entry.path, "rb") as f:
-                    tar.addfile(info, f)
-            else:
-                continue
-            count += 1
-    return count
+        return _add_entries(tar, root, matcher)

@@ -125,3 +125,37 @@ def test_walk_is_one_pass_and_fast(tmp_path: Path) -> None:
     want = [f for f in files if f.endswith(".py") and not f.split("/")[0].startswith("d1")]
     assert sorted(kept) == sorted(want)
     assert elapsed < 1.0
+
+
+def test_write_build_context_like_the_docker_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skiff.build.dockerignore import write_build_context
+
+    ctx = tmp_path / "ctx"
+    make_tree(ctx, ["Dockerfile", "app.py", "debug.log", "sub/x.Dockerfile"])
+    (ctx / ".dockerignore").write_text("*.log\nDockerfile\n")
+    (ctx / "sub/x.Dockerfile.dockerignore").write_text("app.py\n")
+
+    def names(buf: io.BytesIO) -> list[str]:
+        buf.seek(0)
+        with tarfile.open(fileobj=buf) as t:
+            return sorted(t.getnames())
+
+    buf = io.BytesIO()
+    assert write_build_context(ctx, buf) == "Dockerfile"
+    assert names(buf) == [".dockerignore", "Dockerfile", "app.py", "sub", "sub/x.Dockerfile",
+                          "sub/x.Dockerfile.dockerignore"]  # fmt: skip
+    buf = io.BytesIO()
+    monkeypatch.chdir(tmp_path)
+    assert write_build_context(ctx, buf, "ctx/sub/x.Dockerfile") == "sub/x.Dockerfile"
+    assert "app.py" not in names(buf) and "debug.log" in names(buf)  # the specific ignore file wins
+    outside = tmp_path / "other.Dockerfile"
+    outside.write_text("FROM x\n")
+    buf = io.BytesIO()
+    name = write_build_context(ctx, buf, outside)
+    assert name.startswith(".dockerfile.") and name in names(buf)
+    buf = io.BytesIO()
+    name = write_build_context(ctx, buf, dockerfile_data=b"FROM stdin\n")
+    buf.seek(0)
+    with tarfile.open(fileobj=buf) as t:
+        f = t.extractfile(name)
+        assert f is not None and f.read() == b"FROM stdin\n"
