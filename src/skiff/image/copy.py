@@ -33,12 +33,19 @@ from skiff.oci.image_spec import (
     parse_manifest,
 )
 
-__all__ = ["CopyOptions", "CopyResult", "copy_image", "host_platform", "NoMatchingManifest", "resolve_manifest"]
+__all__ = ["CopyOptions", "CopyResult", "copy_image", "host_platform", "NoMatchingManifest", "PlatformMismatch",
+           "resolve_manifest"]
 
 
 class NoMatchingManifest(NotFound):
     def __init__(self, platform: Platform) -> None:
         super().__init__(f"no matching manifest for {platform} in the manifest list entries")
+
+
+class PlatformMismatch(NotFound):
+    def __init__(self, ref: str, wanted: Platform, actual: Platform) -> None:
+        super().__init__(f"image with reference {ref} was found but does not match the specified platform: "
+                         f"wanted {wanted}, actual: {actual}")
 
 
 def host_platform() -> Platform:
@@ -105,6 +112,8 @@ async def copy_image(src: ImageSource, dst: ImageDestination, progress: Progress
     except SpecError as exc:
         raise UnsupportedManifest(f"invalid image config: {exc}") from exc
     layers = list(manifest.layers)
+    if opts.platform is not None and top == mbytes and not opts.platform.matches(config.platform):
+        raise PlatformMismatch(src.name, opts.platform, config.platform.normalized())
     if len(config.diff_ids) != len(layers):
         raise UnsupportedManifest(
             f"image config has {len(config.diff_ids)} diff IDs but the manifest has {len(layers)} layers")

@@ -4,6 +4,7 @@ podman (load what Skiff saves and run it; Skiff loads what podman saves) and umo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import os
@@ -164,3 +165,37 @@ def test_umoci_unpacks_oci_layout_export(service: ImageService, tmp_path: Path) 
     assert res.returncode == 0, res.stderr
     assert (bundle / "rootfs" / "etc" / "hello").read_bytes() == b"umoci"
     assert json.loads((bundle / "config.json").read_text())["process"]["args"] == ["/bin/sh"]
+
+
+def test_load_skopeo_and_legacy_docker_archives(service: ImageService, tmp_path: Path) -> None:
+    from tests.integration.image.registry_fixture import write_oci_layout
+
+    layout = tmp_path / "layout"
+    write_oci_layout(layout, [("linux", "amd64", [layer_tar({"a": b"1"}), layer_tar({"b": b"2"})])])
+    archive = tmp_path / "skopeo.tar"
+    skopeo("copy", f"oci:{layout}:latest", f"docker-archive:{archive}:from/skopeo:3")
+    with open(archive, "rb") as f:
+        assert drain(service.load(f)) == [{"stream": "Loaded image: from/skopeo:3\n"}]
+    rec = service.resolve("from/skopeo:3")
+    assert len(rec.layers) == 2
+
+    # Docker's pre-25 layout: <id>/layer.tar, a shared layer linked from another directory
+    legacy = tmp_path / "legacy"
+    (legacy / "aaa").mkdir(parents=True)
+    (legacy / "bbb").mkdir()
+    layer = layer_tar({"legacy": b"x"})
+    (legacy / "aaa" / "layer.tar").write_bytes(layer)
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]}, "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()] * 2}}).encode()
+    (legacy / "cfg.json").write_bytes(cfg)
+    (legacy / "manifest.json").write_text(json.dumps([{"Config": "cfg.json", "RepoTags": ["legacy:1"],
+                                                       "Layers": ["aaa/layer.tar", "bbb/layer.tar"]}]))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name in ("manifest.json", "cfg.json", "aaa", "aaa/layer.tar", "bbb"):
+            tf.add(legacy / name, arcname=name, recursive=False)
+        ti = tarfile.TarInfo("bbb/layer.tar")
+        ti.type, ti.linkname = tarfile.SYMTYPE, "../aaa/layer.tar"
+        tf.addfile(ti)
+    assert drain(service.load(io.BytesIO(buf.getvalue()))) == [{"stream": "Loaded image: legacy:1\n"}]
+    assert len(service.resolve("legacy:1").layers) == 2

@@ -169,6 +169,13 @@ def test_multi_arch_index_platform_selection(registry: Registry, service: ImageS
     assert got == {"linux/amd64": "amd64", "linux/arm64": "arm64", "linux/arm/v7": "arm"}
     with pytest.raises(NotFound, match="no matching manifest for linux/s390x in the manifest list entries"):
         drain(service.pull(f"{registry.host}/multi", platform="linux/s390x"))
+    # a single-platform image and an explicit --platform that it does not match
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{registry.host}/single:1",
+           "--override-arch", "arm64")
+    with pytest.raises(NotFound) as ei:
+        drain(service.pull(f"{registry.host}/single:1", platform="linux/arm/v7"))
+    assert str(ei.value) == (f"image with reference {registry.host}/single:1 was found but does not match the "
+                             "specified platform: wanted linux/arm/v7, actual: linux/arm64")
 
 
 def test_skopeo_reads_what_skiff_pushes_and_skiff_pulls_what_skopeo_pushed(

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from skiff.image.reference import Reference
 from skiff.image.registry.client import RegistryClient
 from skiff.image.transports.base import CopiedImage, ImageSource, LayerCallbacks, Sink
 from skiff.oci.digest import Digest, Digester
@@ -20,7 +21,8 @@ class RegistrySource:
 
     def __init__(self, client: RegistryClient, repo: str, reference: str) -> None:
         self.client, self.repo, self.reference = client, repo, reference
-        self.name = f"{client.domain}/{repo}"
+        sep = "@" if reference.startswith("sha256:") else ":"
+        self.name = Reference(client.domain, repo).familiar_name + sep + reference
 
     async def manifest(self, instance: Digest | None = None) -> tuple[bytes, str]:
         m = await self.client.get_manifest(self.repo, str(instance) if instance else self.reference)
