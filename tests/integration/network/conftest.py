@@ -49,6 +49,13 @@ def test_links() -> list[str]:
 test_links.__test__ = False  # type: ignore[attr-defined]
 
 
+def test_netns() -> list[str]:
+    return [n for n in sh("ip", "netns", "list").stdout.split() if n.startswith("skiff-test-")]
+
+
+test_netns.__test__ = False  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def netns_factory() -> Iterator[Callable[..., str]]:
     """netns_factory(resolv=None) -> path of a new netns skiff-test-<hex> with lo up; all removed afterwards.
@@ -100,6 +107,7 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
 def clean_host() -> Iterator[None]:
     """Asserts the test left no Skiff chain, test link or test netns behind."""
     before_links = set(test_links())
+    before_ns = set(test_netns())
     yield
     fw = test_firewall()
     leftovers = skiff_chains()
@@ -110,7 +118,7 @@ def clean_host() -> Iterator[None]:
             netlink.delete_link(name)
     assert not leftovers, leftovers
     assert not left_links, left_links
-    assert not [n for n in sh("ip", "netns", "list").stdout.split() if n.startswith("skiff-test-")]
+    assert not set(test_netns()) - before_ns
 
 
 def serve_http(netns: str, root: Path, port: int, procs: list[subprocess.Popen[bytes]]) -> None:
