@@ -25,6 +25,7 @@ __all__ = [
     "parse",
     "parse_heredoc",
     "chomp_heredoc_content",
+    "error_context",
     "parse_line",
 ]
 
@@ -548,3 +549,24 @@ def heredocs_from_line(line: str) -> list[Heredoc]:
 
 def chomp_heredoc_content(src: str) -> str:
     return _LEADING_TABS.sub("", src)
+
+
+def error_context(source: str, line: int, filename: str = "Dockerfile", around: int = 2) -> str:
+    """BuildKit's located error header, for CLIs that want to show where a build failed::
+
+    Dockerfile:3
+    --------------------
+       2 |     RUN a
+       3 | >>> FORM x
+    --------------------
+    """
+    lines = source.splitlines()
+    if not 1 <= line <= len(lines):
+        return f"{filename}:{line}"
+    lo, hi = max(1, line - around), min(len(lines), line + around)
+    out = [f"{filename}:{line}", "-" * 20]
+    for n in range(lo, hi + 1):
+        mark = ">>>" if n == line else "   "
+        out.append(f"{n:4d} | {mark} {lines[n - 1]}")
+    out.append("-" * 20)
+    return "\n".join(out)

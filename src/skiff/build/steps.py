@@ -21,7 +21,7 @@ from skiff.build.instructions import ArgInstruction, Instruction, Stage, parse_i
 from skiff.build.options import BuildError, BuildOptions, now, short_id
 from skiff.build.parser import parse
 from skiff.build.words import Env
-from skiff.errors import InvalidParameter
+from skiff.errors import InvalidParameter, SkiffError
 from skiff.oci.image_spec import History, ImageConfig, canonical_json
 
 if TYPE_CHECKING:
@@ -103,7 +103,12 @@ class StepRunner:
                 raise BuildError("Build cancelled")
             self.say(f"Step {step}/{self.r.total} : {inst.original}\n")
             step += 1
-            self.dispatch(inst)
+            try:
+                self.dispatch(inst)
+            except SkiffError as exc:
+                if getattr(exc, "line", None) is None:
+                    exc.line = inst.line  # type: ignore[attr-defined]  # for error_context() in CLIs
+                raise
             self.say(f" ---> {short_id(self.state.image_id)}\n")
         with self.r.lock:
             self.r.results[st.index] = Image(self.state.image_id, self._image_config())

@@ -154,6 +154,7 @@ def test_failing_run_leaves_nothing_tagged(build: Build, backend: FakeBackend) -
     assert isinstance(run.error, BuildError)
     assert str(run.error) == "The command '/bin/sh -c false' returned a non-zero code: 1"
     assert run.error.code == 1
+    assert getattr(run.error, "line", None) == 3  # where it failed, for error_context()
     assert error_message(run.error) == {
         "errorDetail": {"code": 1, "message": "The command '/bin/sh -c false' returned a non-zero code: 1"},
         "error": "The command '/bin/sh -c false' returned a non-zero code: 1",

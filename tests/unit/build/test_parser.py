@@ -195,3 +195,15 @@ def test_empty_and_comment_only_files() -> None:
 
 def test_unknown_instructions_parse_and_fail_later() -> None:
     assert dumps("FROM x\nFORM y\n") == ['from "x"', "form"]
+
+
+def test_error_context_like_buildkit() -> None:
+    from skiff.build.parser import error_context
+
+    src = "FROM busybox\nRUN a\nFORM x\nRUN b\nRUN c\nRUN d\n"
+    assert error_context(src, 3) == (
+        "Dockerfile:3\n--------------------\n"
+        "   1 |     FROM busybox\n   2 |     RUN a\n   3 | >>> FORM x\n   4 |     RUN b\n   5 |     RUN c\n"
+        "--------------------"
+    )
+    assert error_context(src, 99) == "Dockerfile:99"
