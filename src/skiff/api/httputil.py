@@ -6,8 +6,10 @@ accepts all of them. ``filters(request)`` returns the parsed ``Filters`` (both J
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -15,10 +17,35 @@ from skiff.api.versions import DEFAULT_VERSION, at_least
 from skiff.engine.filters import Filters
 from skiff.errors import InvalidParameter
 
-__all__ = ["API_VERSION_KEY", "api_version", "version_at_least", "query_bool", "query_int",
+T = TypeVar("T")
+
+__all__ = ["API_VERSION_KEY", "SHUTDOWN_KEY", "shutting_down", "until_shutdown", "api_version", "version_at_least", "query_bool", "query_int",
            "query_str", "query_list", "filters", "json_body", "json_response", "dumps"]
 
 API_VERSION_KEY = web.RequestKey("skiff.api_version", str)
+SHUTDOWN_KEY = web.AppKey("skiff.shutdown", asyncio.Event)
+
+
+def shutting_down(request: web.Request) -> asyncio.Event:
+    """Set when the daemon stops: long streams (events, logs -f, stats) should end when it is."""
+    ev = request.app.get(SHUTDOWN_KEY)
+    if ev is None:
+        ev = asyncio.Event()
+    return ev
+
+
+async def until_shutdown(request: web.Request, aw: Awaitable[T]) -> T | None:
+    """Await ``aw``; None (and ``aw`` cancelled) if the daemon starts shutting down first."""
+    stop = asyncio.ensure_future(shutting_down(request).wait())
+    task = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait({stop, task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    return None
 
 _TRUE = frozenset({"1", "true", "True", "TRUE", "yes"})
 _FALSE = frozenset({"0", "false", "False", "FALSE", "no", ""})

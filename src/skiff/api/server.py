@@ -27,7 +27,7 @@ from aiohttp.web_protocol import RequestHandler
 import skiff
 from skiff.api import versions
 from skiff.api.errors import error_body, error_response
-from skiff.api.httputil import API_VERSION_KEY
+from skiff.api.httputil import API_VERSION_KEY, SHUTDOWN_KEY
 from skiff.api.routes import Handler, Route
 from skiff.errors import InvalidParameter, SkiffError, System
 
@@ -92,6 +92,7 @@ def _gate(handler: Handler, min_version: str) -> Handler:
 def make_app(routes: Sequence[Route], *, debug: bool = False) -> web.Application:
     """The aiohttp application serving ``routes`` at every supported version."""
     app = web.Application(middlewares=[_api_middleware], client_max_size=MAX_BODY)
+    app[SHUTDOWN_KEY] = asyncio.Event()
     app.on_response_prepare.append(_on_prepare)
     for r in routes:
         handler = _gate(r.handler, r.min_version) if r.min_version else r.handler
@@ -134,10 +135,17 @@ class _Server(web.Server):
         return _HijackAwareHandler(self, loop=self._loop, **self._kwargs)
 
 
-async def setup_runner(app: web.Application, *, debug: bool = False) -> web.AppRunner:
-    """An AppRunner for ``app`` whose connections survive a half-close after an upgrade."""
+async def setup_runner(app: web.Application, *, debug: bool = False,
+                       shutdown_timeout: float = 1.0) -> web.AppRunner:
+    """An AppRunner for ``app`` whose connections survive a half-close after an upgrade.
+
+    At shutdown, requests still running after ``shutdown_timeout`` seconds (event streams, log
+    follows, attach sessions) are cancelled: aiohttp's default of 60 s per phase kept a stopping
+    daemon up for two minutes while a ``docker events`` was open. Streaming handlers can end
+    at once by waiting on ``shutting_down(request)`` (httputil).
+    """
     runner = web.AppRunner(app, handle_signals=False, access_log=log if debug else None,
-                           handler_cancellation=True)
+                           handler_cancellation=True, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     server = runner.server
     if server is not None and type(server) is web.Server:
@@ -234,6 +242,7 @@ class ApiServer:
         log.info("API listening on %s", path)
 
     async def stop(self) -> None:
+        self.app[SHUTDOWN_KEY].set()  # streaming handlers end now rather than at the timeout
         if self.runner is not None:
             await self.runner.cleanup()
         for path in self.sockets:

@@ -8,7 +8,15 @@ import time
 from aiohttp import web
 
 from skiff.api.backends import EventsBackend, Services, SystemBackend
-from skiff.api.httputil import dumps, filters, json_response, query_list, query_str, version_at_least
+from skiff.api.httputil import (
+    dumps,
+    filters,
+    json_response,
+    query_list,
+    query_str,
+    until_shutdown,
+    version_at_least,
+)
 from skiff.api.routes import Route
 from skiff.engine.events import EVENT_FILTERS, Event, matches, parse_timestamp
 from skiff.engine.system import DF_TYPES
@@ -82,8 +90,8 @@ class _Handlers:
             only_past = until is not None and until <= time.time_ns()
             while not only_past:
                 timeout = None if until is None else max(0.0, (until - time.time_ns()) / 1e9)
-                ev_live = await sub.get(timeout)
-                if ev_live is None:
+                ev_live = await until_shutdown(request, sub.get(timeout))
+                if ev_live is None:  # until reached, or the daemon is stopping
                     break
                 if until is not None and ev_live.time_nano > until:
                     break

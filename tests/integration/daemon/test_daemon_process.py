@@ -87,3 +87,20 @@ def test_config_file_values(tmp_path: Path) -> None:
                              env=env, capture_output=True, text=True, timeout=30)
         assert out.stdout.strip() == "false [site=test] runc true"
     assert os.environ.get("SKIFF_HOST") != d.host
+
+
+def test_stops_promptly_with_open_event_stream(skiffd: Daemon) -> None:
+    import time
+
+    watcher = subprocess.Popen(["/usr/local/bin/docker", "events"], env=skiffd.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        t = time.monotonic()
+        assert skiffd.stop() == 0
+        assert time.monotonic() - t < 5
+        watcher.wait(10)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
