@@ -353,7 +353,7 @@ class NetworkService:
                           gateway=info.gateway, gateway6=info.gateway6, static_ipv4=req.ipv4, static_ipv6=req.ipv6,
                           aliases=list(req.aliases), dns_names=dns_names)
             try:
-                if req.ports and rec.driver == "bridge" and ipv4:
+                if req.ports and rec.driver == "bridge" and ipv4 and not rec.internal:  # Docker: none on internal
                     host_ip = rec.options.get(OPT_HOST_IP, "") or "0.0.0.0"
                     ep.ports = self.ports.map(ep_id, info.bridge, ipv4.split("/")[0], req.ports, host_ip)
                 self.store.endpoints[ep_id] = ep

@@ -88,7 +88,9 @@ def test_user_network_by_name_and_isolation(svc_factory: Callable[[], NetworkSer
     user_net(svc, front)
     user_net(svc, back)
     web, db = netns_factory(RESOLV), netns_factory(RESOLV)
-    svc.connect(front, ConnectRequest("a" * 64, "/web", web, aliases=("www",), upstreams=()))
+    svc.connect(front, ConnectRequest("a" * 64, "/web", web, aliases=("www",), mac="02:42:ac:11:00:99", upstreams=()))
+    eth0 = netlink.link_info("eth0", web)
+    assert eth0 is not None and eth0.mac == "02:42:ac:11:00:99"
     svc.connect(back, ConnectRequest("b" * 64, "/db", db, upstreams=()))
     assert run(web, "busybox", "ping", "-c1", "-W1", "web").returncode == 0
     assert run(web, "busybox", "ping", "-c1", "-W1", "db").returncode != 0  # other network: no name
