@@ -39,7 +39,7 @@ def split_name(name: str, entry: str | None = None) -> tuple[str, ...]:
         raise UnsafeEntry(who, "absolute path")
     if "\x00" in name:
         raise UnsafeEntry(who, "NUL in name")
-    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    parts = tuple([p for p in name.split("/") if p and p != "."])
     if ".." in parts:
         raise UnsafeEntry(who, "'..' path component")
     return parts

@@ -257,7 +257,10 @@ class TarReader:
         if block[257:263] == b"ustar\x00" and block[345] != 0:
             name = _str(block[345:500]) + "/" + name
         h.name = longname if longname is not None else name
-        h.linkname = longlink if longlink is not None else _str(block[157:257])
+        if longlink is not None:
+            h.linkname = longlink
+        elif typ in (LNK, SYM):
+            h.linkname = _str(block[157:257])
         h.type = _REG_ALIASES.get(typ, typ)
         h.mode = _num(block[100:108]) & 0o7777
         h.uid, h.gid = _num(block[108:116]), _num(block[116:124])
@@ -267,7 +270,7 @@ class TarReader:
         h.size = size
         if typ == "S":
             self._old_gnu_sparse(h, block)
-        attrs = {**self._globals, **pax}
+        attrs = {**self._globals, **pax} if self._globals else pax
         if attrs:
             self._apply_pax(h, attrs)
         if h.type not in (REG, LNK, SYM, CHR, BLK, DIR, FIFO):
