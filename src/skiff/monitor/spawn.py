@@ -27,7 +27,8 @@ from skiff.monitor.protocol import (
     write_json_atomic,
 )
 
-__all__ = ["MonitorHandle", "MonitorInfo", "MonitorStartError", "spawn_monitor", "find_monitors", "monitor_alive"]
+__all__ = ["MonitorHandle", "MonitorInfo", "MonitorStartError", "spawn_monitor", "find_monitors", "monitor_alive",
+           "fork_monitor", "handle_from_report"]
 
 
 class MonitorStartError(System):
@@ -58,6 +59,26 @@ class MonitorInfo:
 
 def spawn_monitor(opts: MonitorOptions, *, exec_python: bool = False, timeout: float = 60.0) -> MonitorHandle:
     """Start the monitor for ``opts``; returns once the container is created (and started if asked)."""
+    pid, r = fork_monitor(opts, exec_python)
+    os.waitpid(pid, 0)
+    buf = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                raise MonitorStartError(f"monitor for {opts.container_id} did not report within {timeout}s")
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        os.close(r)
+    return handle_from_report(opts, bytes(buf))
+
+
+def fork_monitor(opts: MonitorOptions, exec_python: bool = False) -> tuple[int, int]:
+    """Double-fork the monitor; returns (intermediate child pid to reap, fd of the ready report)."""
     os.makedirs(opts.state_dir, exist_ok=True)
     for stale in ("exit.json", SOCKET_FILE, PID_FILE):
         try:
@@ -76,22 +97,13 @@ def spawn_monitor(opts: MonitorOptions, *, exec_python: bool = False, timeout: f
         finally:
             os._exit(code)
     os.close(w)
-    os.waitpid(pid, 0)
-    buf = bytearray()
-    deadline = time.monotonic() + timeout
+    return pid, r
+
+
+def handle_from_report(opts: MonitorOptions, report: bytes) -> MonitorHandle:
+    """The monitor's ready report -> handle, or MonitorStartError with the runtime's message."""
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                raise MonitorStartError(f"monitor for {opts.container_id} did not report within {timeout}s")
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            buf += chunk
-    finally:
-        os.close(r)
-    try:
-        msg = json.loads(buf)
+        msg = json.loads(report)
     except ValueError:
         raise MonitorStartError(f"monitor for {opts.container_id} died before reporting")
     if "error" in msg:

@@ -1,0 +1,230 @@
+"""The resident forker: one small single-threaded process that forks a monitor per container.
+
+Why: forking from the daemon (threads, a large heap) is unsafe, and exec'ing a fresh Python per
+container costs ~100 ms and ~8 MB of private memory. The forker loads the monitor code once,
+freezes its heap (``gc.freeze``) so monitors share its pages, and forks one in about a millisecond;
+nothing but the runtime's own start sits on the path of ``run``. It is a child subreaper, so the
+monitors are re-parented to it and reaped here (PID 1 on this machine does not reap), and it
+outlives the daemon, which finds it again by its socket.
+
+Protocol on ``<exec-root>/forker.sock``: the client sends one JSON line
+``{"options": <MonitorOptions>, "exec_python": false}`` and gets back one JSON line, the monitor's
+ready report: ``{"pid": <init pid>, "monitor_pid": n}`` or ``{"error": "<runtime's message>"}``.
+Several spawns may be in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from skiff.monitor.protocol import MonitorOptions
+from skiff.monitor.sockpath import bind_unix, connect_unix
+from skiff.monitor.spawn import MonitorHandle, MonitorStartError, fork_monitor, handle_from_report
+
+__all__ = ["ForkerClient", "start_forker", "serve"]
+
+
+def serve(socket_path: str) -> int:
+    """The forker's main loop (runs until SIGTERM)."""
+    import gc
+
+    import skiff.monitor.server  # noqa: F401  preload what every monitor runs
+    from skiff.monitor.server import set_child_subreaper
+
+    set_child_subreaper()
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    try:
+        os.unlink(socket_path)
+    except FileNotFoundError:
+        pass
+    listener = bind_unix(socket_path)
+    os.chmod(socket_path, 0o600)
+    listener.listen(128)
+    listener.setblocking(False)
+    with open(os.path.join(os.path.dirname(socket_path), "forker.pid"), "w") as f:
+        f.write(f"{os.getpid()}\n")
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, ("listen", None))
+    sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
+    gc.collect()
+    gc.freeze()  # children share the preloaded heap instead of copying it on the first collection
+    pending: dict[int, tuple[socket.socket, bytearray]] = {}
+    while not stop:
+        for key, _ in sel.select(1.0):
+            kind, obj = key.data
+            if kind == "listen":
+                try:
+                    conn, _ = listener.accept()
+                except BlockingIOError:
+                    continue
+                conn.setblocking(False)
+                sel.register(conn, selectors.EVENT_READ, ("req", bytearray()))
+            elif kind == "req":
+                conn = key.fileobj  # type: ignore[assignment]
+                try:
+                    data = conn.recv(1 << 16)
+                except BlockingIOError:
+                    continue
+                obj += data
+                if data and b"\n" not in obj and len(obj) < 1 << 20:
+                    continue
+                sel.unregister(conn)
+                try:
+                    req = json.loads(obj)
+                    opts = MonitorOptions.from_json(json.dumps(req["options"]))
+                    _, r = fork_monitor(opts, bool(req.get("exec_python")))
+                except Exception as e:  # a bad request must not take the forker down
+                    _reply(conn, {"error": f"forker: {e}"})
+                    continue
+                pending[r] = (conn, bytearray())
+                sel.register(r, selectors.EVENT_READ, ("ready", r))
+            elif kind == "ready":
+                conn, buf = pending[obj]
+                chunk = os.read(obj, 65536)
+                if chunk:
+                    buf += chunk
+                    continue
+                sel.unregister(obj)
+                os.close(obj)
+                del pending[obj]
+                try:
+                    report = json.loads(buf) if buf else {"error": "monitor died before reporting"}
+                except ValueError:
+                    report = {"error": "monitor sent a bad report"}
+                _reply(conn, report)
+            else:
+                try:
+                    while os.read(wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+        _reap()
+    listener.close()
+    try:
+        os.unlink(socket_path)
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def _reply(conn: socket.socket, obj: dict[str, object]) -> None:
+    try:
+        conn.setblocking(True)
+        conn.settimeout(5)
+        conn.sendall(json.dumps(obj).encode() + b"\n")
+    except OSError:
+        pass
+    conn.close()
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+class ForkerClient:
+    """Ask the resident forker at ``socket_path`` for monitors."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+
+    def spawn(self, opts: MonitorOptions, exec_python: bool = False, timeout: float = 60.0) -> MonitorHandle:
+        s = connect_unix(self.socket_path, timeout)
+        try:
+            s.sendall(json.dumps({"options": json.loads(opts.to_json()), "exec_python": exec_python}).encode() + b"\n")
+            buf = bytearray()
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except TimeoutError:
+            raise MonitorStartError(f"monitor for {opts.container_id} did not report within {timeout}s")
+        finally:
+            s.close()
+        return handle_from_report(opts, bytes(buf))
+
+    async def aspawn(self, opts: MonitorOptions, exec_python: bool = False) -> MonitorHandle:
+        import asyncio
+
+        s = connect_unix(self.socket_path, 5.0)
+        s.setblocking(False)
+        reader, writer = await asyncio.open_unix_connection(sock=s)
+        try:
+            writer.write(json.dumps({"options": json.loads(opts.to_json()), "exec_python": exec_python}).encode()
+                         + b"\n")
+            await writer.drain()
+            line = await reader.readline()
+        finally:
+            writer.close()
+        return handle_from_report(opts, line)
+
+    def alive(self) -> bool:
+        try:
+            connect_unix(self.socket_path, 2.0).close()
+            return True
+        except OSError:
+            return False
+
+
+def start_forker(socket_path: str, timeout: float = 10.0) -> int:
+    """Start a forker detached from the caller (double fork + setsid + exec); returns its pid.
+
+    If one already answers on ``socket_path`` it is reused and its pid returned.
+    """
+    pid_path = os.path.join(os.path.dirname(socket_path), "forker.pid")
+    if ForkerClient(socket_path).alive():
+        with open(pid_path) as f:
+            return int(f.read())
+    os.makedirs(os.path.dirname(socket_path), exist_ok=True)
+    try:
+        os.unlink(pid_path)
+    except FileNotFoundError:
+        pass
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.closerange(3, 65536)
+                os.chdir("/")
+                os.execv(sys.executable, [sys.executable, "-m", "skiff.monitor.forker", socket_path])
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ForkerClient(socket_path).alive():
+            try:
+                with open(pid_path) as f:
+                    return int(f.read())
+            except (FileNotFoundError, ValueError):
+                pass
+        time.sleep(0.02)
+    raise MonitorStartError(f"forker did not start on {socket_path}")
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1]))
