@@ -18,6 +18,7 @@ import re
 import secrets
 import stat
 import tarfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,18 +363,35 @@ def write_build_context(
     patterns = trim_build_files(patterns, name, dockerfile_from_stdin=inject is not None)
     matcher = IgnoreMatcher(patterns)
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        _add_entries(tar, ctx, matcher)
-        if inject is not None:
-            info = tarfile.TarInfo(name)
-            info.size = len(inject)
-            info.mode = 0o600
-            tar.addfile(info, io.BytesIO(inject))
+        if inject is None:
+            _add_entries(tar, ctx, matcher)
+            return name
+        # as the docker CLI: the injected file is listed in .dockerignore so the daemon drops it
+        _add_entries(tar, ctx, matcher, skip_root={".dockerignore"})
+        root_ignore = ctx / ".dockerignore"
+        base = root_ignore.read_bytes() if root_ignore.is_file() else b".dockerignore"
+        for fname, data, mode in (
+            (name, inject, 0o600),
+            (".dockerignore", base + f"\n{name}\n".encode(), 0o600),
+        ):
+            info = tarfile.TarInfo(fname)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
     return name
 
 
-def _add_entries(tar: tarfile.TarFile, root: str | os.PathLike[str], matcher: IgnoreMatcher | None) -> int:
+def _add_entries(
+    tar: tarfile.TarFile,
+    root: str | os.PathLike[str],
+    matcher: IgnoreMatcher | None,
+    skip_root: frozenset[str] | set[str] = frozenset(),
+) -> int:
     count = 0
     for entry in walk_context(root, matcher):
+        if entry.rel in skip_root:
+            continue
         info = tarfile.TarInfo(entry.rel)
         st = entry.st
         info.mode = stat.S_IMODE(st.st_mode)

@@ -155,7 +155,20 @@ def test_write_build_context_like_the_docker_cli(tmp_path: Path, monkeypatch: py
     assert name.startswith(".dockerfile.") and name in names(buf)
     buf = io.BytesIO()
     name = write_build_context(ctx, buf, dockerfile_data=b"FROM stdin\n")
+    assert len(name) == len(".dockerfile.") + 20
     buf.seek(0)
     with tarfile.open(fileobj=buf) as t:
         f = t.extractfile(name)
         assert f is not None and f.read() == b"FROM stdin\n"
+        ign = t.extractfile(".dockerignore")
+        assert ign is not None and ign.read() == b"*.log\nDockerfile\n\n" + name.encode() + b"\n"
+    # and the daemon side finds it, then drops it (and .dockerignore) from the context
+    from skiff.build.context import extract_context
+
+    buf.seek(0)
+    context = extract_context(buf, name)
+    try:
+        assert context.dockerfile == b"FROM stdin\n"
+        assert not (context.root / name).exists() and (context.root / "app.py").exists()
+    finally:
+        context.close()
