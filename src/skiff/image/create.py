@@ -98,14 +98,19 @@ class _Prefixed(io.RawIOBase):
 
 
 def store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, config: ImageConfig,
-                layers: Sequence[tuple[Descriptor, Digest, int]], refs: Sequence[str] = ()) -> ImageRecord:
+                layers: Sequence[tuple[Descriptor, Digest, int]], refs: Sequence[str] = (),
+                snapshot_key: str = "") -> ImageRecord:
     """Record an image whose layer blobs (all of them, bottom first) are already in ``content``;
-    ``config.diff_ids`` is set from them. Unpacks, writes config and manifest. Blocking."""
+    ``config.diff_ids`` is set from them. Unpacks, writes config and manifest. Blocking.
+
+    ``snapshot_key``: an active snapshot (on the second-to-last layer) that already holds the last
+    layer's files, e.g. a build step's workspace; it is committed as that layer instead of
+    extracting the tar again."""
     leased = [desc.digest for desc, _, _ in layers]
     for d in leased:
         content.lease(d)
     try:
-        return _store_image(content, images, unpacker, config, layers, refs, leased)
+        return _store_image(content, images, unpacker, config, layers, refs, leased, snapshot_key)
     finally:
         for d in leased:
             content.release(d)
@@ -113,7 +118,7 @@ def store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, c
 
 def _store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, config: ImageConfig,
                  layers: Sequence[tuple[Descriptor, Digest, int]], refs: Sequence[str],
-                 leased: list[Digest]) -> ImageRecord:
+                 leased: list[Digest], snapshot_key: str) -> ImageRecord:
     diff_ids = tuple(d for _, d, _ in layers)
     cfg = config.with_changes(diff_ids=diff_ids)
     cfg_bytes = cfg.to_json()
@@ -127,8 +132,12 @@ def _store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, 
     mdigest = content.put(mbytes)
     content.lease(mdigest)
     leased.append(mdigest)
-    unpacker.unpack([(d, content.path(desc.digest)) for desc, d, _ in layers])
     chains = chain_ids(list(diff_ids))
+    if snapshot_key and layers:
+        unpacker.unpack([(d, content.path(desc.digest)) for desc, d, _ in layers[:-1]])
+        unpacker.adopt(snapshot_key, chains[-1])
+    else:
+        unpacker.unpack([(d, content.path(desc.digest)) for desc, d, _ in layers])
     recs = tuple(LayerRecord(diff_id=d, chain_id=chains[i], blob=desc.digest, media_type=desc.media_type,
                              blob_size=desc.size, size=usize)
                  for i, (desc, d, usize) in enumerate(layers))

@@ -12,15 +12,15 @@ import asyncio
 import shutil
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from skiff.errors import InvalidParameter
+from skiff.errors import InvalidParameter, NotFound
 from skiff.image import reference, remove, views
 from skiff.image.content import ContentStore
 from skiff.image.copy import CopyOptions, copy_image, host_platform
-from skiff.image.create import import_config, ingest_layer, store_image
+from skiff.image.create import import_config, ingest_layer, now_rfc3339, store_image
 from skiff.image.errors import NoSuchImage, PushImageNotFound
 from skiff.image.progress import Progress, run
 from skiff.image.progress import null as progress_null
@@ -40,8 +40,15 @@ from skiff.image.transports.oci_layout import OciLayoutDestination
 from skiff.image.transports.registry import RegistryDestination, RegistrySource
 from skiff.image.unpack import Unpacker
 from skiff.oci import mediatypes as mt
-from skiff.oci.digest import Digest
-from skiff.oci.image_spec import ContainerConfig, Descriptor, ImageConfig, parse_config, parse_platform
+from skiff.oci.digest import Digest, chain_ids
+from skiff.oci.image_spec import (
+    ContainerConfig,
+    Descriptor,
+    History,
+    ImageConfig,
+    parse_config,
+    parse_platform,
+)
 
 __all__ = ["ImageService", "RootfsSpec"]
 
@@ -391,6 +398,34 @@ class ImageService:
             cfg = config if config.parent or not parent else config.with_changes(parent=parent)
             return store_image(self.content, self.images, self.unpacker, cfg, layers, full_refs)
         return await asyncio.to_thread(work)
+
+
+    def commit(self, config: ImageConfig, layer: BinaryIO | None = None, *, history: History | None = None,
+               refs: Sequence[str] = (), parent: str = "", snapshot_key: str = "") -> ImageRecord:
+        """The builder's and POST /commit's commit (blocking, thread-safe): the layers named by
+        ``config.diff_ids`` (found in the store by chain ID), plus one layer from the diff tar
+        ``layer`` if given, plus ``history`` (empty_layer when there is no layer). ``snapshot_key``:
+        the active snapshot holding the new layer's files (committed instead of re-extracting).
+        Raises NotFound if a layer of ``config.diff_ids`` is not in the store."""
+        base: list[tuple[Descriptor, Digest, int]] = []
+        for chain in chain_ids(list(config.diff_ids)):
+            x = self.images.layer_by_chain(chain)
+            if x is None or x.blob is None:
+                raise NotFound(f"layer {chain} is not in the image store")
+            base.append((Descriptor(media_type=x.media_type or mt.DOCKER_LAYER_GZIP, digest=x.blob,
+                                    size=x.blob_size), x.diff_id, x.size))
+        layers = list(base)
+        if layer is not None:
+            layers.append(ingest_layer(self.content, layer))
+        hist = tuple(config.history)
+        if history is not None:
+            hist += (replace(history, empty_layer=layer is None),)
+        cfg = config.with_changes(history=hist, parent=parent or config.parent,
+                                  created=(history.created if history is not None and history.created
+                                           else now_rfc3339()))
+        full_refs = [str(reference.parse(r).with_default_tag()) for r in refs]
+        return store_image(self.content, self.images, self.unpacker, cfg, layers, full_refs,
+                           snapshot_key=snapshot_key if layer is not None else "")
 
 
 class _PullDestination(LocalDestination):

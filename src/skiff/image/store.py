@@ -215,6 +215,17 @@ class ImageStore:
     def used_images(self) -> set[str]:
         return {str(r[0]) for r in self._q("SELECT DISTINCT image_id FROM uses")}
 
+    def layer_by_chain(self, chain_id: str) -> LayerRecord | None:
+        """Any image's record of the layer with this chain ID (its blob, media type, sizes)."""
+        rows = self._q("SELECT diff_id, chain_id, blob, media_type, blob_size, size FROM layers WHERE chain_id=?"
+                       " AND blob IS NOT NULL LIMIT 1", (chain_id,))
+        if not rows:
+            return None
+        x = rows[0]
+        return LayerRecord(diff_id=Digest.parse(str(x[0])), chain_id=Digest.parse(str(x[1])),
+                           blob=Digest.parse(str(x[2])), media_type=str(x[3]), blob_size=int(x[4]),  # type: ignore[call-overload]
+                           size=int(x[5]))  # type: ignore[call-overload]
+
     # garbage collection support
     def chain_in_use(self, chain_id: str) -> bool:
         return bool(self._q("SELECT 1 FROM layers WHERE chain_id=? LIMIT 1", (chain_id,)))

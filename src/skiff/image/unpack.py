@@ -46,6 +46,12 @@ class Unpacker(Protocol):
         Raises InvalidParameter/DigestMismatch for a layer whose diff ID differs; nothing partial stays."""
         ...
 
+    def adopt(self, key: str, chain_id: Digest) -> None:
+        """Commit active snapshot ``key`` (prepared on the parent layer, holding exactly this layer's
+        changes) as layer ``chain_id``, instead of unpacking its tar again. If that layer exists
+        already, ``key`` is removed instead. Either way ``key`` is gone afterwards."""
+        ...
+
     def remove(self, chain_id: Digest) -> None:
         """Remove the snapshot; NotFound is ignored; Conflict if it has children."""
         ...
@@ -128,6 +134,9 @@ class DigestOnlyUnpacker:
                 self._known[c] = size
         return sizes
 
+    def adopt(self, key: str, chain_id: Digest) -> None:
+        self._known[chain_id] = -1
+
     def remove(self, chain_id: Digest) -> None:
         self._known.pop(chain_id, None)
 
@@ -168,6 +177,15 @@ class SnapshotUnpacker:
         srcs = [LayerSource(diff_id=str(d), open=opener(i, p)) for i, (d, p) in enumerate(layers)]
         done = unpack_layers(self.sn, srcs, max_workers=self.max_workers)
         return [u.size for u in done]
+
+    def adopt(self, key: str, chain_id: Digest) -> None:
+        if self.has(chain_id):  # the same layer exists already (a rebuild): use that one
+            self.sn.remove(key)
+            return
+        try:
+            self.sn.commit(str(chain_id), key)
+        except Conflict:  # committed meanwhile by another build (SnapshotExists)
+            self.sn.remove(key)
 
     def remove(self, chain_id: Digest) -> None:
         try:

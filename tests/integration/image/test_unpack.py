@@ -87,3 +87,32 @@ def test_pull_unpacks_into_snapshots(registry: Registry, service: ImageService, 
     out = real_service.remove(ref)
     assert {"Deleted": str(spec.top_chain_id)} in out
     assert not unpacker.has(spec.chain_ids[0])
+
+
+@pytest.mark.root
+def test_commit_adopts_the_workspace_snapshot(real_service: ImageService, busybox_rootfs: Path,
+                                              tmp_path: Path) -> None:
+    """What the engine does for a build step or docker commit: the workspace snapshot becomes the
+    new layer (no second extraction) and its diff tar becomes the layer blob."""
+    from skiff.oci.image_spec import History
+    from skiff.storage.archive import write_diff
+
+    base = asyncio.run(real_service.import_image(io.BytesIO(_rootfs_tar(busybox_rootfs)), repo="bb:1"))
+    unpacker = real_service.unpacker
+    assert isinstance(unpacker, SnapshotUnpacker)
+    sn = unpacker.sn
+    key = "skiff-test-build-step"
+    sn.prepare(key, str(real_service.rootfs_for("bb:1").top_chain_id))
+    dirs = sn.layer_dirs(key)  # type: ignore[attr-defined]
+    (dirs.upper / "etc").mkdir(exist_ok=True)
+    (dirs.upper / "etc" / "built").write_text("by a RUN step\n")
+    diff = tmp_path / "diff.tar"
+    with open(diff, "wb") as f:
+        write_diff(dirs, f)
+    with open(diff, "rb") as f:
+        rec = real_service.commit(real_service.config_of(base), f, history=History(created_by="RUN echo"),
+                                  refs=["built:1"], snapshot_key=key, parent=str(base.id))
+    top = real_service.rootfs_for("built:1").top_chain_id
+    assert top is not None and sn.stat(str(top)).kind is Kind.COMMITTED
+    assert [i.name for i in sn.walk() if i.name == key] == []  # the workspace became the layer
+    assert len(rec.layers) == 2

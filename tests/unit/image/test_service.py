@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from skiff.errors import Conflict, InvalidParameter
+from skiff.errors import Conflict, InvalidParameter, NotFound
 from skiff.image.errors import NoSuchImage
 from skiff.image.service import ImageService
 from skiff.image.unpack import DigestOnlyUnpacker
@@ -154,3 +154,26 @@ def test_export_rootfs_roundtrips_through_import(svc: ImageService, tmp_path: Pa
     buf.seek(0)
     rec = asyncio.run(svc.import_image(buf, repo="exported"))
     assert len(rec.layers) == 1
+
+
+def test_commit_for_the_builder(svc: ImageService) -> None:
+    from skiff.oci.image_spec import History
+
+    base = svc.resolve(_import(svc, "base:1", b"base"))
+    cfg = svc.config_of(base)
+    rec = svc.commit(cfg, io.BytesIO(_tar({"new": b"layer"})), history=History(created_by="RUN x"),
+                     parent=str(base.id))
+    new = svc.config_of(rec)
+    assert new.diff_ids[0] == cfg.diff_ids[0] and len(new.diff_ids) == 2
+    assert new.history[-1].created_by == "RUN x" and not new.history[-1].empty_layer
+    assert rec.parent == str(base.id) and svc.images.children(base.id) == [rec.id]
+    # config only (ENV, CMD...): an empty_layer history entry, same layers
+    rec2 = svc.commit(new.with_changes(config=ContainerConfig(cmd=("true",))), None,
+                      history=History(created_by="CMD true"), refs=["built:1"])
+    assert svc.config_of(rec2).history[-1].empty_layer and svc.config_of(rec2).diff_ids == new.diff_ids
+    assert svc.resolve("built:1").id == rec2.id
+    # --cache-from: a prefix of an existing image's layers
+    rec3 = svc.commit(new.with_changes(diff_ids=new.diff_ids[:1], history=()), None)
+    assert svc.config_of(rec3).diff_ids == new.diff_ids[:1]
+    with pytest.raises(NotFound):  # a layer nobody has
+        svc.commit(new.with_changes(diff_ids=(svc.content.put(b"nope"),)), None)
