@@ -94,3 +94,13 @@ def test_run_exit_codes() -> None:
     assert run_exit_code(from_status(500, "boom")) == 125
     assert run_exit_code(DaemonUnreachable("unix:///x")) == 125
     assert isinstance(from_status(404, "No such container: x"), NotFound)
+
+
+def test_system_prune_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, out, err = _run(["system", "prune", "--volumes"])
+    assert code == 1
+    assert out.startswith("WARNING! This will remove:\n  - all stopped containers\n"
+                          "  - all anonymous volumes not used by at least one container\n")
+    assert out.endswith("Are you sure you want to continue? [y/N] ")
+    assert err == "system prune has been cancelled\n"

@@ -15,6 +15,8 @@ from skiff.cli.exitcodes import GENERIC, StatusError, UsageError
 from skiff.cli.formatting import render, render_list, tabwrite
 from skiff.cli.gotemplate import Template, TemplateError
 from skiff.cli.units import bytes_size, get_timestamp, human_size, rfc3339_nano_fixed
+from skiff.client.streams import encode_filters
+from skiff.errors import NotFound
 
 __all__ = ["NOUN", "HELP", "COMMANDS", "GoView", "parse_filter_flags"]
 
@@ -383,6 +385,84 @@ def _df_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
 
 
+# ---- prune -----------------------------------------------------------------------------------
+
+def _confirm(cli: Cli, text: str) -> bool:
+    cli.out.write(text + "\nAre you sure you want to continue? [y/N] ")
+    cli.out.flush()
+    answer = sys.stdin.readline() if sys.stdin and not sys.stdin.closed else ""
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _prune_call(cli: Cli, path: str, filters: dict[str, list[str]]) -> dict[str, Any]:
+    result: dict[str, Any] = cli.client.post(path, {"filters": encode_filters(filters)}) or {}
+    return result
+
+
+def _prune(cli: Cli, ns: argparse.Namespace) -> int:
+    filters = parse_filter_flags(ns.filter)
+    items = ["all stopped containers"]
+    if ns.volumes:
+        items.append("all anonymous volumes not used by at least one container")
+    items.append("all networks not used by at least one container")
+    if ns.all:
+        items += ["all images without at least one container associated to them", "all build cache"]
+    else:
+        items += ["all dangling images", "unused build cache"]
+    if not ns.force:
+        warning = "WARNING! This will remove:\n" + "".join(f"  - {i}\n" for i in items)
+        if filters:
+            warning += "\n  Items to be pruned will be filtered with:\n" + "".join(
+                f"  - {k}={v}\n" for k, vs in sorted(filters.items()) for v in vs)
+        if not _confirm(cli, warning.rstrip("\n") + "\n"):
+            raise StatusError(GENERIC, "system prune has been cancelled")
+    reclaimed = 0
+    r = _prune_call(cli, "/containers/prune", filters)
+    reclaimed += int(r.get("SpaceReclaimed") or 0)
+    if r.get("ContainersDeleted"):
+        cli.print("Deleted Containers:\n" + "\n".join(r["ContainersDeleted"]) + "\n")
+    if ns.volumes:
+        vf = dict(filters)
+        if ns.all:
+            vf["all"] = ["true"]
+        r = _prune_call(cli, "/volumes/prune", vf)
+        reclaimed += int(r.get("SpaceReclaimed") or 0)
+        if r.get("VolumesDeleted"):
+            cli.print("Deleted Volumes:\n" + "\n".join(r["VolumesDeleted"]) + "\n")
+    r = _prune_call(cli, "/networks/prune", {k: v for k, v in filters.items() if k != "label!"})
+    if r.get("NetworksDeleted"):
+        cli.print("Deleted Networks:\n" + "\n".join(r["NetworksDeleted"]) + "\n")
+    imf = dict(filters)
+    imf["dangling"] = ["false" if ns.all else "true"]
+    r = _prune_call(cli, "/images/prune", imf)
+    reclaimed += int(r.get("SpaceReclaimed") or 0)
+    if r.get("ImagesDeleted"):
+        lines = []
+        for d in r["ImagesDeleted"]:
+            if d.get("Untagged"):
+                lines.append(f"untagged: {d['Untagged']}")
+            if d.get("Deleted"):
+                lines.append(f"deleted: {d['Deleted']}")
+        cli.print("Deleted Images:\n" + "\n".join(lines) + "\n")
+    try:
+        r = cli.client.post("/build/prune", {"all": "1" if ns.all else None,
+                                             "filters": encode_filters(filters)}) or {}
+    except NotFound:  # a daemon without a builder cache
+        r = {}
+    reclaimed += int(r.get("SpaceReclaimed") or 0)
+    if r.get("CachesDeleted"):
+        cli.print("Deleted build cache objects:\n" + "\n".join(r["CachesDeleted"]) + "\n")
+    cli.print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0
+
+
+def _prune_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones")
+    p.add_argument("--filter", action="append", help="Provide filter values (e.g. \"label=<key>=<value>\")")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
+
+
 # ---- inspect (docker's generic, type-detecting inspect) --------------------------------------------
 
 _INSPECT_TYPES: dict[str, str] = {
@@ -452,6 +532,7 @@ COMMANDS = [
     Command("info", "Display system-wide information", _info, setup=_info_flags),
     Command("events", "Get real time events from the server", _events, setup=_events_flags),
     Command("df", "Show docker disk usage", _df, setup=_df_flags),
+    Command("prune", "Remove unused data", _prune, setup=_prune_flags),
     Command("inspect", "Return low-level information on Docker objects", _inspect, setup=_inspect_flags,
             usage="[OPTIONS] NAME|ID [NAME|ID...]", args=(1, None)),
 ]
