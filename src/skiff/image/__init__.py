@@ -35,8 +35,15 @@ and raise the operation's error at the end, which api/streams.py turns into ``er
 * POST /images/load?quiet=  ->  ``images.load(request_body_async_iterable)``: AsyncIterator of
   ``{"stream": "Loaded image: busybox:latest\\n"}``.
 * POST /images/prune?filters=  ->  ``images.prune(filters)``: {"ImagesDeleted", "SpaceReclaimed"}.
-* POST /commit and the builder  ->  ``await images.commit_image(base_image_id, diff_tar_stream,
-  ImageConfig(...), refs=[...])``.
+* POST /commit and the builder's ``BuildBackend.commit(config, history, workspace)``  ->
+  ``images.commit(config, diff_tar_or_None, history=history, refs=[...], parent=...,
+  snapshot_key=workspace_snapshot_key)`` (blocking, thread-safe): the layers of
+  ``config.diff_ids`` are found by chain ID, the diff tar (storage ``write_diff`` of the workspace)
+  becomes the new gzip layer blob, and the workspace's active snapshot is committed as that layer
+  (unmount it first; it is gone afterwards). ``BuildBackend.get_image(id)`` ->
+  ``images.images.get(id)`` + ``images.config_of(record)``; ``resolve_image`` -> ``resolve`` or
+  ``pull_into``; ``tag`` -> ``images.tag(id, ref).familiar``.
+* docker export  ->  ``skiff.image.create.export_rootfs(mounted_rootfs, out)``.
 
 Containers: ``images.resolve(ref)`` -> ImageRecord (``.id``); ``images.config_of(record)`` ->
 ImageConfig (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Healthcheck...);
