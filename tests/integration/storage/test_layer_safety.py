@@ -96,3 +96,11 @@ def test_device_nodes_need_root(tmp_path: Path) -> None:
     with pytest.raises(UnsafeEntry):
         apply_layer(tmp_path, io.BytesIO(make_tar([E("null", "char", dev=(1, 3))])),
                     overlay_whiteouts=False)
+
+
+def test_aufs_metadata_is_skipped(tmp_path: Path) -> None:
+    """Old AUFS-era layers carry .wh..wh..plnk/.wh..wh..aufs bookkeeping; Docker skips it."""
+    layer = make_tar([d(".wh..wh..plnk"), file(".wh..wh..plnk/123.456", b"x"), file(".wh..wh..aufs"),
+                      d("a"), file("a/.wh..wh..orph", b""), file("a/real", b"r")])
+    apply_layer(tmp_path, io.BytesIO(layer), overlay_whiteouts=False)
+    assert sorted(os.listdir(tmp_path)) == ["a"] and os.listdir(tmp_path / "a") == ["real"]

@@ -37,6 +37,7 @@ __all__ = ["AppliedLayer", "DiffIDMismatch", "apply_layer", "WHITEOUT_PREFIX", "
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
+WHITEOUT_META = ".wh..wh."
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _CHUNK = 1 << 20
 _ZERO = bytes(_CHUNK)
@@ -129,6 +130,9 @@ class _Applier:
             self.dir_times.append(((), _mtime_ns(ti)))
             return
         base = parts[-1]
+        if WHITEOUT_META in ti.name and any(
+                p.startswith(WHITEOUT_META) for p in parts if p != WHITEOUT_OPAQUE):
+            return  # AUFS bookkeeping (.wh..wh..plnk, .wh..wh..aufs) in old images: skipped as Docker does
         if base.startswith(WHITEOUT_PREFIX):
             self.whiteout(ti, parts)
             return
