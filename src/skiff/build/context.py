@@ -165,10 +165,35 @@ def _remove_ignored_build_files(root: Path, dockerfile_rel: str) -> None:
                 p.unlink()
 
 
+SMALL_CONTEXT = 64 << 20
+"""A context tar up to this size is unpacked in memory (/dev/shm): no disk writes for it at all."""
+
+
+def _memory_dir() -> str | None:
+    shm = "/dev/shm"
+    try:
+        st = os.statvfs(shm)
+    except OSError:
+        return None
+    if st.f_bavail * st.f_frsize < 4 * SMALL_CONTEXT or not os.access(shm, os.W_OK):
+        return None
+    return shm
+
+
 def extract_context(
     stream: IO[bytes], dockerfile: str = "Dockerfile", tmp_root: str | os.PathLike[str] | None = None
 ) -> BuildContext:
-    """POST /build's body -> a BuildContext in a fresh temp dir (removed by close())."""
+    """POST /build's body -> a BuildContext in a fresh temp dir (removed by close()).
+
+    Without ``tmp_root``, a small context (the whole body read within SMALL_CONTEXT bytes) goes to
+    /dev/shm when it has room, else to the default temp dir."""
+    if tmp_root is None:
+        head = stream.read(SMALL_CONTEXT + 1)
+        if len(head) <= SMALL_CONTEXT:
+            tmp_root = _memory_dir()
+            stream = io.BytesIO(head)
+        else:
+            stream = io.BufferedReader(_Prefixed(head, stream))
     root = Path(tempfile.mkdtemp(prefix="skiff-build-", dir=tmp_root))
     try:
         untar(stream, root)

@@ -105,3 +105,22 @@ def test_open_context_dir_is_not_removed(tmp_path: Path) -> None:
     ctx = open_context_dir(tmp_path)
     ctx.close()
     assert (tmp_path / "Dockerfile").exists()
+
+
+def test_small_contexts_in_memory_large_ones_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import skiff.build.context as c
+
+    data = tar_of([reg("Dockerfile", b"FROM x\n"), reg("big", b"y" * 4096)])
+    ctx = extract_context(io.BytesIO(data))
+    try:
+        if c._memory_dir():
+            assert str(ctx.root).startswith("/dev/shm/")
+    finally:
+        ctx.close()
+    monkeypatch.setattr(c, "SMALL_CONTEXT", 1024)  # the body is bigger: prefix + rest streamed to disk
+    ctx = extract_context(io.BytesIO(data))
+    try:
+        assert not str(ctx.root).startswith("/dev/shm/")
+        assert (ctx.root / "big").read_bytes() == b"y" * 4096 and ctx.dockerfile == b"FROM x\n"
+    finally:
+        ctx.close()
