@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,7 +197,8 @@ class Transport:
                 self.tls = TLSConfig(verify=True)
         else:
             raise InvalidParameter(f"unsupported protocol scheme: {scheme!r} in {host!r}")
-        self._conn: Connection | None = None
+        self._local = threading.local()  # one kept-alive connection per thread (stats, parallel ops)
+        self._all: list[Connection] = []
         self._ssl: ssl.SSLContext | None = None
 
     def _socket(self, timeout: float | None) -> socket.socket:
@@ -258,9 +260,11 @@ class Transport:
                 conn = self._new_connection(timeout if timeout is not None else self.timeout)
                 reused = False
             else:
-                if self._conn is None:
-                    self._conn = self._new_connection(self.timeout)
-                conn = self._conn
+                kept: Connection | None = getattr(self._local, "conn", None)
+                if kept is None:
+                    kept = self._local.conn = self._new_connection(self.timeout)
+                    self._all.append(kept)
+                conn = kept
                 reused = conn.is_open
             try:
                 raw = conn.request(method, url, body, hdrs)
@@ -308,9 +312,8 @@ class Transport:
         return Hijacked(sock, rest, raw.headers.get("content-type", "") or "")
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for conn in self._all:
+            conn.close()
 
 
 class _Buffered(Response):
