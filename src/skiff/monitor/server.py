@@ -43,13 +43,13 @@ _READ = 64 * 1024
 _CLIENT_CAP = 1 << 20
 _STDIN_CAP = 1 << 20
 _DRAIN_SECONDS = 3.0
-PR_SET_CHILD_SUBREAPER = 36
 
 
 def set_child_subreaper() -> None:
     """prctl(PR_SET_CHILD_SUBREAPER): orphans of the container (its init, after runtime create) are ours."""
-    from skiff.sys.libc import call, libc
-    call("prctl", libc.prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    from skiff.sys.prctl import set_child_subreaper as _set
+
+    _set(True)
 
 
 class _Client:
