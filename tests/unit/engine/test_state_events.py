@@ -120,3 +120,21 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp("1700000000.000000001") == 1_700_000_000_000_000_001
     assert parse_timestamp("10s", now=100.0) == 90_000_000_000
     assert parse_timestamp("2023-11-14T22:13:20Z") == 1_700_000_000_000_000_000
+
+
+def test_migrate_steps_once_and_refuse_newer(tmp_path: Path) -> None:
+    import pytest
+
+    from skiff.errors import System
+
+    db = StateDB.open(tmp_path)
+    steps = ["CREATE TABLE things (id TEXT PRIMARY KEY)",
+             "ALTER TABLE things ADD COLUMN name TEXT; CREATE INDEX things_name ON things(name)"]
+    assert db.migrate("things", steps[:1]) == 1
+    db.execute("INSERT INTO things (id) VALUES ('a')")
+    assert db.migrate("things", steps) == 2
+    assert db.migrate("things", steps) == 2  # idempotent
+    db.execute("UPDATE things SET name = 'x'")
+    assert db.query("SELECT id, name FROM things") == [("a", "x")]
+    with pytest.raises(System, match="newer than this skiffd knows"):
+        db.migrate("things", steps[:1])

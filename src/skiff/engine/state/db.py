@@ -47,9 +47,35 @@ class StateDB:
         return cls(data_root / DB_NAME)
 
     def schema(self, ddl: str) -> None:
-        """Create a service's tables and indexes if missing (idempotent ``CREATE ... IF NOT EXISTS``)."""
+        """Create a service's tables and indexes if missing (idempotent ``CREATE ... IF NOT EXISTS``).
+
+        For tables whose shape will change, prefer ``migrate`` (numbered, append-only steps).
+        """
         with self._lock:
             self._conn.executescript(ddl)
+
+    def migrate(self, name: str, steps: Sequence[str]) -> int:
+        """Bring service ``name``'s tables to ``len(steps)``: run the DDL steps not yet applied.
+
+        Steps are append-only: never edit a released step, add a new one. Each step commits with
+        its version bump, so a crash leaves the schema at a known version. Returns that version.
+        """
+        with self._lock:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, "
+                               "version INTEGER NOT NULL)")
+            row = self._conn.execute("SELECT version FROM schema_versions WHERE name = ?", (name,)).fetchone()
+            version = int(row[0]) if row else 0
+            if version > len(steps):
+                raise System(f"state database schema of {name} is version {version}, newer than this "
+                             f"skiffd knows ({len(steps)})")
+            for i in range(version, len(steps)):
+                with self.transaction() as conn:
+                    for stmt in steps[i].split(";"):
+                        if stmt.strip():
+                            conn.execute(stmt)
+                    conn.execute("INSERT INTO schema_versions (name, version) VALUES (?, ?) ON CONFLICT(name) "
+                                 "DO UPDATE SET version = excluded.version", (name, i + 1))
+            return len(steps)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
