@@ -52,7 +52,7 @@ S = Status
 TRANSITIONS: dict[str, dict[Status, Status]] = {
     "start": {S.CREATED: S.RUNNING},
     "kill": {S.CREATED: S.STOPPED, S.RUNNING: S.STOPPED, S.PAUSED: S.STOPPED},
-    "delete": {S.STOPPED: S.STOPPED, S.CREATED: S.STOPPED},
+    "delete": {S.STOPPED: S.STOPPED},  # the spec: deleting a created container is an error
     "force-delete": {S.STOPPED: S.STOPPED, S.CREATED: S.STOPPED, S.RUNNING: S.STOPPED,
                      S.PAUSED: S.STOPPED, S.CREATING: S.STOPPED},
     "pause": {S.RUNNING: S.PAUSED},

@@ -250,7 +250,7 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
         if cfg.hooks.prestart or cfg.hooks.create_runtime:
             from skiff.runtime.hooks import run_hooks
 
-            state = _hook_state(cfg, opts.container_id, init_pid, "creating")
+            state = _hook_state(cfg, opts.container_id, init_pid, "created")  # what runtime-tools expects
             run_hooks("prestart", cfg.hooks.prestart, state)
             run_hooks("createRuntime", cfg.hooks.create_runtime, state)
         sync.send(parent_ch, "go")

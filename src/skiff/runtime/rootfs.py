@@ -83,7 +83,10 @@ def _mount_parent_private(path: str) -> None:
 
 
 def prepare_root(cfg: Config) -> None:
-    m.mount(None, "/", None, cfg.rootfs_propagation or (m.MS_SLAVE | m.MS_REC))
+    # rslave first whatever rootfsPropagation says: unbindable would forbid binding the rootfs, and
+    # shared would leak our mounts to the host. ``finish`` applies the configured mode to the new /.
+    private = cfg.rootfs_propagation & m.MS_PRIVATE
+    m.mount(None, "/", None, cfg.rootfs_propagation if private else (m.MS_SLAVE | m.MS_REC))
     _mount_parent_private(cfg.root_path)
     m.mount(cfg.root_path, cfg.root_path, "bind", m.MS_BIND | m.MS_REC)
 

@@ -352,10 +352,10 @@ def from_spec(raw: Mapping[str, Any], bundle: str) -> Config:
     if (uid_maps or gid_maps) and "user" not in types:
         raise InvalidConfig("user namespace mappings specified, but user namespace isn't enabled in the config")
     hostname = raw.get("hostname") or ""
-    if hostname and ("uts" not in types or types["uts"].path):
+    if hostname and "uts" not in types:  # a joined (path) UTS namespace is the container's own too
         raise InvalidConfig("unable to set hostname without a private UTS namespace")
     domainname = raw.get("domainname") or ""
-    if domainname and ("uts" not in types or types["uts"].path):
+    if domainname and "uts" not in types:
         raise InvalidConfig("unable to set domainname without a private UTS namespace")
 
     sysctl = []

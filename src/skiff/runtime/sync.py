@@ -49,7 +49,11 @@ def send(ch: Channel, t: str, **kw: Any) -> None:
     kw["t"] = t
     data = json.dumps(kw).encode() + b"\n"
     while data:
-        n = os.write(ch.wfd, data)
+        try:
+            n = os.write(ch.wfd, data)
+        except BrokenPipeError:  # the peer is gone; it may have said why before leaving
+            msg = recv(ch)
+            raise RuntimeError(msg.get("msg") or "init process exited unexpectedly") from None
         data = data[n:]
 
 

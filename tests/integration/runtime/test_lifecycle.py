@@ -85,10 +85,12 @@ def test_delete_running_needs_force(rt: Runtime, sleeper: Path, cid: str) -> Non
     assert rt("state", cid).rc == 1
 
 
-def test_delete_created_and_stopped(rt: Runtime, sleeper: Path, cid: str) -> None:
+def test_delete_created_is_refused_then_forced(rt: Runtime, sleeper: Path, cid: str) -> None:
     rt.ok("create", "-b", str(sleeper), cid)
     pid = json.loads(rt.ok("state", cid).out)["pid"]
-    rt.ok("delete", cid)
+    r = rt("delete", cid)  # the spec: deleting a container that is not stopped is an error
+    assert r.rc == 1 and "not stopped: created" in r.err
+    rt.ok("delete", "--force", cid)
     assert not (rt.root / cid).exists()
     time.sleep(0.05)
     status = Path(f"/proc/{pid}/status")

@@ -26,7 +26,7 @@ class _Fixed(Container):
 
 @pytest.mark.parametrize(("op", "cur", "target"), [
     ("start", Status.CREATED, Status.RUNNING), ("kill", Status.RUNNING, Status.STOPPED),
-    ("delete", Status.STOPPED, Status.STOPPED), ("delete", Status.CREATED, Status.STOPPED),
+    ("delete", Status.STOPPED, Status.STOPPED), ("force-delete", Status.CREATED, Status.STOPPED),
     ("pause", Status.RUNNING, Status.PAUSED), ("resume", Status.PAUSED, Status.RUNNING),
     ("force-delete", Status.RUNNING, Status.STOPPED),
 ])
@@ -39,6 +39,7 @@ def test_allowed(op: str, cur: Status, target: Status) -> None:
     ("start", Status.STOPPED, "cannot start a container that has stopped"),
     ("kill", Status.STOPPED, "container not running"),
     ("delete", Status.RUNNING, "cannot delete container c that is not stopped: running"),
+    ("delete", Status.CREATED, "cannot delete container c that is not stopped: created"),
     ("exec", Status.PAUSED, "cannot exec in a paused container"),
     ("resume", Status.RUNNING, "container not paused"),
 ])
