@@ -179,6 +179,8 @@ def configure_interface(name: str, addresses: tuple[str, ...] | list[str], gatew
             kw: dict[str, Any] = {}
             if iface.version == 4:
                 kw["broadcast"] = str(iface.network.broadcast_address)
+            else:
+                kw["flags"] = 0x02  # IFA_F_NODAD: IPAM made it unique; usable at once, as libnetwork does
             try:
                 ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen, **kw)
             except NetlinkError as exc:

@@ -77,6 +77,7 @@ class ServiceConfig:
     bridge_icc: bool = True
     ip_masq: bool = True  # daemon --ip-masq for the default bridge
     iptables: bool = True
+    ip6tables: bool = True
     chain_prefix: str = "SKIFF"
     host_resolv_conf: str = "/etc/resolv.conf"
     dns: tuple[str, ...] = ()  # daemon "dns" setting: upstreams for the embedded server
@@ -96,11 +97,12 @@ class NetworkService:
         state = Path(cfg.state_dir)
         state.mkdir(parents=True, exist_ok=True)
         self.firewall = Iptables(prefix=cfg.chain_prefix) if cfg.iptables else None
+        self.firewall6 = Iptables("ip6tables", prefix=cfg.chain_prefix) if cfg.iptables and cfg.ip6tables else None
         self.ipam = Ipam(state / "ipam.json", cfg.default_pools, host_routes=netlink.host_routes)
         self.ports = PortMapper(self.firewall, state / "ports.json")
         self.dns = EmbeddedDNS()
         self.store = Store(state / "networks.json")
-        self.bridge = BridgeDriver(self.firewall, SysctlJournal(state / "sysctl.json"))
+        self.bridge = BridgeDriver(self.firewall, SysctlJournal(state / "sysctl.json"), self.firewall6)
         self.drivers: dict[str, Driver] = {
             "bridge": self.bridge, "host": HostDriver(), "null": NullDriver(),
             "macvlan": MacvlanDriver(cfg.parent_netns), "ipvlan": IpvlanDriver(cfg.parent_netns),
@@ -114,10 +116,11 @@ class NetworkService:
         problems: list[str] = []
         with self._lock:
             self.dns.start()
-            if self.firewall is not None:
+            for fw in (self.firewall, self.firewall6):
                 # Rebuild Skiff's chains from the records (as dockerd does with DOCKER): whatever a
                 # crash left half-done goes, everything recorded comes back below.
-                self.firewall.remove_base()
+                if fw is not None:
+                    fw.remove_base()
             if self.cfg.predefined:
                 self._ensure_predefined()
             for rec in list(self.store.networks.values()):

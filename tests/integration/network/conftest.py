@@ -26,8 +26,8 @@ def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 PREFIX = "SKT"  # tests run their own chains (SKT, SKT-FORWARD, ...), never a live daemon's SKIFF ones
 
 
-def test_firewall() -> Iptables:
-    return Iptables(prefix=PREFIX)
+def test_firewall(binary: str = "iptables") -> Iptables:
+    return Iptables(binary, prefix=PREFIX)
 
 
 test_firewall.__test__ = False  # type: ignore[attr-defined]
@@ -36,9 +36,10 @@ test_firewall.__test__ = False  # type: ignore[attr-defined]
 def skiff_chains() -> list[str]:
     """Every rule mentioning the tests' chains."""
     out = []
-    for table in ("filter", "nat"):
-        rules = sh("iptables", "-w", "5", "-t", table, "-S").stdout.splitlines()
-        out += [f"{table}: {r}" for r in rules if f" {PREFIX}" in r or r.startswith(f"-N {PREFIX}")]
+    for binary in ("iptables", "ip6tables"):
+        for table in ("filter", "nat"):
+            rules = sh(binary, "-w", "5", "-t", table, "-S").stdout.splitlines()
+            out += [f"{binary} {table}: {r}" for r in rules if f" {PREFIX}" in r or r.startswith(f"-N {PREFIX}")]
     return out
 
 
@@ -109,11 +110,11 @@ def clean_host() -> Iterator[None]:
     before_links = set(test_links())
     before_ns = set(test_netns())
     yield
-    fw = test_firewall()
     leftovers = skiff_chains()
     left_links = set(test_links()) - before_links
     if leftovers or left_links:
-        fw.remove_base()
+        test_firewall().remove_base()
+        test_firewall("ip6tables").remove_base()
         for name in left_links:
             netlink.delete_link(name)
     assert not leftovers, leftovers

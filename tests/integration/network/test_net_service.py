@@ -55,8 +55,8 @@ def svc_factory(tmp_path: Path, bridge_name: Callable[[], str]) -> Iterator[Call
             s.close()
 
 
-def user_net(svc: NetworkService, br: str, **kw: Any) -> str:
-    return svc.create(CreateRequest(name=br, options={OPT_NAME: br}, **kw)).id
+def user_net(svc: NetworkService, br: str, options: dict[str, str] | None = None, **kw: Any) -> str:
+    return svc.create(CreateRequest(name=br, options={OPT_NAME: br, **(options or {})}, **kw)).id
 
 
 def run(ns: str, *cmd: str) -> subprocess.CompletedProcess[str]:
@@ -171,3 +171,20 @@ def test_prune(svc_factory: Callable[[], NetworkService], bridge_name: Callable[
     assert [r.name for r in svc.list_networks()] == ["bridge", "host", "none"]
 
 
+
+
+def test_ipv6_network_icc_and_rules(svc_factory: Callable[[], NetworkService], netns_factory: Callable[..., str],
+                                    bridge_name: Callable[[], str]) -> None:
+    svc = svc_factory()
+    open_net, closed_net = bridge_name(), bridge_name()
+    user_net(svc, open_net, enable_ipv6=True, subnets=(SubnetRequest(subnet="fd00:5151::/64"),))
+    user_net(svc, closed_net, enable_ipv6=True, options={"com.docker.network.bridge.enable_icc": "false"})
+    a, b, c, d = (netns_factory() for _ in range(4))
+    ep_a = svc.connect(open_net, ConnectRequest("a" * 64, "/a", a, upstreams=()))
+    ep_b = svc.connect(open_net, ConnectRequest("b" * 64, "/b", b, upstreams=()))
+    assert ep_a.ipv6.startswith("fd00:5151::") and ep_a.gateway6 == "fd00:5151::1"
+    assert run(a, "busybox", "ping", "-6", "-c1", "-W2", ep_b.ipv6.split("/")[0]).returncode == 0
+    ep_c = svc.connect(closed_net, ConnectRequest("c" * 64, "/c", c, upstreams=()))
+    svc.connect(closed_net, ConnectRequest("d" * 64, "/d", d, upstreams=()))
+    assert run(d, "busybox", "ping", "-6", "-c1", "-W1", ep_c.ipv6.split("/")[0]).returncode != 0
+    assert any(r.startswith("ip6tables") and f"-i {closed_net} -o {closed_net} -j DROP" in r for r in skiff_chains())

@@ -77,7 +77,8 @@ class _Rules:
     nat: tuple[Rule, ...]
 
 
-def _rules(cfg: NetworkConfig, br: str) -> _Rules:
+def _rules(cfg: NetworkConfig, br: str, version: int = 4) -> _Rules:
+    """IPv4 rules (version 4) or the ip6tables twin for a network's IPv6 pools (version 6)."""
     icc = option_bool(cfg.options, OPT_ICC, True)
     masq = option_bool(cfg.options, OPT_MASQ, True)
     fwd: list[tuple[str, ...]] = [("-i", br, "-o", br, "-j", "ACCEPT" if icc else "DROP")]
@@ -86,10 +87,10 @@ def _rules(cfg: NetworkConfig, br: str) -> _Rules:
     else:
         fwd.append(("-i", br, "!", "-o", br, "-j", "ACCEPT"))
     fwd.append(("-o", br, "-j", "DROP"))
-    nat: list[tuple[str, ...]] = [("-s", "127.0.0.0/8", "-o", br, "-j", "MASQUERADE")]
+    nat: list[tuple[str, ...]] = [("-s", "127.0.0.0/8", "-o", br, "-j", "MASQUERADE")] if version == 4 else []
     if masq and not cfg.internal:
         for pool in cfg.pools:
-            if pool.version == 4:
+            if pool.version == version:
                 nat.append(("-s", pool.subnet, "!", "-o", br, "-j", "MASQUERADE"))
     return _Rules(
         ct=(Rule("filter", "SKIFF-CT", ("-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
@@ -106,8 +107,9 @@ class BridgeDriver:
 
     name = "bridge"
 
-    def __init__(self, firewall: Iptables | None, sysctls: SysctlJournal) -> None:
+    def __init__(self, firewall: Iptables | None, sysctls: SysctlJournal, firewall6: Iptables | None = None) -> None:
         self._fw = firewall
+        self._fw6 = firewall6
         self._sysctls = sysctls
         self._networks: dict[str, NetworkConfig] = {}
         self._lock = threading.RLock()
@@ -126,6 +128,8 @@ class BridgeDriver:
         existed = found is not None
         rules = _rules(cfg, br)
         fw = self._fw
+        fw6 = self._fw6 if any(p.version == 6 for p in cfg.pools) else None
+        rules6 = _rules(cfg, br, 6)
         steps: list[tuple[str, Callable[[], None], Callable[[], None]]] = [
             ("setup_device", lambda: netlink.create_bridge(br, mtu),
              lambda: None if existed else netlink.delete_link(br)),
@@ -138,6 +142,11 @@ class BridgeDriver:
             steps += [
                 ("setup_base_chains", fw.ensure_base, lambda: None),
                 ("setup_rules", lambda: self._add_rules(fw, rules), lambda: self._del_rules(fw, rules)),
+            ]
+        if fw6 is not None:
+            steps += [
+                ("setup_base_chains_ipv6", fw6.ensure_base, lambda: None),
+                ("setup_rules_ipv6", lambda: self._add_rules(fw6, rules6), lambda: self._del_rules(fw6, rules6)),
             ]
         done: list[Callable[[], None]] = []
         with self._lock:
@@ -165,6 +174,11 @@ class BridgeDriver:
         if not cfg.internal:
             self._sysctls.set("net.ipv4.ip_forward", "1")
         self._sysctls.set("net.bridge.bridge-nf-call-iptables", "1")
+        if any(p.version == 6 for p in cfg.pools):
+            # net.ipv6.conf.all.forwarding is left alone: turning it on makes the host ignore router
+            # advertisements on its own uplinks. IPv6 between containers is bridged and works;
+            # IPv6 egress needs the host to forward IPv6 already.
+            self._sysctls.set("net.bridge.bridge-nf-call-ip6tables", "1")
         # 127.0.0.1:HOSTPORT is DNAT'ed to a container: the packet leaves on the bridge with a
         # loopback source, which the kernel drops unless route_localnet is on for that link.
         write_sysctl(f"net.ipv4.conf.{br}.route_localnet", "1")
@@ -188,14 +202,17 @@ class BridgeDriver:
             br = bridge_name(cfg)
             if self._fw is not None:
                 self._del_rules(self._fw, _rules(cfg, br))
+            if self._fw6 is not None and any(p.version == 6 for p in cfg.pools):
+                self._del_rules(self._fw6, _rules(cfg, br, 6))
             netlink.delete_link(br)
             if not self._networks:
                 self.release_host()
 
     def release_host(self) -> None:
         """Last network gone: drop the base chains and put host sysctls back."""
-        if self._fw is not None:
-            self._fw.remove_base()
+        for fw in (self._fw, self._fw6):
+            if fw is not None:
+                fw.remove_base()
         self._sysctls.restore_all()
 
     def forget(self, network_id: str) -> None:
