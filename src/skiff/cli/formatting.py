@@ -17,7 +17,7 @@ from typing import Any
 
 from skiff.cli.gotemplate import Template
 
-__all__ = ["render", "render_list", "tabwrite", "is_table", "prepare", "HeaderContext"]
+__all__ = ["render", "render_list", "tabwrite", "is_table", "prepare", "HeaderContext", "choose_format"]
 
 TABLE = "table"
 
@@ -52,6 +52,17 @@ class HeaderContext(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.headers)
+
+
+def choose_format(given: str | None, default_table: str, quiet: bool = False,
+                  quiet_format: str = "{{.ID}}") -> str:
+    """docker's choice of format for list commands: ``-q``, then ``--format`` (``table`` alone
+    meaning the default table), then the default."""
+    if quiet:
+        return quiet_format
+    if not given or given.strip() == TABLE:
+        return default_table
+    return given
 
 
 def render(fmt: str, obj: Any) -> str:

@@ -48,3 +48,13 @@ def test_tabwrite_blocks() -> None:
     text = "a\tb\tc\nlonger\n1\t2\t3\n"
     assert tabwrite(text) == "a         b         c\nlonger\n1         2         3\n"
     assert tabwrite("x\ty\n", minwidth=20, padding=1) == "x                   y\n"
+
+
+def test_choose_format() -> None:
+    from skiff.cli.formatting import choose_format
+
+    default = "table {{.ID}}\t{{.Names}}"
+    assert choose_format(None, default) == default
+    assert choose_format("table", default) == default
+    assert choose_format("{{.Names}}", default) == "{{.Names}}"
+    assert choose_format("{{.Names}}", default, quiet=True) == "{{.ID}}"
