@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from skiff.errors import InvalidParameter, System
+from skiff.errors import InvalidParameter, System, Unimplemented
 from skiff.network.iptables import Iptables, Rule
 
 __all__ = [
@@ -262,6 +262,10 @@ class PortMapper:
     def map(self, owner: str, bridge: str, container_ip: str, specs: Sequence[PortSpec],
             default_host_ip: str = "0.0.0.0") -> list[PortMapping]:
         """Publish specs for the endpoint owner; all or nothing."""
+        for spec in specs:
+            if ":" in (spec.host_ip or default_host_ip):
+                raise Unimplemented(f"publishing on IPv6 host address {spec.host_ip or default_host_ip} is not "
+                                    "supported yet")
         with self._lock:
             made: list[PortMapping] = []
             try:
