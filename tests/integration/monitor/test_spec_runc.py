@@ -126,3 +126,17 @@ def test_memory_limit_oom_is_recorded(tmp_path: Path, busybox_rootfs: Path, runc
     while time.monotonic() < deadline and os.waitpid(h.monitor_pid, os.WNOHANG)[0] == 0:
         time.sleep(0.05)
     assert not os.path.exists(f"/sys/fs/cgroup/memory/{cid}")  # the monitor's runtime delete removed it
+
+
+@pytest.mark.cgroupv1
+def test_pids_limit_contains_a_fork_bomb(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                         monitor_pids: list[int]) -> None:
+    script = ("cat /sys/fs/cgroup/pids/pids.max; i=0; while [ $i -lt 30 ]; do sleep 5 & i=$((i+1)); done; "
+              "read n < /sys/fs/cgroup/pids/pids.current; echo current=$n")
+    _, out = run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids,
+                      {"Cmd": ["sh", "-c", script], "HostConfig": {"PidsLimit": 10}})
+    lines = out.splitlines()
+    assert lines[0] == "10", out
+    assert "can't fork" in out or "Resource temporarily unavailable" in out, out
+    current = next(ln for ln in lines if ln.startswith("current="))
+    assert 0 < int(current.removeprefix("current=")) <= 10
