@@ -15,14 +15,17 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from skiff.errors import NotFound, Unimplemented
 from skiff.storage.archive.apply import AppliedLayer, apply_layer
+from skiff.storage.archive.safedir import UnsafeEntry
 from skiff.storage.archive.worker import apply_in_subprocess, is_regular_file
 from skiff.storage.snapshot import Kind, LayerAccess, SnapshotExists, Snapshotter
 from skiff.sys.syncfs import syncfs
@@ -104,6 +107,35 @@ def _apply(sn: LayerAccess, key: str, layer: LayerSource, processes: bool,
                            expected_diff_id=layer.diff_id)
 
 
+def _lstat_in(layer: Path, rel: str) -> os.stat_result | None:
+    """lstat of ``rel`` inside one layer dir, or None if a parent there is missing or not a dir."""
+    path = layer
+    parts = rel.split("/")
+    for i, part in enumerate(parts):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
+            return None
+    return st
+
+
+def _refuse_lower_symlinks(implicit_dirs: Sequence[str], lowers: Sequence[Path]) -> None:
+    """A directory a layer only implied (``bin`` for ``bin/app``) must not be a symlink in the
+    nearest lower layer that has the path: the layer would be writing through it (merged /usr)."""
+    for rel in implicit_dirs:
+        for low in lowers:
+            st = _lstat_in(low, rel)
+            if st is None:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafeEntry(rel + "/", f"{rel} is a symlink in a lower layer; writing through it "
+                                             "is refused")
+            break
+
+
 def _reporter(progress: Callable[[int, int], None] | None, i: int) -> Callable[[int], None] | None:
     if progress is None:
         return None
@@ -160,6 +192,11 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
                 futures = {i: pool.submit(_apply, sn, keys[i], layers[i], processes,
                                           _reporter(progress, i)) for i in todo}
                 applied = {i: f.result() for i, f in futures.items()}
+            base = sn.layer_dirs(chains[first - 1]) if first else None
+            below = [base.upper, *base.lowers] if base is not None else []
+            for i in todo:  # bottom up: each layer's implicit dirs against everything under it
+                _refuse_lower_symlinks(applied[i].implicit_dirs, below)
+                below.insert(0, sn.layer_dirs(keys[i]).upper)
             syncfs(sn.layer_dirs(keys[first]).upper)  # data on disk before the records say it exists
             for i in todo:
                 _commit(sn, chains[i], keys[i], chains[i - 1] if i else None, rebase=True)

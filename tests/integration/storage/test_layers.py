@@ -292,3 +292,31 @@ def test_opaque_dir_with_many_kept_subdirs(snapshotter: DirSnapshotter, mounter:
     with mounter.mounted(snapshotter.view("v", top)) as root:
         assert len(os.listdir(root / "o")) == 100
         assert all(os.listdir(root / "o" / f"s{i}") == ["new"] for i in range(100))
+
+
+MERGED_USR = make_tar([d("usr"), d("usr/bin"), file("usr/bin/sh", b"sh"), sym("bin", "usr/bin")])
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["threads", "processes"])
+@pytest.mark.parametrize("same_call", [True, False], ids=["one-unpack", "base-already-there"])
+def test_writing_through_a_lower_symlink_is_refused(snapshotter: DirSnapshotter, same_call: bool, workers: bool,
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bin/app over a base where bin -> usr/bin: refused by both snapshotters, never shadowed."""
+    monkeypatch.setattr("skiff.storage.unpack.PROCESS_MIN_BYTES", 0 if workers else 1 << 62)
+    (tmp_path / "base").write_bytes(MERGED_USR)
+    (tmp_path / "app").write_bytes(make_tar([file("bin/app", b"app")]))
+    base, app = (LayerSource(source(p.read_bytes()).diff_id, opener(p)) for p in (tmp_path / "base", tmp_path / "app"))
+    if not same_call:
+        unpack_layers(snapshotter, [base])
+    with pytest.raises(UnsafeEntry) as exc:
+        unpack_layers(snapshotter, [base, app])
+    assert "bin" in str(exc.value) and "symlink" in str(exc.value)
+    assert {i.name for i in snapshotter.walk()} <= {source(MERGED_USR).diff_id}
+
+
+def test_explicit_dir_replaces_a_lower_symlink(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
+    app = make_tar([d("bin"), file("bin/app", b"app")])
+    top = unpack_layers(snapshotter, [source(MERGED_USR), source(app)])[-1].chain_id
+    with mounter.mounted(snapshotter.view("v", top)) as root:
+        assert not (root / "bin").is_symlink() and os.listdir(root / "bin") == ["app"]
+        assert (root / "usr/bin/sh").exists()

@@ -48,11 +48,18 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXE
 
 @dataclass(frozen=True)
 class AppliedLayer:
-    """What applying a layer found: ``diff_id`` ("sha256:<hex>" of the uncompressed tar), its size."""
+    """What applying a layer found: ``diff_id`` ("sha256:<hex>" of the uncompressed tar), its size.
+
+    ``implicit_dirs`` (overlay mode only): directories made only because entries were put under
+    them, e.g. ``bin`` for ``bin/app``. If a lower layer has a symlink there (merged /usr:
+    ``bin -> usr/bin``) the layer meant to write through it, which is refused; overlay mode cannot
+    see lower layers, so the caller checks these against them (``unpack_layers`` does).
+    """
 
     diff_id: str
     size: int
     compression: Compression
+    implicit_dirs: tuple[str, ...] = ()
 
 
 class DiffIDMismatch(InvalidParameter):
@@ -154,6 +161,7 @@ class _Applier:
         if existing is not None and not (ti.type == DIR and stat.S_ISDIR(existing.st_mode)):
             self._remove(fd, base, parts)
         if ti.type == DIR:
+            self.sd.created.discard(parts)
             if existing is None or not stat.S_ISDIR(existing.st_mode):
                 os.mkdir(base, 0o700, dir_fd=fd)
             self._owner_mode(ti, (fd, base))
@@ -301,4 +309,5 @@ def apply_layer(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_white
     diff_id = "sha256:" + tar.sha256.hexdigest()
     if expected_diff_id is not None and expected_diff_id != diff_id:
         raise DiffIDMismatch(expected_diff_id, diff_id)
-    return AppliedLayer(diff_id, tar.size, compression)
+    implicit = tuple(sorted("/".join(p) for p in sd.created)) if overlay_whiteouts else ()
+    return AppliedLayer(diff_id, tar.size, compression, implicit)

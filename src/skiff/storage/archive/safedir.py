@@ -51,6 +51,8 @@ class SafeDir:
     def __init__(self, root: str | os.PathLike[str], *, max_cached: int = 64) -> None:
         self.root_fd = os.open(os.fspath(root), _DIR_FLAGS)
         self._cache: dict[tuple[str, ...], int] = {}
+        #: directories made because an entry needed them as a parent (no entry of their own yet)
+        self.created: set[tuple[str, ...]] = set()
         self._max = max_cached
 
     def close(self) -> None:
@@ -90,6 +92,7 @@ class SafeDir:
                         raise
                     try:
                         os.mkdir(name, 0o755, dir_fd=fd)
+                        self.created.add(parts[:i + 1])
                     except FileExistsError:
                         pass
                     nfd = self._open_dir(name, fd, entry, parts[:i + 1])

@@ -78,7 +78,8 @@ def apply_in_subprocess(dest: str | os.PathLike[str], stream: BinaryIO, *, overl
         err = cls.__new__(cls)
         SkiffError.__init__(err, reply["message"])
         raise err
-    return AppliedLayer(reply["diff_id"], reply["size"], Compression(reply["compression"]))
+    return AppliedLayer(reply["diff_id"], reply["size"], Compression(reply["compression"]),
+                        tuple(reply.get("implicit_dirs", ())))
 
 
 def main(argv: list[str]) -> int:
@@ -88,7 +89,9 @@ def main(argv: list[str]) -> int:
     try:
         with open(0, "rb", buffering=0, closefd=False) as raw:
             got = apply_layer(dest, raw, overlay_whiteouts=overlay, expected_diff_id=expect)
-        reply: dict[str, object] = {"diff_id": got.diff_id, "size": got.size, "compression": got.compression.value}
+        reply: dict[str, object] = {"diff_id": got.diff_id, "size": got.size,
+                                    "compression": got.compression.value,
+                                    "implicit_dirs": list(got.implicit_dirs)}
         code = 0
     except SkiffError as exc:
         reply, code = {"error": type(exc).__name__, "message": exc.message}, 1
