@@ -157,11 +157,11 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
                   progress: Callable[[int, int], None] | None = None) -> list[UnpackedLayer]:
     """Make sure every layer of ``layers`` (bottom first) is a committed snapshot; return them.
 
-    With ``processes`` (default), a layer whose stream is a regular file (a content-store blob) is
-    of 8 MiB or more is extracted by a child process (``archive.worker``): true parallelism, and the daemon's GIL stays
-    free; other streams are extracted in threads. ``progress(index in layers, blob bytes read so
-    far)`` reports extraction progress, from worker threads (use it, not a wrapping stream, to keep
-    the process path: a wrapper object forces the thread path).
+    With ``processes`` (default), a layer whose stream is a plain open file (a content-store blob)
+    of 8 MiB or more is extracted by a child process (``archive.worker``): true parallelism, and
+    the daemon's GIL stays free; other streams are extracted in threads. ``progress(index in
+    layers, blob bytes read so far)`` reports extraction progress, from worker threads (use it
+    rather than a wrapping stream: a wrapper object forces the thread path).
 
     The top layer's chain ID is the parent to ``prepare`` a container from. Raises
     ``DiffIDMismatch``/``UnsafeEntry`` (InvalidParameter) for a bad layer; nothing of a failed
