@@ -11,27 +11,23 @@ record lives in one place.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from skiff.sys.libc import call, libc
+from skiff.sys.mount import MNT_DETACH, MS_BIND, mount, umount
+from skiff.sys.ns import CLONE_NEWNET, setns_path, unshare
 
-__all__ = ["CLONE_NEWNET", "run_in_netns", "socket_in_netns", "read_sysctl", "write_sysctl"]
+__all__ = ["CLONE_NEWNET", "run_in_netns", "socket_in_netns", "read_sysctl", "write_sysctl", "create_netns",
+           "delete_netns"]
 
-CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 
 
 def _enter(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        call("setns", libc.setns, fd, CLONE_NEWNET, path=path)
-    finally:
-        os.close(fd)
+    setns_path(path, CLONE_NEWNET)
 
 
 def run_in_netns(path: str | None, fn: Callable[[], T]) -> T:
@@ -58,6 +54,52 @@ def run_in_netns(path: str | None, fn: Callable[[], T]) -> T:
 def socket_in_netns(path: str | None, family: int, kind: int) -> socket.socket:
     """A socket created in the netns at path; it stays bound to that namespace for its life."""
     return run_in_netns(path, lambda: socket.socket(family, kind))
+
+
+def _in_thread(fn: Callable[[], T]) -> T:
+    box: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=worker, name="skiff-netns", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
+
+
+def create_netns(path: str) -> str:
+    """A new, empty network namespace kept alive by a bind mount on path (what ``ip netns add``
+    does, and dockerd under /var/run/docker/netns); returns path. unshare(CLONE_NEWNET) in a helper
+    thread moves only that thread, whose namespace file is then bind-mounted."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.touch(exist_ok=True)
+
+    def make() -> None:
+        unshare(CLONE_NEWNET)
+        mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, MS_BIND)
+
+    try:
+        _in_thread(make)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def delete_netns(path: str) -> None:
+    """Unmount and remove a namespace file made by create_netns (idempotent)."""
+    try:
+        umount(path, MNT_DETACH)
+    except OSError:
+        pass
+    Path(path).unlink(missing_ok=True)
 
 
 def _sysctl_path(key: str) -> Path:

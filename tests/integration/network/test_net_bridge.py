@@ -193,3 +193,20 @@ def test_never_takes_over_a_non_bridge_link(driver: BridgeDriver, bridge_name: C
         assert netlink.list_addresses(name) == []
     finally:
         netlink.delete_link(name)
+
+
+def test_engine_made_netns_file(driver: BridgeDriver, netns_factory: Callable[[], str],
+                                bridge_name: Callable[[], str], tmp_path: Path) -> None:
+    from skiff.network.netns import create_netns, delete_netns
+
+    cfg = net(bridge_name(), "10.209.0.0/24")
+    driver.create_network(cfg)
+    path = create_netns(str(tmp_path / "netns" / "c1"))
+    try:
+        other = netns_factory()
+        plug(driver, cfg, path, "10.209.0.2")
+        plug(driver, cfg, other, "10.209.0.3")
+        assert ping(other, "10.209.0.2")
+    finally:
+        delete_netns(path)
+    assert not Path(path).exists()
