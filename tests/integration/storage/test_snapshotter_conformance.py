@@ -322,3 +322,25 @@ def test_overlay_supported_probe(tmp_path: Path, mounter: Mounter) -> None:
             assert not overlay_supported(root / "nested")  # an upper dir cannot live on overlayfs
     finally:
         sn.close()
+
+
+def test_mount_all_with_sub_targets_and_rollback(tmp_path: Path, mounter: Mounter) -> None:
+    from skiff.storage import Mount
+    for d in ("a", "a/sub", "b", "dst"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "b/file").write_text("b")
+    dst = tmp_path / "dst"
+    mount_all([Mount("bind", str(tmp_path / "a"), ("rbind",)),
+               Mount("bind", str(tmp_path / "b"), ("rbind", "ro"), target="sub")], dst)
+    try:
+        assert (dst / "sub/file").read_text() == "b"
+    finally:
+        unmount_all(dst)
+    assert not (dst / "sub").exists()
+    with open("/proc/self/mountinfo") as f:
+        assert str(dst) not in f.read()
+    with pytest.raises(OSError):  # the second mount fails: the first is undone
+        mount_all([Mount("bind", str(tmp_path / "a"), ("rbind",)),
+                   Mount("bind", str(tmp_path / "missing"), ("rbind",), target="sub")], dst)
+    with open("/proc/self/mountinfo") as f:
+        assert str(dst) not in f.read()
