@@ -256,32 +256,50 @@ class BuildStream:
     """Iterate to get the build's messages as they come; the build's error is raised at the end.
 
     ``result`` holds the BuildResult once iteration finished without error. Fits the API's
-    ``stream_messages`` (wrap with an async iterator over a thread, e.g. ``asyncio.to_thread``)."""
+    ``stream_messages`` (wrap with an async iterator over a thread, e.g. ``asyncio.to_thread``).
+    Leaving the loop early (client gone) or ``close()`` cancels the build at its next message."""
 
     _DONE = object()
 
     def __init__(self, builder: Builder, context: BuildContext, options: BuildOptions) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1024)
+        self._closed = threading.Event()
         self.result: BuildResult | None = None
         self._error: BaseException | None = None
 
+        def put(msg: Any) -> None:
+            while not self._closed.is_set():
+                try:
+                    self._queue.put(msg, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            if msg is not self._DONE:
+                raise BuildError("Build cancelled")
+
         def work() -> None:
             try:
-                self.result = builder.build(context, options, self._queue.put)
+                self.result = builder.build(context, options, put)
             except BaseException as exc:  # handed to the consumer
                 self._error = exc
             finally:
-                self._queue.put(self._DONE)
+                put(self._DONE)
 
         self._thread = threading.Thread(target=work, name="skiff-build", daemon=True)
         self._thread.start()
 
+    def close(self) -> None:
+        self._closed.set()
+
     def __iter__(self) -> Iterator[Mapping[str, Any]]:
-        while True:
-            msg = self._queue.get()
-            if msg is self._DONE:
-                break
-            yield msg
+        try:
+            while True:
+                msg = self._queue.get()
+                if msg is self._DONE:
+                    break
+                yield msg
+        finally:
+            self.close()
         self._thread.join()
         if self._error is not None:
             raise self._error

@@ -49,7 +49,8 @@ class StepRunner:
 
     def close(self) -> None:
         for ws in self._views.values():
-            self.backend.release(ws)
+            if ws.image_id:
+                self.backend.release(ws)
         self._views.clear()
         for d in self._tmpdirs:
             shutil.rmtree(d, ignore_errors=True)
@@ -249,9 +250,13 @@ class StepRunner:
         copy_step(self, inst)
 
     def view_of(self, image_id: str) -> Workspace:
+        """A read-only rootfs of an image; an empty dir for a stage that stayed ``scratch``."""
         ws = self._views.get(image_id)
         if ws is None:
-            ws = self.backend.view(image_id)
+            if image_id:
+                ws = self.backend.view(image_id)
+            else:
+                ws = Workspace("scratch", self.tmpdir(), "", writable=False)
             self._views[image_id] = ws
         return ws
 

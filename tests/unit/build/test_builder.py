@@ -700,3 +700,24 @@ def test_empty_continuation_warning(build: Build) -> None:
     run = build("FROM busybox\nRUN echo a \\\n\n  b\n")
     assert "[WARNING]: Empty continuation line found in: RUN echo a   b\n" in run.stream
     assert "[WARNING]: Empty continuation lines will become errors in a future release.\n" in run.stream
+
+
+def test_abandoned_stream_cancels_the_build(backend: FakeBackend, tmp_path: Any) -> None:
+    from skiff.build.builder import Builder, BuildOptions
+    from skiff.build.cache import MemoryCacheStore
+    from skiff.build.context import open_context_dir
+
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n" + "RUN echo x\n" * 20)
+    stream = Builder(backend, MemoryCacheStore()).stream(
+        open_context_dir(tmp_path), BuildOptions(tags=("t",))
+    )
+    for _msg in stream:
+        break  # the client went away
+    stream._thread.join(10)
+    assert not stream._thread.is_alive()
+    assert backend.tags == {}
+
+
+def test_copy_from_an_empty_scratch_stage(build: Build, backend: FakeBackend) -> None:
+    run = build("FROM scratch AS empty\nFROM busybox\nCOPY --from=empty / /e/\n")
+    assert run.result is not None
