@@ -57,6 +57,9 @@ class CopyOptions:
     platform: Platform | None = None
     mode: str = "pull"  # "pull", "push" or "quiet"
     concurrency: int = 3
+    #: called once the manifest is resolved (Docker prints "Pulling from ..." only then, so a
+    #: missing image fails before the stream starts and the API can answer with a 404)
+    on_resolved: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ async def copy_image(src: ImageSource, dst: ImageDestination, progress: Progress
     registry errors. Nothing partial is committed at the destination on failure."""
     opts = opts or CopyOptions()
     manifest, mbytes, top, top_type = await resolve_manifest(src, opts.platform)
+    if opts.on_resolved is not None:
+        opts.on_resolved()
     try:
         config = parse_config(await _read_blob(src, manifest.config))
     except SpecError as exc:

@@ -162,14 +162,14 @@ class ImageService:
 
     async def pull_into(self, ref: Reference, p: Progress, *, platform: Any = None,
                         auth: AuthConfig | None = None) -> ImageRecord:
-        p.status(f"Pulling from {ref.path}", ref.tag or str(ref.digest))
         old = self.images.get_ref(str(ref))
         client = RegistryClient(ref.domain, auth, insecure=self.insecure)
         src = RegistrySource(client, ref.path, str(ref.digest) if ref.digest else ref.tag)
         dst = _PullDestination(self.content, self.images, self.unpacker, [str(ref)], ref.name)
         try:
-            result = await copy_image(src, dst, p, CopyOptions(platform=platform, mode="pull",
-                                                               concurrency=self.max_down))
+            result = await copy_image(src, dst, p, CopyOptions(
+                platform=platform, mode="pull", concurrency=self.max_down,
+                on_resolved=lambda: p.status(f"Pulling from {ref.path}", ref.tag or str(ref.digest))))
         finally:
             await src.close()
             await dst.close()
