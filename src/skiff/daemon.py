@@ -11,9 +11,11 @@ import argparse
 import asyncio
 import contextlib
 import inspect
+import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -189,10 +191,12 @@ def parse_args(argv: Sequence[str]) -> tuple[dict[str, Any], Path | None, bool]:
 
 # ---- process ---------------------------------------------------------------------------------
 
+_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+           "error": logging.ERROR, "fatal": logging.CRITICAL, "panic": logging.CRITICAL}
+
+
 def _setup_logging(level: str) -> None:
-    lv = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-          "error": logging.ERROR, "fatal": logging.CRITICAL, "panic": logging.CRITICAL}[level]
-    logging.basicConfig(level=lv, stream=sys.stderr,
+    logging.basicConfig(level=_LEVELS[level], stream=sys.stderr,
                         format="time=\"%(asctime)s\" level=%(levelname)s msg=\"%(message)s\" "
                                "logger=%(name)s")
 
@@ -217,14 +221,32 @@ def _write_pidfile(path: Path) -> None:
     os.replace(tmp, path)
 
 
-async def serve(config: DaemonConfig, ready: Callable[[], None] | None = None) -> None:
-    """Run the daemon until SIGTERM/SIGINT."""
+def reload(engine: Engine, flags: dict[str, Any], config_file: Path | None) -> None:
+    """SIGHUP, as dockerd: re-read and validate the configuration, apply what can change live
+    (the log level), and publish a ``daemon reload`` event. A bad file is logged, not fatal."""
+    try:
+        new = load_config(flags, config_file)
+    except SkiffError as exc:
+        log.error("Error reloading configuration: %s", exc)
+        return
+    logging.getLogger().setLevel(_LEVELS[new.log_level])
+    attrs = {"debug": "true" if new.debug else "false", "labels": json.dumps(list(new.labels)),
+             "live-restore": "true" if new.live_restore else "false", "default-runtime": new.default_runtime,
+             "log-level": new.log_level, "name": socket.gethostname()}
+    engine.events.publish("daemon", "reload", engine.system.id, attrs)
+    log.info("Reloaded configuration from %s", config_file or "flags")
+
+
+async def serve(config: DaemonConfig, ready: Callable[[], None] | None = None,
+                flags: dict[str, Any] | None = None, config_file: Path | None = None) -> None:
+    """Run the daemon until SIGTERM/SIGINT; SIGHUP reloads the configuration."""
     loop = asyncio.get_running_loop()
     engine = build_engine(config)
     engine.events.bind_loop(loop)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload, engine, dict(flags or {}), config_file)
     for hook in engine.on_start:
         await _run_hook(hook)
     app = make_app(api_routes.collect(engine.services), debug=config.debug)
@@ -264,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     pidfile = config.effective_pidfile
     try:
         _write_pidfile(pidfile)
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, flags=flags, config_file=config_file))
     except SkiffError as exc:
         log.error("%s", exc)
         print(f"failed to start daemon: {exc}", file=sys.stderr)

@@ -106,9 +106,7 @@ def get_timestamp(value: str, now: float | None = None) -> str:
     base = time.time() if now is None else now
     d = parse_go_duration(v)
     if d is not None and not re.fullmatch(r"\d+", v):
-        t = base - d
-        secs = int(t)
-        return f"{secs}.{round((t - secs) * 1e9):09d}"
+        return str(int(base - d))  # docker truncates "10m ago" to whole seconds
     if re.fullmatch(r"\d+(\.\d{1,9})?", v):
         return v
     text = v.replace("Z", "+0000")

@@ -107,6 +107,11 @@ class SystemService:
         self._id = self._engine_id(config.data_root)
         self.started = time.time()
 
+    @property
+    def id(self) -> str:
+        """This engine's stable id (``/info`` ID, the actor of daemon events)."""
+        return self._id
+
     def add_info_source(self, source: InfoSource) -> None:
         self._info_sources.append(source)
 

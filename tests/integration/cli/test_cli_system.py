@@ -84,15 +84,16 @@ def _publish(d: Daemon) -> None:
 def test_events(skiff: Run, skiffd: Daemon) -> None:
     since = f"{time.time() - 1:.3f}"
     _publish(skiffd)
-    r = skiff("events", "--since", since, "--until", "0s")
+    until = f"{time.time() + 0.2:.3f}"  # "0s" would be truncated to the second, as docker does
+    r = skiff("events", "--since", since, "--until", until)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert len(lines) == 3
     assert lines[1].endswith(f" container die {'a' * 64} (exitCode=3, image=busybox, name=web)")
-    r = skiff("events", "--since", since, "--until", "0s", "--filter", "event=die",
+    r = skiff("events", "--since", since, "--until", until, "--filter", "event=die",
               "--format", "{{.Type}} {{.Status}} {{.From}} {{index .Actor.Attributes \"exitCode\"}}")
     assert r.stdout == "container die busybox 3\n"
-    r = skiff("events", "--since", since, "--until", "0s", "-f", "type=volume", "--format", "{{json .}}")
+    r = skiff("events", "--since", since, "--until", until, "-f", "type=volume", "--format", "{{json .}}")
     assert json.loads(r.stdout)["Actor"]["ID"] == "data"
     r = skiff("events", "--since", "1h", "--until", "0s", "--filter", "nope=1")
     assert r.returncode == 1 and r.stderr.strip() == "Error response from daemon: invalid filter 'nope'"

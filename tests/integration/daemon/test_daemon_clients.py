@@ -170,3 +170,26 @@ def test_events_survive_restart(skiffd: Daemon) -> None:
 def test_docker_misc(skiffd: Daemon, cmd: list[str]) -> None:
     r = _docker(skiffd, *cmd)
     assert r.returncode == 0, r.stderr
+
+
+def test_sighup_reload_event_live(skiffd: Daemon) -> None:
+    """A live `docker events` sees the daemon's own reload event (SIGHUP, as dockerd)."""
+    import os
+    import signal
+
+    watcher = subprocess.Popen([DOCKER, "events", "--filter", "type=daemon", "--format",
+                                "{{.Type}} {{.Action}} {{index .Actor.Attributes \"live-restore\"}}"],
+                               env=skiffd.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        os.kill(skiffd.pid, signal.SIGHUP)
+        assert watcher.stdout is not None
+        line = watcher.stdout.readline()
+        assert line == "daemon reload true\n"
+    finally:
+        watcher.kill()
+        watcher.wait()
+    info = json.loads(_raw(skiffd, "GET", "/info")[2])
+    r = _docker(skiffd, "events", "--since", "1m", "--until", f"{time.time() + 0.2:.3f}", "--format",
+                "{{.Actor.ID}}")
+    assert r.stdout.strip() == info["ID"]

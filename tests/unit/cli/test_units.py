@@ -25,8 +25,8 @@ def test_human_duration(secs: float, want: str) -> None:
 
 
 def test_timestamps() -> None:
-    assert get_timestamp("10m", now=1000.0) == "400.000000000"
-    assert get_timestamp("1h30m", now=10000.0) == "4600.000000000"
+    assert get_timestamp("10m", now=1000.7) == "400"  # whole seconds, as docker's GetTimestamp
+    assert get_timestamp("1h30m", now=10000.0) == "4600"
     assert get_timestamp("1700000000") == "1700000000"
     assert get_timestamp("1700000000.5") == "1700000000.5"
     assert get_timestamp("2024-01-01T00:00:00Z") == "1704067200.000000000"
