@@ -8,11 +8,25 @@ at the hierarchy root) is v2; anything else, including a hybrid layout, is v1.
 from __future__ import annotations
 
 import os
-from typing import Protocol
 
 from skiff.runtime.cgroups.files import UNIFIED_ROOT, CgroupError
-from skiff.runtime.cgroups.stats import Stats
-from skiff.runtime.specconv_resources import Resources
+
+TYPE_CHECKING = False  # neither typing nor dataclasses (stats) at runtime start: ~15 ms
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from skiff.runtime.cgroups.stats import Stats
+    from skiff.runtime.specconv_resources import Resources
+else:
+    Protocol = object
+
+
+def __getattr__(name: str) -> object:
+    if name == "Stats":  # re-exported lazily
+        from skiff.runtime.cgroups.stats import Stats
+
+        return Stats
+    raise AttributeError(name)
 
 __all__ = ["CgroupError", "CgroupManager", "Stats", "from_paths", "is_unified", "new_manager"]
 

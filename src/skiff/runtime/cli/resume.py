@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing's costs ~5 ms at start
+if TYPE_CHECKING:
+    from typing import Any
 
 USAGE = """usage: skiff-runtime resume <container-id>
 

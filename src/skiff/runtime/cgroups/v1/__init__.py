@@ -6,9 +6,12 @@ import os
 
 from skiff.errors import InvalidParameter
 from skiff.runtime.cgroups.files import CgroupError, exists, own_cgroup_v1, read, rmdir_tree, v1_mounts, write
-from skiff.runtime.cgroups.stats import Stats
 from skiff.runtime.cgroups.v1.subsystems import SUBSYSTEMS, freeze, freezer_state, thaw
-from skiff.runtime.specconv_resources import Resources
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from skiff.runtime.cgroups.stats import Stats
+    from skiff.runtime.specconv_resources import Resources
 
 __all__ = ["V1Manager", "v1_paths"]
 
@@ -92,6 +95,8 @@ class V1Manager:
         return "FROZEN" if freezer_state(path) in ("FROZEN", "FREEZING") else "THAWED"
 
     def stats(self) -> Stats:
+        from skiff.runtime.cgroups.stats import Stats
+
         st = Stats()
         for sub in SUBSYSTEMS:
             path = self._paths.get(sub.name)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import ClassVar
 
 from skiff.runtime.cgroups.files import CgroupError, exists, read, read_int, read_keyed, write
-from skiff.runtime.cgroups.stats import BlkioEntry, HugetlbStats, Stats
-from skiff.runtime.specconv_resources import Resources, ThrottleDevice
+
+TYPE_CHECKING = False  # stats (dataclasses) and typing load only when stats are asked for
+if TYPE_CHECKING:
+    from typing import ClassVar
+
+    from skiff.runtime.cgroups.stats import BlkioEntry, Stats
+    from skiff.runtime.specconv_resources import Resources, ThrottleDevice
 
 __all__ = ["SUBSYSTEMS", "Subsystem", "freeze", "freezer_state", "thaw"]
 
@@ -181,6 +185,8 @@ def _throttle(path: str, name: str, devs: tuple[ThrottleDevice, ...]) -> None:
 
 
 def _blkio_entries(path: str, name: str) -> list[BlkioEntry]:
+    from skiff.runtime.cgroups.stats import BlkioEntry
+
     out: list[BlkioEntry] = []
     if not exists(path, name):
         return out
@@ -227,6 +233,8 @@ class Hugetlb(Subsystem):
             write(path, f"hugetlb.{h.page_size}.limit_in_bytes", h.limit)
 
     def stats(self, path: str, st: Stats) -> None:
+        from skiff.runtime.cgroups.stats import HugetlbStats
+
         for entry in os.listdir(path):
             if entry.startswith("hugetlb.") and entry.endswith(".usage_in_bytes"):
                 size = entry.split(".")[1]

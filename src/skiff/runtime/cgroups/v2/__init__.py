@@ -16,9 +16,12 @@ from skiff.runtime.cgroups.files import (
     rmdir_tree,
     write,
 )
-from skiff.runtime.cgroups.stats import Stats
 from skiff.runtime.cgroups.v2.controllers import SETTERS, STATS
-from skiff.runtime.specconv_resources import Resources
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from skiff.runtime.cgroups.stats import Stats
+    from skiff.runtime.specconv_resources import Resources
 
 __all__ = ["V2Manager", "v2_path"]
 
@@ -105,6 +108,8 @@ class V2Manager:
         return "FROZEN" if read(self._path, "cgroup.freeze").strip() == "1" else "THAWED"
 
     def stats(self) -> Stats:
+        from skiff.runtime.cgroups.stats import Stats
+
         st = Stats()
         if os.path.isdir(self._path):
             for fn in STATS:

@@ -6,8 +6,13 @@ import os
 
 from skiff.runtime.cgroups.convert import blkio_weight_to_io_weight, cpu_max, shares_to_weight, swap_to_v2
 from skiff.runtime.cgroups.files import CgroupError, exists, read, read_int, read_keyed, write
-from skiff.runtime.cgroups.stats import UNLIMITED, BlkioEntry, HugetlbStats, Stats
-from skiff.runtime.specconv_resources import Resources
+
+TYPE_CHECKING = False  # stats (dataclasses) load only when stats are asked for
+if TYPE_CHECKING:
+    from skiff.runtime.cgroups.stats import Stats
+    from skiff.runtime.specconv_resources import Resources
+
+UNLIMITED = 2**64 - 1  # what runc prints for "max" (as stats.UNLIMITED)
 
 __all__ = ["SETTERS", "STATS"]
 
@@ -161,6 +166,8 @@ def stats_pids(path: str, st: Stats) -> None:
 
 
 def stats_io(path: str, st: Stats) -> None:
+    from skiff.runtime.cgroups.stats import BlkioEntry
+
     if not exists(path, "io.stat"):
         return
     for line in read(path, "io.stat").splitlines():
@@ -176,6 +183,8 @@ def stats_io(path: str, st: Stats) -> None:
 
 
 def stats_hugetlb(path: str, st: Stats) -> None:
+    from skiff.runtime.cgroups.stats import HugetlbStats
+
     for entry in os.listdir(path):
         if entry.startswith("hugetlb.") and entry.endswith(".current") and entry.count(".") == 2:
             size = entry.split(".")[1]
