@@ -235,13 +235,9 @@ class Container:
             cfg = None
         remove_state_dir(self.state_dir)
         if cfg is not None and cfg.hooks.poststop:
-            from skiff.runtime.errors import HookFailed
-            from skiff.runtime.hooks import run_hooks, warn
+            from skiff.runtime.hooks import run_hooks_warn
 
-            try:
-                run_hooks("poststop", cfg.hooks.poststop, self.hook_state(S.STOPPED))
-            except HookFailed as exc:
-                warn(str(exc))
+            run_hooks_warn("poststop", cfg.hooks.poststop, self.hook_state(S.STOPPED))
 
 
 def load(root: str, container_id: str) -> Container:

@@ -122,9 +122,12 @@ def create(opts: CreateOptions) -> Container:
     proc = cfg.process
     if proc is None:
         raise InvalidConfig("process is required to create a container")
-    if cfg.namespace("mount") is None:
-        # Without one, the rootfs mounts and pivot_root would land on the host.
-        raise InvalidConfig("a mount namespace is required (linux.namespaces has no 'mount')")
+    if cfg.namespace("mount") is None and (cfg.mounts or cfg.masked_paths or cfg.readonly_paths
+                                           or cfg.root_readonly):
+        from skiff.runtime.hooks import warn
+
+        # They would land on the host: the container only gets chroot into its rootfs.
+        warn("no mount namespace: mounts, maskedPaths, readonlyPaths and root.readonly are not applied")
     if proc.terminal and not opts.console_socket:
         raise InvalidConfig("cannot allocate tty if skiff-runtime will detach without setting console socket")
     if opts.console_socket and not proc.terminal:
@@ -321,10 +324,6 @@ def start(c: Container) -> None:
         if exc.errno != errno.ENOENT:
             raise
     if c.config.hooks.poststart:
-        from skiff.runtime.errors import HookFailed
-        from skiff.runtime.hooks import run_hooks, warn
+        from skiff.runtime.hooks import run_hooks_warn
 
-        try:
-            run_hooks("poststart", c.config.hooks.poststart, c.hook_state(Status.RUNNING))
-        except HookFailed as exc:
-            warn(str(exc))
+        run_hooks_warn("poststart", c.config.hooks.poststart, c.hook_state(Status.RUNNING))

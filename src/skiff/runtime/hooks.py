@@ -19,35 +19,47 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-__all__ = ["run_hooks", "warn"]
+__all__ = ["run_hooks", "run_hooks_warn", "warn"]
 
 
 def run_hooks(kind: str, hooks: Sequence[Hook], state: Mapping[str, Any]) -> None:
     """Run ``hooks`` one after another; raise HookFailed on the first failure."""
-    if not hooks:
-        return
-    import subprocess
-
     payload = json.dumps(state).encode()
     for h in hooks:
-        argv = list(h.args) or [h.path]
-        env = dict(e.split("=", 1) for e in h.env if "=" in e)
+        _run_one(kind, h, payload)
+
+
+def run_hooks_warn(kind: str, hooks: Sequence[Hook], state: Mapping[str, Any]) -> None:
+    """poststart/poststop: a failing hook is a warning and the rest still run (the spec)."""
+    payload = json.dumps(state).encode()
+    for h in hooks:
         try:
-            p = subprocess.Popen(argv, executable=h.path, env=env, stdin=subprocess.PIPE,
-                                 close_fds=True)
-        except OSError as exc:
-            raise HookFailed(f"{kind} hook {h.path}: cannot start: {exc.strerror}")
-        try:
-            p.communicate(payload, timeout=h.timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            raise HookFailed(f"{kind} hook {h.path} did not finish within its timeout of {h.timeout}s")
-        except BrokenPipeError:
-            p.wait()
-        if p.returncode != 0:
-            how = (f"signal {-p.returncode}" if p.returncode < 0 else f"exit status {p.returncode}")
-            raise HookFailed(f"{kind} hook {h.path} failed: {how}")
+            _run_one(kind, h, payload)
+        except HookFailed as exc:
+            warn(str(exc))
+
+
+def _run_one(kind: str, h: Hook, payload: bytes) -> None:
+    import subprocess
+
+    argv = list(h.args) or [h.path]
+    env = dict(e.split("=", 1) for e in h.env if "=" in e)
+    try:
+        p = subprocess.Popen(argv, executable=h.path, env=env, stdin=subprocess.PIPE,
+                             close_fds=True)
+    except OSError as exc:
+        raise HookFailed(f"{kind} hook {h.path}: cannot start: {exc.strerror}")
+    try:
+        p.communicate(payload, timeout=h.timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise HookFailed(f"{kind} hook {h.path} did not finish within its timeout of {h.timeout}s")
+    except BrokenPipeError:
+        p.wait()
+    if p.returncode != 0:
+        how = (f"signal {-p.returncode}" if p.returncode < 0 else f"exit status {p.returncode}")
+        raise HookFailed(f"{kind} hook {h.path} failed: {how}")
 
 
 def warn(msg: str) -> None:

@@ -176,11 +176,14 @@ def _init(ctx: InitContext) -> None:
     _enter_namespaces(ctx)
     in_userns = cfg.namespace("user") is not None
     cgns = cfg.namespace("cgroup")
-    early, late = rootfs.split_mounts(cfg)
-    rootfs.prepare_root(cfg)
+    # Without a mount namespace every mount would land on the host: none is made (create warned).
+    own_mnt = cfg.namespace("mount") is not None
+    early, late = rootfs.split_mounts(cfg) if own_mnt else ((), ())
+    if own_mnt:
+        rootfs.prepare_root(cfg)
     rootfs.mount_all(cfg, in_userns, cgns is not None, early)  # while the parent makes the cgroup
     devices_early = all(m.type == "cgroup" for m in late)  # nothing mounted over /dev later
-    if devices_early:
+    if devices_early and own_mnt:
         rootfs.create_devices(cfg, in_userns)
         rootfs.dev_symlinks(cfg)
     go = sync.expect(ctx.sock, "go")  # the parent has put us in our cgroup
@@ -188,14 +191,16 @@ def _init(ctx: InitContext) -> None:
     if cgns is not None and not cgns.path:
         ns.unshare(ns.CLONE_NEWCGROUP)
     rootfs.mount_all(cfg, in_userns, cgns is not None, late)
-    if not devices_early:
+    if not devices_early and own_mnt:
         rootfs.create_devices(cfg, in_userns)
         rootfs.dev_symlinks(cfg)
     sync.send(ctx.sock, "hooks")
     sync.expect(ctx.sock, "go")  # prestart and createRuntime hooks have run
     run_hooks("createContainer", cfg.hooks.create_container, _state(ctx, "created", host_pid))
     _preload(ctx)
-    if ctx.no_pivot:
+    if not own_mnt:
+        pass  # chroot after the fifo wait, which reopens the fifo through the host's /proc
+    elif ctx.no_pivot:
         rootfs.move_root(cfg.root_path)
     else:
         rootfs.pivot(cfg.root_path)
@@ -210,15 +215,17 @@ def _init(ctx: InitContext) -> None:
     for key, value in cfg.sysctl:
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
-    rootfs.finish(cfg)
+    if own_mnt:
+        rootfs.finish(cfg)
     if cfg.personality is not None:
         sysproc.personality(cfg.personality)
     set_oom_score_adj(proc.oom_score_adj)
     apply_rlimits(proc)
     os.umask(0o022 if proc.user.umask is None else proc.user.umask)
-    os.chdir(proc.cwd)
     env = prepare_env(proc)
-    path = lookup_path(proc.args[0], env)
+    if own_mnt:
+        os.chdir(proc.cwd)
+        path = lookup_path(proc.args[0], env)
     mark_fds_cloexec(3 + ctx.preserve_fds)
     for fd in range(3, 3 + ctx.preserve_fds):
         os.set_inheritable(fd, True)
@@ -231,6 +238,11 @@ def _init(ctx: InitContext) -> None:
     os.write(fd, b"0")
     os.close(fd)
     os.close(ctx.fifo_fd)
+    if not own_mnt:
+        os.chroot(cfg.root_path)
+        os.chdir(proc.cwd)
+        env = prepare_env(proc)  # HOME from the container's /etc/passwd
+        path = lookup_path(proc.args[0], env)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     if cfg.hooks.start_container:

@@ -142,3 +142,15 @@ def test_detach_leaves_it_running(rt: Runtime, bundle: Path, cid: str) -> None:
     assert state["status"] == "running"
     rt.ok("delete", "--force", cid)
     assert not (rt.root / cid).exists()
+
+
+def test_without_mount_namespace_chroot_only(rt: Runtime, bundle: Path, cid: str) -> None:
+    """No mount namespace: nothing is mounted (it would be on the host), the rootfs is chrooted."""
+    edit_config(bundle, lambda c: (c["linux"].update(namespaces=[{"type": "pid"}], maskedPaths=[], readonlyPaths=[]),
+                                   c.pop("hostname"), c.update(mounts=[]),
+                                   c["process"].update(args=["sh", "-c", "ls /bin/busybox && test ! -e /proc/1"])))
+    before = Path("/proc/self/mountinfo").read_text().count("\n")
+    r = run_output(rt, bundle, cid)
+    assert r.rc == 0, r.err
+    assert r.out.strip() == "/bin/busybox"
+    assert Path("/proc/self/mountinfo").read_text().count("\n") == before
