@@ -721,3 +721,29 @@ def test_abandoned_stream_cancels_the_build(backend: FakeBackend, tmp_path: Any)
 def test_copy_from_an_empty_scratch_stage(build: Build, backend: FakeBackend) -> None:
     run = build("FROM scratch AS empty\nFROM busybox\nCOPY --from=empty / /e/\n")
     assert run.result is not None
+
+
+EXPANSION = [
+    # (instruction using $V, what the image shows) -- V=val, W="a b"
+    ("ENV E=$V", lambda c: "E=val" in c.env),
+    ("LABEL l=$V", lambda c: c.labels == {"l": "val"}),
+    ("WORKDIR /$V", lambda c: c.working_dir == "/val"),
+    ("USER $V", lambda c: c.user == "val"),
+    ("VOLUME /$V", lambda c: c.volumes == ("/val",)),
+    ("STOPSIGNAL SIG${S}", lambda c: c.stop_signal == "SIGTERM"),
+    ("EXPOSE $W", lambda c: c.exposed_ports == ("80/tcp", "81/tcp")),
+    # never expanded by the builder: the shell (or nothing) sees the text
+    ("CMD echo $V", lambda c: c.cmd == ("/bin/sh", "-c", "echo $V")),
+    ('CMD ["$V"]', lambda c: c.cmd == ("$V",)),
+    ("ENTRYPOINT $V", lambda c: c.entrypoint == ("/bin/sh", "-c", "$V")),
+    ("HEALTHCHECK CMD $V", lambda c: c.healthcheck is not None and c.healthcheck.test == ("CMD-SHELL", "$V")),
+    ('SHELL ["/bin/$V"]', lambda c: c.shell == ("/bin/$V",)),
+    ("ONBUILD RUN $V", lambda c: c.on_build == ("RUN $V",)),
+]
+
+
+@pytest.mark.parametrize(("line", "check"), EXPANSION, ids=[e[0] for e in EXPANSION])
+def test_which_instructions_expand(build: Build, backend: FakeBackend, line: str, check: Any) -> None:
+    run = build(f'FROM busybox\nARG V=val\nARG W="80 81"\nARG S=TERM\n{line}\n')
+    assert run.result is not None
+    assert check(config(backend, run.result.image_id))
