@@ -35,9 +35,10 @@ def serve(socket_path: str) -> int:
     import gc
 
     import skiff.monitor.server  # noqa: F401  preload what every monitor runs
-    from skiff.monitor.server import set_child_subreaper
+    from skiff.monitor.server import set_child_subreaper, set_comm
 
     set_child_subreaper()
+    set_comm("skiff-forker")
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     stop = []

@@ -52,6 +52,15 @@ def set_child_subreaper() -> None:
     _set(True)
 
 
+def set_comm(name: str) -> None:
+    """Name the process in ps/top (a forked monitor would otherwise show as its forker)."""
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(name[:15])
+    except OSError:
+        pass
+
+
 class _Client:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -474,6 +483,7 @@ def _oom_killed(files: list[str]) -> bool:
 def run(opts: MonitorOptions, ready_fd: int) -> int:
     """The monitor's main: report {"pid": n} or {"error": text} on ``ready_fd``, then serve."""
     os.set_inheritable(ready_fd, False)  # else the runtime and the container hold it and EOF never comes
+    set_comm("skiff-monitor")
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     sd = opts.state_dir
