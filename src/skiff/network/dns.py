@@ -1,11 +1,13 @@
 """The embedded DNS server: 127.0.0.11:53 inside every container on a user-defined network.
 
-How it listens: for each container netns a UDP and a TCP socket are *created inside that netns*
-(a helper thread enters it with setns, makes the sockets, leaves) and bound to 127.0.0.11:53. A
-socket belongs to the namespace it was created in for its whole life, so one daemon thread serves
-every container without iptables rules in the container's netns. Docker instead listens on random
-ports and DNATs 53 to them; binding 53 directly needs no per-container rules to add, restore or
-forget, and nothing in the container can see a rule it might flush.
+How it listens (as Docker does): for each container netns a UDP and a TCP socket are *created
+inside that netns* (a helper thread enters it with setns, makes the sockets, leaves) and bound to
+127.0.0.11 on random ports; a private nftables table in that netns (``ip skiff_dns``, one atomic
+``nft -f``) DNATs 127.0.0.11:53 to them and SNATs the replies back to port 53. Port 53 itself stays
+free, so a DNS server in the container can still bind 0.0.0.0:53, and the container's own iptables
+rules are never touched. A socket belongs to the namespace it was created in for its whole life, so
+one daemon thread serves every container. Without nft (or with ``redirect=False``) the sockets bind
+127.0.0.11:53 directly.
 
 What it answers: A, AAAA and PTR for the endpoints on the networks the asking container shares:
 container name, aliases, short id and hostname (``DNSNames``), also as ``name.network``; shared
@@ -19,17 +21,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import random
 import selectors
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from skiff.network import dnswire as wire
-from skiff.network.netns import socket_in_netns
+from skiff.network.netns import run_in_netns, socket_in_netns
 
 __all__ = ["EmbeddedDNS", "Upstream", "DNS_ADDRESS", "DNS_TTL"]
 
@@ -55,14 +59,49 @@ class _Sandbox:
     forward: bool
     udp: socket.socket
     tcp: socket.socket
+    netns_path: str = ""
+    redirected: bool = False
     conns: set[socket.socket] = field(default_factory=set)
+
+
+_NFT_TABLE = "skiff_dns"
+
+
+def _nft_script(udp_port: int, tcp_port: int) -> str:
+    return (f"table ip {_NFT_TABLE}\ndelete table ip {_NFT_TABLE}\n"
+            f"table ip {_NFT_TABLE} {{\n"
+            "  chain output {\n    type nat hook output priority -100; policy accept;\n"
+            f"    ip daddr {DNS_ADDRESS} udp dport 53 dnat to {DNS_ADDRESS}:{udp_port}\n"
+            f"    ip daddr {DNS_ADDRESS} tcp dport 53 dnat to {DNS_ADDRESS}:{tcp_port}\n  }}\n"
+            "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n"
+            f"    ip saddr {DNS_ADDRESS} udp sport {udp_port} snat to :53\n"
+            f"    ip saddr {DNS_ADDRESS} tcp sport {tcp_port} snat to :53\n  }}\n}}\n")
+
+
+def _nft(netns_path: str, script: str) -> bool:
+    """Run ``nft -f -`` inside the netns (a child forked from a thread that entered it)."""
+
+    def run() -> bool:
+        try:
+            proc = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, check=False)
+        except OSError:
+            return False
+        if proc.returncode != 0:
+            log.warning("nft in %s: %s", netns_path, proc.stderr.strip())
+        return proc.returncode == 0
+
+    try:
+        return run_in_netns(netns_path, run)
+    except OSError:
+        return False
 
 
 class EmbeddedDNS:
     """One server for the whole daemon; ``attach`` a container netns, ``add_endpoint`` names."""
 
-    def __init__(self, timeout: float = 4.0, max_inflight: int = 1024) -> None:
+    def __init__(self, timeout: float = 4.0, max_inflight: int = 1024, redirect: bool = True) -> None:
         self._timeout = timeout
+        self._redirect = redirect
         self._lock = threading.RLock()
         self._records: dict[str, dict[str, _Record]] = {}  # network id -> endpoint key -> record
         self._net_names: dict[str, str] = {}  # network id -> network name
@@ -129,25 +168,43 @@ class EmbeddedDNS:
             if key in self._sandboxes:
                 self.update(key, networks, upstreams, forward)
                 return
-        udp = socket_in_netns(netns_path, socket.AF_INET, socket.SOCK_DGRAM)
-        tcp = socket_in_netns(netns_path, socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            udp.bind((DNS_ADDRESS, 53))
-            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            tcp.bind((DNS_ADDRESS, 53))
-            tcp.listen(64)
-            udp.setblocking(False)
-            tcp.setblocking(False)
-        except OSError:
-            udp.close()
-            tcp.close()
-            raise
-        sb = _Sandbox(key, list(networks), list(upstreams)[:MAX_UPSTREAMS], forward, udp, tcp)
+        udp, tcp, redirected = self._listen(netns_path)
+        sb = _Sandbox(key, list(networks), list(upstreams)[:MAX_UPSTREAMS], forward, udp, tcp, netns_path,
+                      redirected)
         with self._lock:
             self._sandboxes[key] = sb
             self._sel.register(udp, selectors.EVENT_READ, ("udp", sb))
             self._sel.register(tcp, selectors.EVENT_READ, ("tcp", sb))
         self._wake()
+
+    def _listen(self, netns_path: str) -> tuple[socket.socket, socket.socket, bool]:
+        """Sockets on 127.0.0.11 in the netns: random ports + nft redirect, else port 53 itself."""
+        for redirect in ((True, False) if self._redirect else (False,)):
+            udp = socket_in_netns(netns_path, socket.AF_INET, socket.SOCK_DGRAM)
+            tcp = socket_in_netns(netns_path, socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                port = 0 if redirect else 53
+                udp.bind((DNS_ADDRESS, port))
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                tcp.bind((DNS_ADDRESS, port))
+                tcp.listen(64)
+                udp.setblocking(False)
+                tcp.setblocking(False)
+                if redirect and not _nft(netns_path, _nft_script(udp.getsockname()[1], tcp.getsockname()[1])):
+                    raise OSError("nft redirect failed")
+                return udp, tcp, redirect
+            except OSError:
+                udp.close()
+                tcp.close()
+                if not redirect:
+                    raise
+        raise OSError("unreachable")
+
+    def ports(self, key: str) -> tuple[int, int]:
+        """(udp, tcp) ports the sandbox's listener really uses (53 and 53 without redirect)."""
+        with self._lock:
+            sb = self._sandboxes[key]
+            return sb.udp.getsockname()[1], sb.tcp.getsockname()[1]
 
     def update(self, key: str, networks: Sequence[str] | None = None, upstreams: Sequence[Upstream] | None = None,
                forward: bool | None = None) -> None:
@@ -167,6 +224,8 @@ class EmbeddedDNS:
         if sb is not None:
             self._close(sb)
             self._wake()
+            if sb.redirected and os.path.exists(sb.netns_path):
+                _nft(sb.netns_path, f"table ip {_NFT_TABLE}\ndelete table ip {_NFT_TABLE}\n")
 
     def attached(self, key: str) -> bool:
         with self._lock:

@@ -96,3 +96,19 @@ def test_internal_only_does_not_forward(dns: EmbeddedDNS, netns_factory: Callabl
     assert "192.0.2.123" not in nslookup(ns, "upstream.test")
 
 
+
+
+def test_port_53_stays_free_for_the_container(dns: EmbeddedDNS, netns_factory: Callable[[], str]) -> None:
+    ns = netns_factory()
+    dns.add_endpoint("n1", "e1", ["db"], "172.30.0.5")
+    dns.attach("sb1", ns, ["n1"], [])
+    udp_port, tcp_port = dns.ports("sb1")
+    assert 53 not in (udp_port, tcp_port)
+    own_server = sh("ip", "netns", "exec", Path(ns).name, "python3", "-c",
+                    "import socket\nfor k in (socket.SOCK_DGRAM, socket.SOCK_STREAM):\n"
+                    "    s=socket.socket(socket.AF_INET,k); s.bind(('0.0.0.0',53))\nprint('bound')", check=False)
+    assert own_server.stdout.strip() == "bound", own_server.stderr
+    assert "172.30.0.5" in nslookup(ns, "db")
+    assert "skiff_dns" in sh("ip", "netns", "exec", Path(ns).name, "nft", "list", "tables").stdout
+    dns.detach("sb1")
+    assert "skiff_dns" not in sh("ip", "netns", "exec", Path(ns).name, "nft", "list", "tables").stdout
