@@ -33,7 +33,9 @@ def v1_paths(cgroups_path: str, container_id: str,
         if os.path.isabs(inner):
             paths[sub.name] = os.path.join(mnt, inner.lstrip("/"))
             continue
-        own_path = (own_cgroup_v1() if own is None else own).get(sub.name, "/")
+        if own is None:  # read once: /proc/self/cgroup can take milliseconds per read
+            own = own_cgroup_v1()
+        own_path = own.get(sub.name, "/")
         rel = os.path.relpath(own_path, root) if own_path.startswith(root) else own_path.lstrip("/")
         paths[sub.name] = os.path.normpath(os.path.join(mnt, rel, inner))
     if "devices" not in paths:
