@@ -22,7 +22,7 @@ from skiff.errors import NotFound
 from skiff.image.errors import DigestMismatch, UnsupportedManifest
 from skiff.image.progress import Progress
 from skiff.image.transports.base import CopiedImage, ImageDestination, ImageSource, LayerCallbacks
-from skiff.oci.digest import Digest
+from skiff.oci.digest import Digest, chain_ids
 from skiff.oci.image_spec import (
     Descriptor,
     Index,
@@ -55,7 +55,7 @@ def host_platform() -> Platform:
 @dataclass(frozen=True)
 class CopyOptions:
     platform: Platform | None = None
-    mode: str = "pull"  # "pull", "push" or "quiet"
+    mode: str = "pull"  # "pull", "push", "load" or "quiet"
     concurrency: int = 3
     #: called once the manifest is resolved (Docker prints "Pulling from ..." only then, so a
     #: missing image fails before the stream starts and the API can answer with a 404)
@@ -127,16 +127,20 @@ async def copy_image(src: ImageSource, dst: ImageDestination, progress: Progress
                         index_bytes=top if index_digest else b"", index_media_type=top_type if index_digest else "")
 
     push = opts.mode == "push"
+    load = opts.mode == "load"  # docker load: only "Loading layer" bars, ids are chain IDs
     quiet = opts.mode == "quiet"
-    ids = [(config.diff_ids[i] if push else d.digest).short() for i, d in enumerate(layers)]
+    if load:
+        ids = [c.short() for c in chain_ids(config.diff_ids)]
+    else:
+        ids = [(config.diff_ids[i] if push else d.digest).short() for i, d in enumerate(layers)]
 
     def say(status: str, lid: str) -> None:
-        if not quiet:
+        if not quiet and not load:
             progress.status(status, lid)
 
     cbs: list[LayerCallbacks] = []
     for i, d in enumerate(layers):
-        cbs.append(_callbacks(progress, ids[i], d.size, push, quiet))
+        cbs.append(_callbacks(progress, ids[i], d.size, opts.mode))
 
     if push:
         for lid in reversed(ids):
@@ -179,21 +183,22 @@ async def copy_image(src: ImageSource, dst: ImageDestination, progress: Progress
                       source_digest=Digest.of(top), image=image)
 
 
-def _callbacks(progress: Progress, lid: str, total: int, push: bool, quiet: bool) -> LayerCallbacks:
+def _callbacks(progress: Progress, lid: str, total: int, mode: str) -> LayerCallbacks:
     moved = 0
+    verb = {"push": "Pushing", "pull": "Downloading", "load": "Loading layer"}.get(mode)
 
     def on_bytes(n: int) -> None:
         nonlocal moved
         moved += n
-        if not quiet:
-            progress.bytes("Pushing" if push else "Downloading", lid, moved, total)
+        if verb is not None:
+            progress.bytes(verb, lid, moved, total)
 
     def on_extract(cur: int, tot: int) -> None:
-        if not quiet:
+        if mode == "pull":
             progress.bytes("Extracting", lid, cur, tot)
 
     def on_done() -> None:
-        if not quiet and not push:
+        if mode == "pull":
             progress.status("Pull complete", lid)
 
     cb: Callable[[int], None] = on_bytes

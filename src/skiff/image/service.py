@@ -329,7 +329,7 @@ class ImageService:
                     before = {t: self.images.get_ref(t) for t in tags}
                     dst = LocalDestination(self.content, self.images, self.unpacker, tags)
                     try:
-                        result = await copy_image(src, dst, progress_null(), CopyOptions(mode="quiet"))
+                        result = await copy_image(src, dst, p, CopyOptions(mode="quiet" if quiet else "load"))
                     finally:
                         await dst.close()
                     for t in tags:
