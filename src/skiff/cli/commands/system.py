@@ -14,7 +14,7 @@ from skiff.cli.command import Cli, Command
 from skiff.cli.exitcodes import GENERIC, StatusError, UsageError
 from skiff.cli.formatting import render, render_list, tabwrite
 from skiff.cli.gotemplate import Template, TemplateError
-from skiff.cli.units import bytes_size, get_timestamp, human_size, rfc3339_nano_fixed
+from skiff.cli.units import bytes_size, get_timestamp, human_duration, human_size, rfc3339_nano_fixed
 from skiff.client.streams import encode_filters
 from skiff.errors import NotFound
 
@@ -366,10 +366,91 @@ def df_rows(du: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _short_id(value: str) -> str:
+    return value.split(":", 1)[-1][:12]
+
+
+def _ago(ts: float | int | str | None) -> str:
+    """"3 days ago" from a Unix time or an RFC 3339 string (nanoseconds allowed)."""
+    import re
+    import time as _time
+    from datetime import datetime
+
+    if isinstance(ts, str):
+        text = re.sub(r"(\.\d{6})\d+", r"\1", ts.replace("Z", "+00:00"))
+        try:
+            t = datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            return ""
+    else:
+        t = float(ts or 0)
+    return "" if not t else human_duration(_time.time() - t) + " ago"
+
+
+def _df_verbose(cli: Cli, du: Mapping[str, Any]) -> None:
+    images, conts = du.get("Images") or [], du.get("Containers") or []
+    vols, cache = du.get("Volumes") or [], du.get("BuildCache") or []
+    irows = []
+    for i in images:
+        tags = [t for t in (i.get("RepoTags") or []) if t != "<none>:<none>"] or ["<none>:<none>"]
+        for tag in tags:
+            repo, _, t = tag.rpartition(":")
+            shared = int(i.get("SharedSize", -1))
+            size = int(i.get("Size", 0))
+            irows.append({"Repository": repo, "Tag": t, "ID": _short_id(i.get("Id", "")),
+                          "CreatedSince": _ago(i.get("Created")), "Size": human_size(size, 3),
+                          "SharedSize": "N/A" if shared < 0 else human_size(shared, 3),
+                          "UniqueSize": "N/A" if shared < 0 else human_size(size - shared, 3),
+                          "Containers": i.get("Containers", 0)})
+    crows = []
+    for c in conts:
+        cmd = str(c.get("Command", ""))
+        cmd = cmd if len(cmd) <= 20 else cmd[:19] + "…"
+        crows.append({"ID": _short_id(c.get("Id", "")), "Image": c.get("Image", ""), "Command": f'"{cmd}"',
+                      "LocalVolumes": sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume"),
+                      "Size": human_size(int(c.get("SizeRw") or 0), 3), "RunningFor": _ago(c.get("Created")),
+                      "Status": c.get("Status", ""),
+                      "Names": ((c.get("Names") or [""])[0]).lstrip("/")})
+    vrows = []
+    for v in vols:
+        usage = v.get("UsageData") or {}
+        size = int(usage.get("Size", -1))
+        vrows.append({"Name": v.get("Name", ""), "Links": usage.get("RefCount", 0),
+                      "Size": "N/A" if size < 0 else human_size(size)})
+    brows = [{"ID": _short_id(b.get("ID", "")), "CacheType": b.get("Type", ""),
+              "Size": human_size(int(b.get("Size", 0))), "CreatedSince": _ago(b.get("CreatedAt")),
+              "LastUsedSince": _ago(b.get("LastUsedAt")), "UsageCount": b.get("UsageCount", 0),
+              "Shared": "true" if b.get("Shared") else "false"} for b in cache]
+    out = ["Images space usage:", "",
+           render_list("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t"
+                       "{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}", irows,
+                       {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
+                        "Size": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+                        "Containers": "CONTAINERS"}),
+           "Containers space usage:", "",
+           render_list("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t"
+                       "{{.RunningFor}}\t{{.Status}}\t{{.Names}}", crows,
+                       {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+                        "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "RunningFor": "CREATED",
+                        "Status": "STATUS", "Names": "NAMES"}),
+           "Local Volumes space usage:", "",
+           render_list("table {{.Name}}\t{{.Links}}\t{{.Size}}", vrows,
+                       {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}),
+           "Build cache usage: " + human_size(sum(int(b.get("Size", 0)) for b in cache)), "",
+           render_list("table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t"
+                       "{{.UsageCount}}\t{{.Shared}}", brows,
+                       {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE", "CreatedSince": "CREATED",
+                        "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "Shared": "SHARED"})]
+    cli.print("\n".join(out), end="")
+
+
 def _df(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import system
 
     du = system.df(cli.client)
+    if ns.verbose and not ns.format:
+        _df_verbose(cli, du)
+        return 0
     fmt = ns.format or _DF_TABLE
     if fmt.strip() == "table":
         fmt = _DF_TABLE
