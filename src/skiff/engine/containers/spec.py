@@ -456,6 +456,9 @@ def build_spec(image: ImageConfig, config: ContainerConfig, host: HostConfig, ct
         env.append(f"HOME={user.home}")
     init = bool(host.init)
     if init:
+        if not os.path.exists(ctx.init_path):
+            raise InvalidParameter(f"exec: \"{ctx.init_path}\": executable file not found in $PATH "
+                                   "(the init for --init is missing on the host)")
         args = [INIT_IN_CONTAINER, "--", *args]
     caps = tweak_capabilities(host.cap_add, host.cap_drop, host.privileged)
     hard = ctx.nofile_hard_max if ctx.nofile_hard_max is not None else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -479,6 +482,8 @@ def build_spec(image: ImageConfig, config: ContainerConfig, host: HostConfig, ct
 
     # mounts: defaults not shadowed by the user's, then the user's, then /etc files and init
     ipc = host.ipc_mode or "private"
+    if host.shm_size < 0:
+        raise InvalidParameter("SHM size can not be less than 0")
     shm_size = host.shm_size or ctx.default_shm_size
     with_shm = ipc in ("private", "shareable") and not ctx.shm_path
     user_mounts = [_user_mount(m) for m in ctx.mounts]
