@@ -61,7 +61,7 @@ class RegistryDestination:
             return "Layer already exists"
         for other in self.mount_from:
             if await self.client.mount_blob(self.repo, desc.digest, other):
-                return f"Mounted from {other.removeprefix('library/') if other.count('/') == 1 else other}"
+                return f"Mounted from {other}"
         return None
 
     async def put_blob(self, desc: Descriptor, src: ImageSource, cb: LayerCallbacks) -> None:
