@@ -126,3 +126,25 @@ def test_destroy_refuses_while_tasks_remain_then_succeeds(mgr: CgroupManager,
     child.wait()
     mgr.destroy()
     assert not mgr.exists()
+
+
+def test_join_self_from_a_forked_child(mgr: CgroupManager) -> None:
+    """The container-init path: dirs made by apply(0), the fresh child moves itself in."""
+    mgr.apply(0)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            mgr.join_self()
+            code = 0
+            time.sleep(0.5)  # stay alive while the parent looks
+        finally:
+            os._exit(code)
+    try:
+        deadline = time.monotonic() + 5
+        while mgr.pids() != [pid] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert mgr.pids() == [pid]
+    finally:
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

