@@ -1,7 +1,12 @@
 """Cgroup managers: one interface, v1 and v2 implementations chosen at start (runc's manager/new.go).
 
 The runtime core calls ``new_manager(cgroups_path, container_id)`` and then only the
-``CgroupManager`` methods. The version is decided by the host: unified mode (``cgroup.controllers``
+``CgroupManager`` methods; later commands rebuild it with ``from_paths(recorded paths())``.
+
+Fast create on v1: ``apply(pid)`` from the parent writes the pid to every hierarchy's cgroup.procs,
+which takes a global lock and waits for an RCU grace period (~15 ms here). Cheaper: ``apply(0)``
+in the parent before fork (just the directories), then ``join_self()`` as the first thing in the
+single-threaded child, before it unshares user/cgroup namespaces (~0.3 ms); ``set()`` in the parent. The version is decided by the host: unified mode (``cgroup.controllers``
 at the hierarchy root) is v2; anything else, including a hybrid layout, is v1.
 """
 
