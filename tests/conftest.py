@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import Daemon, running_daemon
 from tests.support.rootfs import copy_rootfs, make_busybox_rootfs
 
 
@@ -41,3 +43,10 @@ def busybox_rootfs_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def busybox_rootfs(busybox_rootfs_cache: Path, tmp_path: Path) -> Path:
     """A private, writable busybox rootfs for one test."""
     return copy_rootfs(busybox_rootfs_cache, tmp_path / "rootfs")
+
+
+@pytest.fixture
+def skiffd(tmp_path: Path) -> Iterator[Daemon]:
+    """A real skiffd on temporary roots and socket (``d.env`` has DOCKER_HOST/SKIFF_HOST); stopped after."""
+    with running_daemon(tmp_path) as d:
+        yield d

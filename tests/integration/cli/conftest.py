@@ -1,23 +1,16 @@
-"""Fixtures for the skiff CLI's integration tests: a skiffd per test and a runner for `skiff`."""
+"""Fixtures for the skiff CLI's integration tests: a runner for `skiff` against the ``skiffd`` fixture."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.support.daemon import Daemon, running_daemon
+from tests.support.daemon import Daemon
 
 SKIFF = [sys.executable, "-m", "skiff.cli.main"]
-
-
-@pytest.fixture
-def skiffd(tmp_path: Path) -> Iterator[Daemon]:
-    with running_daemon(tmp_path) as d:
-        yield d
 
 
 @pytest.fixture
