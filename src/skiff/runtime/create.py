@@ -76,6 +76,20 @@ def _host_id(maps: tuple[IdMap, ...], cid: int) -> int:
     return cid
 
 
+def _check_caps(caps: Any) -> None:
+    """Refuse at create, clearly, capabilities this process cannot give (here root lacks
+    CAP_SYS_RESOURCE): capset would fail in the container after `start`, far from the cause."""
+    from skiff.errors import Forbidden
+    from skiff.sys.caps import CAP_NAMES, capget
+
+    _, have, _ = capget()
+    missing = [CAP_NAMES[n] for n in sorted({*caps.permitted, *caps.effective, *caps.ambient})
+               if not (have >> n) & 1 and n < len(CAP_NAMES)]
+    if missing:
+        raise Forbidden(f"process.capabilities asks for {', '.join(missing)}, which skiff-runtime itself "
+                        "does not have")
+
+
 def _seccomp(cfg: Config) -> tuple[bytes, list[str]] | None:
     if not cfg.seccomp:
         return None
@@ -132,6 +146,8 @@ def create(opts: CreateOptions) -> Container:
         raise InvalidConfig("cannot allocate tty if skiff-runtime will detach without setting console socket")
     if opts.console_socket and not proc.terminal:
         raise InvalidConfig("cannot use console socket if skiff-runtime will not detach or allocate tty")
+    if proc.capabilities is not None and cfg.namespace("user") is None:
+        _check_caps(proc.capabilities)
     seccomp = _seccomp(cfg)
     os.makedirs(opts.root, 0o711, exist_ok=True)
     state_dir = os.path.join(opts.root, opts.container_id)

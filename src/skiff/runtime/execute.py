@@ -114,7 +114,14 @@ def apply_caps(caps: Capabilities) -> None:
     from skiff.sys import caps as c
     from skiff.sys import prctl
 
-    c.capset(c.mask(caps.effective), c.mask(caps.permitted), c.mask(caps.inheritable))
+    try:
+        c.capset(c.mask(caps.effective), c.mask(caps.permitted), c.mask(caps.inheritable))
+    except PermissionError:
+        _, have, _ = c.capget()
+        missing = [c.CAP_NAMES[n] for n in sorted(set(caps.permitted) | set(caps.effective))
+                   if not have >> n & 1 and n < len(c.CAP_NAMES)]
+        raise PermissionError(errno.EPERM, "capset: Operation not permitted: the runtime itself lacks "
+                              + ", ".join(missing or ["(inheritable outside the bounding set)"])) from None
     if caps.ambient:
         for n in caps.ambient:
             try:
