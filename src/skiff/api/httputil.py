@@ -19,11 +19,14 @@ from skiff.errors import InvalidParameter
 
 T = TypeVar("T")
 
-__all__ = ["API_VERSION_KEY", "SHUTDOWN_KEY", "shutting_down", "until_shutdown", "api_version", "version_at_least", "query_bool", "query_int",
+__all__ = ["API_VERSION_KEY", "SHUTDOWN_KEY", "PREPARED_KEY", "shutting_down", "until_shutdown", "api_version", "version_at_least", "query_bool", "query_int",
            "query_str", "query_list", "filters", "json_body", "json_response", "dumps"]
 
 API_VERSION_KEY = web.RequestKey("skiff.api_version", str)
 SHUTDOWN_KEY = web.AppKey("skiff.shutdown", asyncio.Event)
+# Set once the reply's headers went out (or the connection was hijacked): errors can no longer
+# become a status reply.
+PREPARED_KEY = web.RequestKey("skiff.prepared", bool)
 
 
 def shutting_down(request: web.Request) -> asyncio.Event:

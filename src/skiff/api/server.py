@@ -27,8 +27,9 @@ from aiohttp.web_protocol import RequestHandler
 import skiff
 from skiff.api import versions
 from skiff.api.errors import error_body, error_response
-from skiff.api.httputil import API_VERSION_KEY, SHUTDOWN_KEY
+from skiff.api.httputil import API_VERSION_KEY, PREPARED_KEY, SHUTDOWN_KEY
 from skiff.api.routes import Handler, Route
+from skiff.api.streams import HIJACKED_KEY
 from skiff.errors import InvalidParameter, SkiffError, System
 
 __all__ = ["make_app", "ApiServer", "TLSFiles", "SERVER_HEADER", "PREPARED_KEY", "setup_runner"]
@@ -36,7 +37,6 @@ __all__ = ["make_app", "ApiServer", "TLSFiles", "SERVER_HEADER", "PREPARED_KEY",
 log = logging.getLogger("skiff.api")
 
 SERVER_HEADER = f"Skiff/{skiff.__version__} (linux)"
-PREPARED_KEY = web.RequestKey("skiff.prepared", bool)
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -67,6 +67,11 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except (asyncio.CancelledError, ConnectionError):
         raise
     except Exception as exc:
+        conn = request.get(HIJACKED_KEY)
+        if conn is not None:  # nothing may be written on a hijacked stream: log and hang up
+            log.error("%s %s failed on a hijacked connection", request.method, request.path, exc_info=exc)
+            conn.close()
+            return conn.response
         if request.get(PREPARED_KEY):
             # Headers are gone already: nothing to do but log and drop the connection.
             if isinstance(exc, SkiffError):

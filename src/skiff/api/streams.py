@@ -22,11 +22,11 @@ from typing import Any
 from aiohttp import web
 
 import skiff
-from skiff.api.httputil import dumps
+from skiff.api.httputil import PREPARED_KEY, dumps
 from skiff.api.versions import DEFAULT_VERSION
 from skiff.errors import SkiffError
 
-__all__ = ["JsonStream", "stream_messages", "progress_message", "STDIN", "STDOUT", "STDERR", "frame", "FrameDecoder",
+__all__ = ["HIJACKED_KEY", "JsonStream", "stream_messages", "progress_message", "STDIN", "STDOUT", "STDERR", "frame", "FrameDecoder",
            "RAW_STREAM", "MULTIPLEXED_STREAM", "Hijacked", "hijack", "StdWriter"]
 
 STDIN, STDOUT, STDERR = 0, 1, 2
@@ -299,7 +299,13 @@ async def hijack(request: web.Request, *, multiplexed: bool) -> Hijacked:
         if not transport.is_reading():
             transport.resume_reading()
     transport.write(head.encode())
-    return Hijacked(hp, multiplexed)
+    request[PREPARED_KEY] = True  # from here on an error can only close the connection
+    conn = Hijacked(hp, multiplexed)
+    request[HIJACKED_KEY] = conn
+    return conn
+
+
+HIJACKED_KEY = web.RequestKey("skiff.hijacked", Hijacked)
 
 
 class _Collector:

@@ -149,7 +149,14 @@ async def _pull(request: web.Request) -> web.StreamResponse:
     return await stream_messages(request, messages())
 
 
+async def _attach_fails(request: web.Request) -> web.StreamResponse:
+    conn = await hijack(request, multiplexed=True)
+    await conn.write(b"partial")
+    raise RuntimeError("engine broke mid-stream")
+
+
 ROUTES = [
+    Route("POST", "/broken/attach", _attach_fails),
     Route("POST", "/images/create", _pull),
     Route("POST", "/exec/{id}/start", _exec_start),
     Route("GET", "/boom", _boom), Route("GET", "/containers/{id}/json", _missing),
@@ -264,6 +271,17 @@ def test_hijack_after_json_body_with_early_stdin() -> None:
         headers, out = _raw_hijack(sock, head, [b"stdin-data"])
         assert headers.startswith(b"HTTP/1.1 101 UPGRADED")
         assert FrameDecoder().feed(out) == [(1, b"tty=0:stdin-data")]
+
+    _serve(run)
+
+
+def test_error_after_hijack_only_hangs_up() -> None:
+    def run(sock: Path) -> None:
+        head = b"POST /broken/attach HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        headers, body = _raw_hijack(sock, head, [], early=False)
+        assert headers.startswith(b"HTTP/1.1 101 UPGRADED")
+        assert FrameDecoder().feed(body) == [(1, b"partial")]  # no HTTP 500 spliced into the stream
+        assert b"HTTP/1.1" not in body
 
     _serve(run)
 
