@@ -279,6 +279,20 @@ class NameSystemd(Subsystem):
     name = "name=systemd"
 
 
+class PerfEvent(Subsystem):
+    """Joined only (so perf can be scoped to the container), as runc does."""
+
+    name = "perf_event"
+
+
+class Rdma(Subsystem):
+    name = "rdma"
+
+
+class Misc(Subsystem):
+    name = "misc"
+
+
 def freezer_state(path: str) -> str:
     return read(path, "freezer.state").strip()
 
@@ -305,5 +319,5 @@ def thaw(path: str, timeout: float = 10.0) -> None:
 
 SUBSYSTEMS: tuple[Subsystem, ...] = (
     Cpuset(), Devices(), Memory(), Cpu(), CpuAcct(), Pids(), Blkio(), Hugetlb(), NetCls(), NetPrio(), Freezer(),
-    NameSystemd(),
+    PerfEvent(), Rdma(), Misc(), NameSystemd(),
 )
