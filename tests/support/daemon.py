@@ -12,7 +12,8 @@ or, in an area's conftest.py::
         with running_daemon(tmp_path) as d:
             yield d
 
-``d.env`` is os.environ plus DOCKER_HOST and SKIFF_HOST pointing at the socket; ``d.restart()``
+``d.env`` is os.environ plus DOCKER_HOST and SKIFF_HOST pointing at the socket; ``d.docker(...)``
+and ``d.skiff(...)`` run the docker CLI v28 / the skiff CLI against it; ``d.restart()``
 stops (or with ``kill=True`` SIGKILLs, for live-restore tests) and starts it again on the same
 roots. The daemon is stopped by its PID only, even when the test fails.
 """
@@ -32,7 +33,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Daemon", "running_daemon", "start_daemon"]
+__all__ = ["Daemon", "running_daemon", "start_daemon", "DOCKER_CLI"]
+
+DOCKER_CLI = "/usr/local/bin/docker"  # the real docker CLI v28 (not Debian's 20.10 in /usr/bin)
 
 
 def _ping(sock_path: Path) -> bool:
@@ -96,6 +99,18 @@ class Daemon:
         if not path.exists():
             path.write_text("{}\n")
         return path
+
+    def docker(self, *args: str, input: str | None = None, timeout: float = 120,  # noqa: A002
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the real docker CLI v28 against this daemon (never raises on a non-zero exit)."""
+        return subprocess.run([DOCKER_CLI, *args], env={**self.env, **(env or {})}, input=input,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def skiff(self, *args: str, input: str | None = None, timeout: float = 120,  # noqa: A002
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the skiff CLI against this daemon."""
+        return subprocess.run([sys.executable, "-m", "skiff.cli.main", *args], env={**self.env, **(env or {})},
+                              input=input, capture_output=True, text=True, timeout=timeout)
 
     def read_log(self) -> str:
         try:

@@ -193,3 +193,8 @@ def test_sighup_reload_event_live(skiffd: Daemon) -> None:
     r = _docker(skiffd, "events", "--since", "1m", "--until", f"{time.time() + 0.2:.3f}", "--format",
                 "{{.Actor.ID}}")
     assert r.stdout.strip() == info["ID"]
+
+
+def test_support_helpers(skiffd: Daemon) -> None:
+    assert skiffd.docker("version", "--format", "{{.Server.Version}}").stdout == "0.1.0\n"
+    assert skiffd.skiff("version", "--format", "{{.Server.Version}}").stdout == "0.1.0\n"
