@@ -35,6 +35,23 @@ def test_json_line_is_dockers_format() -> None:
     assert json.loads(line)["log"] == 'a<b>&"\\\t\x01\ufffd\n'
 
 
+def test_reader_round_trips_escapes_and_dockerd_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.log"
+    samples = [b"plain\n", b'q"uote\\back\tslash<&>\n', "ünï\u2028\n".encode(), b"no newline", b"\x01\x7f\n"]
+    w = JsonFileWriter(str(path))
+    for i, d in enumerate(samples):
+        w.write(1 + i % 2, d, NS + i, not d.endswith(b"\n"))
+    w.close()
+    with path.open("ab") as f:  # dockerd may add attrs; the slow path reads it
+        f.write(b'{"log":"x\\n","stream":"stderr","attrs":{"tag":"t"},"time":"2026-11-18T11:06:40.5Z"}\n')
+    with LogFile(str(path)) as lf:
+        got = list(lf.entries())
+    assert [e.data for e in got] == [*samples, b"x\n"]
+    assert [e.stream for e in got] == [1, 2, 1, 2, 1, 2]
+    assert got[3].partial and not got[0].partial
+    assert got[-1].time_ns == 1_795_000_000_500_000_000
+
+
 def test_sink_bulk_equals_per_line(tmp_path: Path) -> None:
     bulk, single = tmp_path / "bulk.log", tmp_path / "single.log"
     sink = LogSink(JsonFileWriter(str(bulk)))
