@@ -6,9 +6,9 @@ from aiohttp import web
 
 from skiff.api.backends import Services
 from skiff.api.routes import Route
-from skiff.errors import Unavailable
+from skiff.errors import Unavailable, Unimplemented
 
-__all__ = ["routes", "NotASwarmManager"]
+__all__ = ["routes", "NotASwarmManager", "NotInSwarm"]
 
 _MESSAGE = ("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" "
             "to connect this node to swarm and try again.")
@@ -23,9 +23,22 @@ async def _not_manager(request: web.Request) -> web.StreamResponse:
     raise NotASwarmManager()
 
 
+class NotInSwarm(Unavailable):
+    def __init__(self) -> None:
+        super().__init__("This node is not part of a swarm")
+
+
+async def _not_in_swarm(request: web.Request) -> web.StreamResponse:
+    raise NotInSwarm()
+
+
+async def _no_swarm_support(request: web.Request) -> web.StreamResponse:
+    raise Unimplemented("Skiff does not implement swarm mode")
+
+
 def routes(services: Services) -> list[Route]:
-    table = [Route("GET", "/swarm", _not_manager), Route("POST", "/swarm/init", _not_manager),
-             Route("POST", "/swarm/join", _not_manager), Route("POST", "/swarm/leave", _not_manager),
+    table = [Route("GET", "/swarm", _not_manager), Route("POST", "/swarm/init", _no_swarm_support),
+             Route("POST", "/swarm/join", _no_swarm_support), Route("POST", "/swarm/leave", _not_in_swarm),
              Route("POST", "/swarm/update", _not_manager), Route("GET", "/swarm/unlockkey", _not_manager),
              Route("POST", "/swarm/unlock", _not_manager)]
     for noun in ("nodes", "services", "tasks", "secrets", "configs"):
