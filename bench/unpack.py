@@ -1,8 +1,9 @@
 """Layer unpack throughput: Skiff's apply_layer vs GNU tar on the same ~100 MB tar made from /usr.
 
-Prints MB/s for each (median of --runs), and the ratio Skiff/GNU tar (>1 means Skiff is faster),
-for a plain tar and for the gzip-compressed blob, and for unpack_layers of several layers in
-parallel (overlay2) vs GNU tar extracting the same layers one after another.
+Prints MB/s for each (median of --runs), and the ratio GNU tar time / Skiff time (>1 means Skiff
+is faster), for a plain tar and for the gzip-compressed blob, for unpack_layers of several layers
+in parallel (overlay2) vs GNU tar extracting the same layers one after another, and for the other
+direction (write_tree vs tar -c, what commit and build use).
 
     .venv/bin/python bench/unpack.py [--size-mb 100] [--runs 3] [--layers 4]
 """
@@ -23,7 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from skiff.storage import LayerSource, Overlay2Snapshotter, VfsSnapshotter, apply_layer, unpack_layers
+from skiff.storage import (
+    LayerSource,
+    Overlay2Snapshotter,
+    VfsSnapshotter,
+    apply_layer,
+    unpack_layers,
+    write_tree,
+)
 
 
 def make_tar(dest: Path, size_mb: int, skip: int = 0) -> Path:
@@ -111,6 +119,21 @@ def main() -> int:
 
         report("plain tar", size, timed(fresh(out), skiff_plain, args.runs),
                timed(fresh(out), lambda: gnu_tar(tar, out), args.runs))
+
+        # the other direction (docker commit / build): archive the unpacked tree
+        fresh(out)()
+        skiff_plain()
+        sink = work / "diff.tar"
+
+        def skiff_diff() -> None:
+            with open(sink, "wb") as f:
+                write_tree(out, f)
+
+        def gnu_diff() -> None:
+            subprocess.run(["tar", "--xattrs", "-C", str(out), "-cf", str(sink), "."], check=True)
+
+        report("archive (write_tree vs tar -c)", size, timed(lambda: None, skiff_diff, args.runs),
+               timed(lambda: None, gnu_diff, args.runs))
 
         gz = work / "layer.tar.gz"
         with open(tar, "rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
