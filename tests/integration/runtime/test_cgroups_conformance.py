@@ -41,6 +41,8 @@ FACTORIES = [
 @pytest.fixture(params=FACTORIES)
 def mgr(request: pytest.FixtureRequest) -> Iterator[CgroupManager]:
     factory: Callable[[str], CgroupManager] = request.param
+    ctl = os.path.join(V2_ROOT, "cgroup.subtree_control")
+    before = set(open(ctl).read().split()) if os.path.exists(ctl) else set()  # noqa: SIM115
     m = factory(f"skiff-test-{uuid.uuid4().hex[:12]}")
     try:
         yield m
@@ -48,6 +50,13 @@ def mgr(request: pytest.FixtureRequest) -> Iterator[CgroupManager]:
         if m.exists() and m.state() == "FROZEN":
             m.thaw()
         m.destroy()
+        if m.version == 2:  # v2 apply enables controllers at the root: give back what we added
+            for c in set(open(ctl).read().split()) - before:  # noqa: SIM115
+                try:
+                    with open(ctl, "w") as f:
+                        f.write(f"-{c}")
+                except OSError:
+                    pass  # another cgroup uses it now
 
 
 @pytest.fixture
