@@ -61,13 +61,14 @@ class _Handlers:
         return json_response(self.system.version())
 
     async def info(self, request: web.Request) -> web.StreamResponse:
-        return json_response(await asyncio.to_thread(self.system.info))
+        return json_response(self.system.info())  # sources answer from memory, on the loop
 
     async def df(self, request: web.Request) -> web.StreamResponse:
         types = frozenset(query_list(request, "type")) if version_at_least(request, "1.42") else frozenset()
         for t in types:
             if t not in DF_TYPES:
                 raise InvalidParameter(f"unknown object type: {t}")
+        # disk usage may walk directories: a worker thread keeps the loop free
         return json_response(await asyncio.to_thread(self.system.disk_usage, types))
 
     async def events(self, request: web.Request) -> web.StreamResponse:

@@ -36,13 +36,17 @@ DF_TYPES = ("container", "image", "volume", "build-cache")
 
 
 class InfoSource(Protocol):
-    """A service that contributes fields to ``/info`` (counts, driver status, plugins...)."""
+    """A service that contributes fields to ``/info`` (counts, driver status, plugins...).
+
+    Called on the event loop thread: answer from memory or one quick query, never block."""
 
     def info_fields(self) -> Mapping[str, Any]: ...
 
 
 class DiskUsageSource(Protocol):
-    """A service that contributes to ``/system/df`` for the asked types (``DF_TYPES``)."""
+    """A service that contributes to ``/system/df`` for the asked types (``DF_TYPES``).
+
+    Called in a worker thread (it may walk directories): touch only thread-safe state."""
 
     def disk_usage(self, types: frozenset[str]) -> Mapping[str, Any]: ...
 
