@@ -22,7 +22,6 @@ import argparse
 import io
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,11 +29,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.integration.build.dir_backend import DirBackend
+from tests.integration.build.dockerd import Dockerd
 from tests.support.rootfs import make_busybox_rootfs
 
 from skiff.build.builder import Builder, BuildOptions
@@ -96,55 +96,6 @@ def skiff_build(backend: DirBackend, cache: MemoryCacheStore, ctx: Path, no_cach
     finally:
         context.close()
     return time.perf_counter() - start
-
-
-class Dockerd:
-    def __init__(self, work: Path) -> None:
-        work.mkdir(parents=True)
-        self.sock = work / "docker.sock"
-        self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.sock}", "DOCKER_BUILDKIT": "0"}
-        with open(work / "dockerd.log", "wb") as log:
-            self.proc = self._start(work, log)
-        for _ in range(300):
-            if self.docker("version", check=False).returncode == 0:
-                return
-            time.sleep(0.1)
-        self.close()
-        raise RuntimeError("dockerd did not start; see " + str(work / "dockerd.log"))
-
-    def _start(self, work: Path, log: BinaryIO) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                "dockerd",
-                "--data-root",
-                str(work / "data"),
-                "--exec-root",
-                str(work / "exec"),
-                "-H",
-                f"unix://{self.sock}",
-                "--pidfile",
-                str(work / "docker.pid"),
-                "--bridge=none",
-                "--iptables=false",
-                "--ip-forward=false",
-                "--ip-masq=false",
-                "--storage-driver=vfs",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-
-    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True, check=check)
-
-    def close(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def timed(fn: Callable[[], Any]) -> float:

@@ -1,0 +1,120 @@
+"""The same Dockerfile through dockerd's classic builder and through skiff.build: same image.
+
+Compares the image config (``docker image inspect`` Config), the history lines and the step
+lines of the stream. Known, deliberate differences are normalized: COPY content hashes (Docker's
+tarsum-style hash vs Skiff's sha256 of content and modes), ``Config.Image`` (the legacy parent
+field), the HealthConfig's StartInterval (absent before Docker 25; Skiff writes Docker 28's form)
+and dockerd 20.10's "Removing intermediate container" line (28 writes " ---> Removed ...").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skiff.build.builder import Builder, BuildOptions
+from skiff.build.cache import MemoryCacheStore
+from skiff.build.context import open_context_dir
+from skiff.oci.image_spec import ContainerConfig
+from tests.integration.build.dir_backend import DirBackend
+from tests.integration.build.dockerd import Dockerd
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.slow,
+    pytest.mark.skipif(not shutil.which("dockerd") or not shutil.which("docker"), reason="needs dockerd"),
+]
+
+DOCKERFILE = """\
+FROM busybox
+ARG A=1
+ARG B
+LABEL title="demo app" version=$A
+ENV APP=/app \\
+    GREETING="hello world"
+WORKDIR $APP
+COPY app.sh ./
+COPY d /dd/
+RUN echo building $A $B
+EXPOSE 8080 53/udp 9000-9001
+VOLUME /data ["/x"]
+USER nobody
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=30s --timeout=3s --retries=3 CMD wget -q -O- localhost:8080 || exit 1
+SHELL ["/bin/sh", "-xc"]
+ONBUILD RUN echo child
+MAINTAINER someone
+ENTRYPOINT ["/app/app.sh"]
+CMD ["--serve"]
+"""
+
+
+def normalize_history(lines: list[str]) -> list[str]:
+    out = []
+    for line in lines:
+        line = re.sub(r"(file|dir|multi):[0-9a-f]{64}", r"\1:<hash>", line)
+        line = re.sub(r'("\d[^"]*") ("\d[^"]*") ("\d[^"]*") ("\d[^"]*") (\'.*?\')}$', r"\1 \2 \3 \5}", line)
+        out.append(line)
+    return out
+
+
+def steps(stream: str) -> list[str]:
+    return [line for line in stream.splitlines() if line.startswith(("Step ", "[Warning]"))]
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    ctx = tmp_path / "ctx"
+    (ctx / "d").mkdir(parents=True)
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    (ctx / "app.sh").write_text("#!/bin/sh\necho hi\n")
+    (ctx / "d/x").write_text("x")
+    (ctx / "d/y").write_text("y")
+    return ctx
+
+
+def test_same_config_history_and_steps_as_dockerd(
+    tmp_path: Path, busybox_rootfs_cache: Path, context: Path
+) -> None:
+    tar = tmp_path / "busybox.tar"
+    subprocess.run(["tar", "-C", str(busybox_rootfs_cache), "-cf", str(tar), "."], check=True)
+    short = Path(tempfile.mkdtemp(prefix="skd-"))  # containerd's socket path must stay < 108 bytes
+    d = Dockerd(short / "d")
+    try:
+        d.docker("import", str(tar), "busybox")
+        built = d.docker("build", "--build-arg", "B=2", "--build-arg", "UNUSED=1", "-t", "cmp", str(context))
+        docker_config: dict[str, Any] = json.loads(d.docker("image", "inspect", "cmp").stdout)[0]["Config"]
+        raw = d.docker("history", "--no-trunc", "--format", "{{json .}}", "cmp").stdout.splitlines()
+        docker_history = [json.loads(x)["CreatedBy"] for x in reversed(raw)]
+    finally:
+        d.close()
+        subprocess.run(["rm", "-rf", "--one-file-system", str(short)], check=False)
+
+    backend = DirBackend(tmp_path / "skiff")
+    backend.add_base("busybox", busybox_rootfs_cache, ContainerConfig())  # as `docker import` makes it
+    messages: list[Any] = []
+    result = Builder(backend, MemoryCacheStore()).build(
+        open_context_dir(context),
+        BuildOptions(build_args={"B": "2", "UNUSED": "1"}, tags=("cmp",)),
+        messages.append,
+    )
+    image = backend.images[result.image_id].config
+    skiff_config = image.config.to_docker_json()
+    skiff_history = [h.created_by for h in image.history]
+    stream = "".join(m.get("stream", "") for m in messages)
+
+    docker_config.pop("Image", None)
+    skiff_config.pop("Image", None)
+    for cfg in (docker_config, skiff_config):
+        cfg.get("Healthcheck", {}).pop("StartInterval", None)
+    assert skiff_config == docker_config
+    assert normalize_history(skiff_history[1:]) == normalize_history(docker_history[1:])
+    assert steps(stream) == steps(built.stdout)
+    assert image.author == "someone"
