@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -235,3 +236,26 @@ def test_fast_writer_keeps_monitor_rss_flat(tmp_path: Path, make_bundle: Callabl
     assert att.exit is not None and att.exit.exit_code == 0
     assert rss and max(rss) - min(rss) < 8 * 1024, rss  # KiB: flat within 8 MiB
     print(f"monitor: 200 MB in {elapsed:.1f}s, RSS {min(rss)}..{max(rss)} KiB")
+
+
+def test_stalled_client_pauses_output_then_resumes(tmp_path: Path, make_bundle: Callable[..., Path],
+                                                   runc_root: Path, monitor_pids: list[int]) -> None:
+    """A client that stops reading pauses the container's output (bounded memory), not the monitor."""
+    bundle = make_bundle(["sh", "-c", "yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 30000000; echo done"])
+    opts = _opts(tmp_path, bundle, runc_root, start=False)
+    h = _spawn(opts, monitor_pids)
+    c = MonitorClient(h.socket_path)
+    stalled = c.attach()
+    stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.start()
+    time.sleep(1.5)
+    with open(f"/proc/{h.monitor_pid}/status") as f:
+        rss_kb = next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS"))
+    assert c.status()["state"] == "running"  # the monitor still answers while paused
+    logged = (Path(h.state_dir) / "container.log").stat().st_size
+    assert logged < 20_000_000  # output is held back, not buffered in the monitor
+    assert rss_kb < 40_000
+    stalled.close()  # the slow client goes away: output flows again
+    assert c.wait(timeout=60).exit_code == 0
+    with LogFile(opts.log_path) as lf:
+        assert lf.entries(tail=1).__next__().data.endswith(b"done\n")  # head cut a line; done follows
