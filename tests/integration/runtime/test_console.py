@@ -70,3 +70,31 @@ def test_terminal_without_console_socket_refused(rt: Runtime, bundle: Path, cid:
     r = rt("create", "-b", str(bundle), cid)
     assert r.rc == 1 and "console socket" in r.err
     assert not (rt.root / cid).exists()
+
+
+def test_exec_tty_via_console_socket(rt: Runtime, bundle: Path, cid: str, tmp_path: Path) -> None:
+    edit_config(bundle, lambda c: c["process"].update(args=["sleep", "30"]))
+    rt.ok("run", "-d", "-b", str(bundle), cid)
+    path = str(tmp_path / "exec-console.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    import subprocess
+    import threading
+
+    from tests.support.bundle import RUNTIME
+
+    got: dict[str, tuple[bytes, int]] = {}
+    t = threading.Thread(target=lambda: got.update(fd=_recv_fd(server)))
+    t.start()
+    p = subprocess.run([RUNTIME, "--root", str(rt.root), "exec", "-t", "--console-socket", path, cid,
+                        "sh", "-c", "test -t 1 && echo exec-tty"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    t.join(10)
+    server.close()
+    assert p.returncode == 0, p.stderr
+    _, master = got["fd"]
+    try:
+        assert "exec-tty" in _read_all(master).decode()
+    finally:
+        os.close(master)
