@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import tarfile
 
 import pytest
 
 from skiff.errors import InvalidParameter
 from skiff.storage import Compression, Mount, chain_ids, detect
+from skiff.storage.archive.diff import _header
 from skiff.storage.archive.safedir import UnsafeEntry, split_name
 from skiff.storage.archive.tarstream import _num, _pax, _pax_time_ns
 from skiff.storage.mount import PAGE_LIMIT, _compact
@@ -83,3 +85,30 @@ def test_tar_numbers_and_pax() -> None:
 ])
 def test_pax_time_exact(text: bytes, ns: int) -> None:
     assert _pax_time_ns(text) == ns
+
+
+def _ti(name: str, **kw: object) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.uname = ti.gname = ""
+    for k, v in kw.items():
+        setattr(ti, k, v)
+    return ti
+
+
+@pytest.mark.parametrize("ti", [
+    _ti("etc/passwd", size=123, mode=0o644, uid=0, gid=0, mtime=1_700_000_000),
+    _ti("dir", type=tarfile.DIRTYPE, mode=0o1777, uid=1000, gid=1000, mtime=5),
+    _ti("bin/sh", type=tarfile.SYMTYPE, linkname="busybox", mode=0o777),
+    _ti("b/link", type=tarfile.LNKTYPE, linkname="a/target"),
+    _ti("dev/null", type=tarfile.CHRTYPE, devmajor=1, devminor=3, mode=0o666),
+    _ti("dev/sda", type=tarfile.BLKTYPE, devmajor=8, devminor=0, mode=0o660, gid=6),
+    _ti("fifo", type=tarfile.FIFOTYPE, mode=0o600),
+    _ti("x" * 101, size=1),                                   # long name: PAX
+    _ti("café", size=1),                                      # non-ASCII: PAX
+    _ti("big", size=9 << 30),                                 # > 8 GiB: PAX
+    _ti("uid", uid=3_000_000),                                # > 7 octal digits: PAX
+    _ti("x", pax_headers={"SCHILY.xattr.user.a": "b"}),       # xattrs: PAX
+    _ti("setuid", mode=0o4755, size=2),
+])
+def test_fast_tar_header_is_tarfiles(ti: tarfile.TarInfo) -> None:
+    assert _header(ti) == ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
