@@ -8,8 +8,11 @@ How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
     remove_unfinished_unpacks(sn)                        # at daemon start: what a kill -9 left
 
     # pull: unpack layers (bottom first); each becomes a committed snapshot named by its chain ID
-    layers = [LayerSource(diff_id, lambda d=digest: content_store.open(d)) for ...]
-    top = unpack_layers(sn, layers)[-1].chain_id        # parallel on overlay2; reuses shared layers
+    layers = [LayerSource(diff_id, lambda p=blob_path: open(p, "rb")) for ...]
+    top = unpack_layers(sn, layers, progress=on_progress)[-1].chain_id
+    #   parallel on overlay2 (blob files >= 8 MiB in worker processes, so pass plain open files and
+    #   take progress(i, bytes_read) rather than wrapping the stream); reuses shared layers;
+    #   verifies each diff ID; refuses unsafe layers (UnsafeEntry) and leaves nothing behind
 
     # run: a writable snapshot over the image, mounted by the caller
     mounts = sn.prepare(container_id, top)               # list[Mount]; the snapshotter never mounts
