@@ -70,6 +70,7 @@ def build_engine(config: DaemonConfig) -> Engine:
     services.provide(EventsBackend, events_backend)
     engine = Engine(config=config, db=db, events=events, system=system, services=services)
     engine.on_stop.append(db.close)
+    engine.on_stop.append(events.close)  # stop hooks run in reverse: events close before the db
     # ---- resource services: one block each (construct, provide its Protocols, add sources/hooks)
     return engine
 

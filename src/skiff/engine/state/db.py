@@ -28,14 +28,15 @@ Params = Sequence[Any] | dict[str, Any]
 class StateDB:
     """One SQLite database file (``<data-root>/skiff.db``) in WAL mode."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, durable: bool = True) -> None:
         self.path = path
+        self.durable = durable
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
                                          timeout=30.0)
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             raise System(f"cannot open state database {path}: {exc}") from exc
@@ -45,6 +46,12 @@ class StateDB:
     @classmethod
     def open(cls, data_root: Path) -> StateDB:
         return cls(data_root / DB_NAME)
+
+    def side_connection(self) -> StateDB:
+        """A second connection to the same file without an fsync per commit (WAL, synchronous=NORMAL):
+        for records that may lose their last moments in a power cut but must not slow the loop
+        (the event ring). It survives a daemon crash all the same."""
+        return StateDB(self.path, durable=False)
 
     def schema(self, ddl: str) -> None:
         """Create a service's tables and indexes if missing (idempotent ``CREATE ... IF NOT EXISTS``).
