@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,58 @@ def test_without_mount_namespace_chroot_only(rt: Runtime, bundle: Path, cid: str
     assert r.rc == 0, r.err
     assert r.out.strip() == "/bin/busybox"
     assert Path("/proc/self/mountinfo").read_text().count("\n") == before
+
+
+def test_time_namespace_offsets(rt: Runtime, bundle: Path, cid: str) -> None:
+    def edit(c: dict) -> None:
+        c["linux"]["namespaces"].append({"type": "time"})
+        c["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+        c["process"]["args"] = ["cat", "/proc/uptime", "/proc/self/timens_offsets"]
+
+    edit_config(bundle, edit)
+    r = run_output(rt, bundle, cid)
+    assert r.rc == 0, r.err
+    lines = r.out.splitlines()
+    assert float(lines[0].split()[0]) > 86400 * 365
+    assert ["boottime", str(86400 * 365), "0"] in [line.split() for line in lines[1:]]
+
+
+def test_cgroup_namespace_root(rt: Runtime, bundle: Path, cid: str) -> None:
+    edit_config(bundle, lambda c: (c["linux"]["namespaces"].append({"type": "cgroup"}),
+                                   c["process"].update(args=["cat", "/proc/self/cgroup"])))
+    r = run_output(rt, bundle, cid)
+    assert r.rc == 0, r.err
+    assert all(line.endswith(":/") for line in r.out.splitlines()), r.out
+
+
+def test_domainname_personality_oom_score(rt: Runtime, bundle: Path, cid: str) -> None:
+    def edit(c: dict) -> None:
+        c["domainname"] = "skiff.example"
+        c["linux"]["personality"] = {"domain": "LINUX32"}
+        c["process"]["oomScoreAdj"] = 500
+        c["process"]["args"] = ["sh", "-c", "cat /proc/sys/kernel/domainname; uname -m; cat /proc/self/oom_score_adj"]
+
+    edit_config(bundle, edit)
+    r = run_output(rt, bundle, cid)
+    assert r.rc == 0, r.err
+    assert r.out.split() == ["skiff.example", "i686", "500"]
+
+
+def test_join_namespace_by_path(rt: Runtime, bundle: Path, cid: str, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(bundle, other, symlinks=True)
+    edit_config(other, lambda c: c["process"].update(args=["sleep", "30"]))
+    rt.ok("run", "-d", "-b", str(other), cid + "-a")
+    pid = json.loads(rt.ok("state", cid + "-a").out)["pid"]
+
+    def edit(c: dict) -> None:
+        c["linux"]["namespaces"] = [n if n["type"] != "network" else {"type": "network", "path": f"/proc/{pid}/ns/net"}
+                                    for n in c["linux"]["namespaces"]]
+        c["process"]["args"] = ["readlink", "/proc/self/ns/net"]
+
+    edit_config(bundle, edit)
+    r = run_output(rt, bundle, cid)
+    assert r.rc == 0, r.err
+    assert r.out.strip() == os.readlink(f"/proc/{pid}/ns/net")
