@@ -158,21 +158,25 @@ def _addr(text: str, what: str) -> Address:
 
 
 class Ipam:
-    """Allocator of pools and addresses, persisted in state_path (a JSON file)."""
+    """Allocator of pools and addresses, persisted in state_path (a JSON file), or in memory only
+    (state_path None) when the caller rebuilds it from its own records with ``adopt`` and
+    ``request_address(ip=...)``, as NetworkService does from networks.json."""
 
-    def __init__(self, state_path: Path, pools: Sequence[PoolSpec] = DEFAULT_POOLS,
+    def __init__(self, state_path: Path | None, pools: Sequence[PoolSpec] = DEFAULT_POOLS,
                  pools_v6: Sequence[PoolSpec] = DEFAULT_POOLS_V6,
                  host_routes: Callable[[], Sequence[Network]] = lambda: ()) -> None:
-        self._path = Path(state_path)
+        self._path = Path(state_path) if state_path is not None else None
         self._specs = {4: tuple(pools), 6: tuple(pools_v6)}
         self._host_routes = host_routes
         self._lock = threading.RLock()
         self._state: dict[str, Any] = {"networks": {}}
-        if self._path.exists():
+        if self._path is not None and self._path.exists():
             self._state = json.loads(self._path.read_text())
 
     # -- persistence ------------------------------------------------------------------------
     def _save(self) -> None:
+        if self._path is None:  # in memory: the caller's records are the source of truth
+            return
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_name(self._path.name + ".tmp")
         with open(tmp, "w") as f:
@@ -268,6 +272,7 @@ class Ipam:
             made = [{"subnet": p.subnet, "gateway": p.gateway, "ip_range": p.ip_range,
                      "aux": dict(p.aux_addresses), "user": p.user_subnet, "last": 0} for p in pools]
             addresses = {p.gateway: "gateway" for p in pools if p.gateway}
+            addresses.update({a: "aux" for p in pools for a in p.aux_addresses.values()})
             self._state["networks"][network_id] = {"name": name, "pools": made, "addresses": addresses}
             self._save()
 

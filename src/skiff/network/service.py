@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from skiff.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from skiff.errors import Conflict, Forbidden, InvalidParameter, NotFound, SkiffError
 from skiff.network import netlink
 from skiff.network.dns import EmbeddedDNS
 from skiff.network.driverapi import Driver, EndpointConfig, EndpointInfo, NetworkConfig
@@ -69,7 +69,7 @@ class ActiveEndpoints(Forbidden):
 class ServiceConfig:
     """Daemon settings that shape networking (daemon.json / flags, parsed by the engine)."""
 
-    state_dir: Path
+    state_dir: Path  # networks.json (networks + endpoints), ports.json, sysctl.json
     default_pools: tuple[PoolSpec, ...] = DEFAULT_POOLS
     bridge_device: str = "skiff0"  # the default network's bridge (Docker: docker0)
     bridge_subnet: str = ""  # --bip's subnet; "" = first free pool (172.17.0.0/16)
@@ -98,7 +98,8 @@ class NetworkService:
         state.mkdir(parents=True, exist_ok=True)
         self.firewall = Iptables(prefix=cfg.chain_prefix) if cfg.iptables else None
         self.firewall6 = Iptables("ip6tables", prefix=cfg.chain_prefix) if cfg.iptables and cfg.ip6tables else None
-        self.ipam = Ipam(state / "ipam.json", cfg.default_pools, host_routes=netlink.host_routes)
+        # IPAM in memory, rebuilt from networks.json at start: one source of truth, one fsync per change.
+        self.ipam = Ipam(None, cfg.default_pools, host_routes=netlink.host_routes)
         self.ports = PortMapper(self.firewall, state / "ports.json")
         self.dns = EmbeddedDNS()
         self.store = Store(state / "networks.json")
@@ -121,12 +122,22 @@ class NetworkService:
                 # crash left half-done goes, everything recorded comes back below.
                 if fw is not None:
                     fw.remove_base()
+            # IPAM first (it lives in memory): every recorded pool and endpoint address is taken
+            # again before anything new, such as a missing predefined network, is allocated.
+            for rec in self.store.networks.values():
+                if rec.pools:
+                    self.ipam.adopt(rec.id, rec.name, rec.pools)
+            for ep in self.store.endpoints.values():
+                for cidr in (ep.ipv4, ep.ipv6):
+                    if cidr and ep.network_id in self.store.networks:
+                        try:
+                            self.ipam.request_address(ep.network_id, cidr.split("/")[0], owner=ep.id)
+                        except SkiffError as exc:
+                            problems.append(f"endpoint {ep.id[:12]}: {exc}")
             if self.cfg.predefined:
                 self._ensure_predefined()
             for rec in list(self.store.networks.values()):
                 try:
-                    if not self.ipam.pools(rec.id) and rec.pools:
-                        self.ipam.adopt(rec.id, rec.name, rec.pools)
                     self._driver(rec.driver).create_network(self._netcfg(rec))
                     self.dns.set_network_name(rec.id, rec.name)
                 except Exception as exc:

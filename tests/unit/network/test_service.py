@@ -119,3 +119,18 @@ def test_unknown_driver_and_resolv_conf(tmp_path: Path) -> None:
     text, ups = svc.resolv_conf("internal")
     assert "nameserver 127.0.0.11\nsearch corp\noptions ndots:0\n" in text
     assert ups == [("10.0.0.53", 53)]
+
+
+def test_restart_rebuilds_ipam_from_records(tmp_path: Path) -> None:
+    svc = make(tmp_path, FakeDriver())
+    svc.create(CreateRequest("one", "fake", subnets=(SubnetRequest(subnet="10.90.0.0/24",
+                                                                   aux_addresses={"x": "10.90.0.3"}),)))
+    svc.create(CreateRequest("auto", "fake"))
+    assert svc.connect("one", req("a", "/a")).ipv4 == "10.90.0.2/24"
+    again = make(tmp_path, FakeDriver())
+    try:
+        assert again.start() == []
+        assert again.connect("one", req("b", "/b")).ipv4 == "10.90.0.4/24"  # .2 kept, .3 is aux
+        assert again.create(CreateRequest("more", "fake")).pools[0].subnet == "10.70.1.0/24"
+    finally:
+        again.close()
