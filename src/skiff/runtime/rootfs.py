@@ -174,6 +174,9 @@ def _mount_one(cfg: Config, mnt: Mount, in_userns: bool, cgroupns: bool) -> None
     else:
         _make_target(dest, False)
         data = mnt.data or None
+        if mnt.tmpcopyup and mnt.type == "tmpfs":
+            _tmpfs_copyup(mnt, dest)
+            return
         try:
             m.mount(mnt.source or mnt.type, dest, mnt.type, mnt.flags, data)
         except PermissionError:
@@ -194,6 +197,25 @@ def split_mounts(cfg: Config) -> tuple[tuple[Mount, ...], tuple[Mount, ...]]:
         if mnt.type == "cgroup":
             return cfg.mounts[:i], cfg.mounts[i:]
     return cfg.mounts, ()
+
+
+def _tmpfs_copyup(mnt: Mount, dest: str) -> None:
+    """tmpcopyup: the tmpfs starts with what the image had at its destination (as runc does)."""
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix=".skiff-copyup-", dir=os.path.dirname(dest))
+    try:
+        m.mount(mnt.source or "tmpfs", tmp, "tmpfs", mnt.flags, mnt.data or None)
+        shutil.copytree(dest, tmp, symlinks=True, dirs_exist_ok=True)
+        st = os.stat(dest)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        m.mount(tmp, dest, None, m.MS_MOVE)
+    finally:
+        os.rmdir(tmp)
+    for p in mnt.propagation:
+        m.mount(None, dest, None, p)
 
 
 def mount_all(cfg: Config, in_userns: bool, cgroupns: bool, mounts: tuple[Mount, ...]) -> None:

@@ -210,3 +210,14 @@ def test_join_namespace_by_path(rt: Runtime, bundle: Path, cid: str, tmp_path: P
     r = run_output(rt, bundle, cid)
     assert r.rc == 0, r.err
     assert r.out.strip() == os.readlink(f"/proc/{pid}/ns/net")
+
+
+def test_tmpfs_tmpcopyup(rt: Runtime, bundle: Path, cid: str) -> None:
+    (bundle / "rootfs/etc/skiff-seed").write_text("seeded\n")
+    edit_config(bundle, lambda c: (c["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                                                       "options": ["tmpcopyup", "mode=755"]}),
+                                   c["process"].update(args=["sh", "-c", "cat /etc/skiff-seed; "
+                                                             "grep ' /etc ' /proc/mounts | cut -d' ' -f3"])))
+    r = run_output(rt, bundle, cid)
+    assert r.rc == 0, r.err
+    assert r.out.split() == ["seeded", "tmpfs"]
