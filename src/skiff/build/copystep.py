@@ -80,12 +80,12 @@ def copy_step(runner: StepRunner, inst: CopyInstruction | AddInstruction) -> Non
     state = runner.state
     assert state is not None
     name = "ADD" if isinstance(inst, AddInstruction) else "COPY"
-    try:
-        _copy_step(runner, inst, name)
-    except SkiffError as e:
-        if isinstance(e, Unimplemented):
-            raise
-        raise CopyFailed(f"{name} failed: {e}") from None
+    _copy_step(runner, inst, name)
+
+
+def _prefixed(name: str, e: SkiffError) -> CopyFailed:
+    """Only source lookups say "COPY failed: ..." in the classic builder (calcCopyInfo)."""
+    return CopyFailed(f"{name} failed: {e}")
 
 
 def _copy_step(runner: StepRunner, inst: CopyInstruction | AddInstruction, name: str) -> None:
@@ -106,13 +106,20 @@ def _copy_step(runner: StepRunner, inst: CopyInstruction | AddInstruction, name:
         if isinstance(inst, AddInstruction) and is_git(s):
             raise Unimplemented("ADD from a git repository is not supported by this builder")
         if isinstance(inst, AddInstruction) and is_url(s):
-            path, fname, mtime = _download(s, runner.tmpdir(), inst.checksum)
+            try:
+                path, fname, mtime = _download(s, runner.tmpdir(), inst.checksum)
+            except SkiffError as e:
+                raise _prefixed(name, e) from None
             h = hashlib.sha256(path.read_bytes()).hexdigest()
             items.append(("file:" + h, None, path, fname, mtime))
             continue
         if isinstance(inst, AddInstruction) and inst.checksum:
             raise InvalidParameter("checksum can't be specified for non-HTTP(S) sources")
-        for found in find_sources(src_root, s, excludes):
+        try:
+            found_all = find_sources(src_root, s, excludes)
+        except SkiffError as e:
+            raise _prefixed(name, e) from None
+        for found in found_all:
             items.append((hash_source(found, excludes), found, None, "", None))
     for c in inst.contents:
         data = c.data.encode()

@@ -128,13 +128,13 @@ def _port_specs(ports: list[str]) -> list[str]:
             port = port.rsplit(":", 1)[1]
         m = re.fullmatch(r"(\d+)(?:-(\d+))?", port)
         if not m:
-            raise InvalidParameter(f"invalid containerPort: {port}")
+            raise InvalidParameter(f"Invalid containerPort: {port}")
         lo = int(m.group(1))
         hi = int(m.group(2) or lo)
         if hi < lo or hi > 65535:
-            raise InvalidParameter(f"invalid range specified for container: {port}")
+            raise InvalidParameter(f"Invalid range format for port: {port}")
         if proto not in ("tcp", "udp", "sctp"):
-            raise InvalidParameter(f"invalid proto: {proto}")
+            raise InvalidParameter(f"Invalid proto: {proto}")
         out.extend(f"{p}/{proto}" for p in range(lo, hi + 1))
     return out
 

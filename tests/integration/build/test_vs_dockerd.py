@@ -118,3 +118,52 @@ def test_same_config_history_and_steps_as_dockerd(
     assert normalize_history(skiff_history[1:]) == normalize_history(docker_history[1:])
     assert steps(stream) == steps(built.stdout)
     assert image.author == "someone"
+
+
+@pytest.fixture(scope="module")
+def dockerd(busybox_rootfs_cache: Path) -> Any:
+    short = Path(tempfile.mkdtemp(prefix="skd-"))
+    tar = short / "busybox.tar"
+    subprocess.run(["tar", "-C", str(busybox_rootfs_cache), "-cf", str(tar), "."], check=True)
+    d = Dockerd(short / "d")
+    try:
+        d.docker("import", str(tar), "busybox")
+        yield d
+    finally:
+        d.close()
+        subprocess.run(["rm", "-rf", "--one-file-system", str(short)], check=False)
+
+
+ERRORS = [
+    ("FROM busybox\nRUN exit 3\n", {}),
+    ("FROM busybox\nCOPY nope /x\n", {}),
+    ("FROM busybox\nCOPY a b /x\n", {"a": "1", "b": "2"}),
+    ("FROM busybox\nCOPY *.none /x/\n", {}),
+    ("FROM busybox\nRUN true\nFORM x\n", {}),
+    ("FROM busybox\nCOPY --chown=ghost a /a\n", {"a": "1"}),
+    ("FROM busybox\nENV A=${X:?need X}\n", {}),
+    ("FROM busybox\nONBUILD ONBUILD RUN x\n", {}),
+    ("FROM busybox\nEXPOSE 80/xyz\n", {}),
+]
+
+
+@pytest.mark.parametrize(("dockerfile", "files"), ERRORS, ids=[e[0].splitlines()[-1] for e in ERRORS])
+def test_same_error_messages_as_dockerd(
+    dockerd: Any, tmp_path: Path, busybox_rootfs_cache: Path, dockerfile: str, files: dict[str, str]
+) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    for name, data in files.items():
+        (ctx / name).write_text(data)
+    built = dockerd.docker("build", "-t", "err", str(ctx), check=False)
+    assert built.returncode != 0
+    docker_error = built.stderr.strip().splitlines()[-1].removeprefix("Error response from daemon: ")
+    backend = DirBackend(tmp_path / "skiff")
+    backend.add_base("busybox", busybox_rootfs_cache, ContainerConfig())
+    with pytest.raises(Exception) as e:
+        Builder(backend, MemoryCacheStore()).build(open_context_dir(ctx), BuildOptions(), lambda m: None)
+    ours = str(e.value)
+    # dockerd 20.10 predates two wording changes Skiff follows (Docker 28 / BuildKit's parser):
+    docker_error = docker_error.replace("dockerfile parse error line", "dockerfile parse error on line")
+    assert ours == docker_error or ours.startswith(docker_error + " (did you mean"), (ours, docker_error)

@@ -196,7 +196,7 @@ def test_missing_copy_source(build: Build) -> None:
     assert str(run.error) == "COPY failed: no source files were specified"
     run = build("FROM busybox\nCOPY a b /x\n", {"a": "1", "b": "2"}, expect_error=True)
     assert str(run.error) == (
-        "COPY failed: When using COPY with more than one source file, the destination must be a directory and end with a /"
+        "When using COPY with more than one source file, the destination must be a directory and end with a /"
     )
     run = build("FROM busybox\nCOPY ../x /x\n", expect_error=True)
     assert str(run.error) == "COPY failed: Forbidden path outside the build context: ../x ()"
@@ -243,8 +243,7 @@ COPY --exclude=*.md . /filtered/
 def test_chown_errors(build: Build) -> None:
     run = build("FROM busybox\nCOPY --chown=ghost a /a\n", {"a": "1"}, expect_error=True)
     assert str(run.error) == (
-        "COPY failed: unable to convert uid/gid chown string to host mapping: "
-        "can't find uid for user ghost: no such user: ghost"
+        "unable to convert uid/gid chown string to host mapping: can't find uid for user ghost: no such user: ghost"
     )
 
 
@@ -532,7 +531,7 @@ def test_invalid_values_at_dispatch(build: Build) -> None:
     assert (
         str(build("FROM busybox\nSTOPSIGNAL SIGNOPE\n", expect_error=True).error) == "Invalid signal: SIGNOPE"
     )
-    assert str(build("FROM busybox\nEXPOSE 80/xyz\n", expect_error=True).error) == "invalid proto: xyz"
+    assert str(build("FROM busybox\nEXPOSE 80/xyz\n", expect_error=True).error) == "Invalid proto: xyz"
 
 
 def test_pull_progress_is_forwarded(build: Build) -> None:
@@ -665,7 +664,7 @@ def test_add_url_and_checksum(build: Build, backend: FakeBackend, http_server: s
     missing = build(f"FROM busybox\nADD {http_server}/nope /x\n", expect_error=True)
     assert "ADD failed: failed to GET" in str(missing.error)
     local = build("FROM busybox\nADD --checksum=sha256:abc a /a\n", {"a": "1"}, expect_error=True)
-    assert str(local.error) == "ADD failed: checksum can't be specified for non-HTTP(S) sources"
+    assert str(local.error) == "checksum can't be specified for non-HTTP(S) sources"
 
 
 def test_copy_parents_and_chmod_dirs(build: Build, backend: FakeBackend) -> None:
