@@ -84,3 +84,12 @@ def test_corrupt_and_truncated(tmp_path: Path, src: Path) -> None:
     (tmp_path / "b").mkdir()
     with pytest.raises(BadTar):
         apply_layer(tmp_path / "b", io.BytesIO(bytes(blob)), overlay_whiteouts=False)
+
+
+def test_untrusted_sizes_are_bounded(tmp_path: Path) -> None:
+    """A header claiming a 100 MiB PAX record is refused before anything is read into memory."""
+    import tarfile
+    ti = tarfile.TarInfo("././@PaxHeader")
+    ti.type, ti.size = tarfile.XHDTYPE, 100 << 20
+    with pytest.raises(BadTar):
+        apply_layer(tmp_path, io.BytesIO(ti.tobuf(tarfile.USTAR_FORMAT) + bytes(1024)), overlay_whiteouts=False)

@@ -25,6 +25,8 @@ __all__ = ["Header", "TarReader", "BadTar"]
 BLOCK = 512
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = "0", "1", "2", "3", "4", "5", "6"
 _REG_ALIASES = {"\0": REG, "7": REG, "0": REG}
+_MAX_EXTENSION = 16 << 20   # PAX records / GNU long names held in memory
+_MAX_SPARSE = 1 << 16       # sparse map entries per file
 
 
 class BadTar(InvalidParameter):
@@ -241,6 +243,8 @@ class TarReader:
             typ = chr(block[156])
             size = _num(block[124:136])
             if typ in ("x", "g", "L", "K"):
+                if size > _MAX_EXTENSION:  # read into memory: an untrusted size must be bounded
+                    raise BadTar(f"extended header of {size} bytes")
                 ext = self._take(_blocks(size))[:size]
                 if typ == "x":
                     pax.update(_pax(ext))
@@ -326,27 +330,32 @@ class TarReader:
                     break
                 segs.append((_num(ext[off:off + 12]), _num(ext[off + 12:off + 24])))
             extended = ext[504]
+            if len(segs) > _MAX_SPARSE:
+                raise BadTar(f"entry {h.name!r}: sparse map too long")
         h.sparse = segs
         h.type = REG
 
     def _pax_sparse_map(self, h: Header) -> None:
-        """PAX 1.0: the data starts with a decimal map, padded to a block."""
-        lines: list[int] = []
+        """PAX 1.0: the data starts with a decimal map (count, then offset/length lines), padded
+        to a block. Parsed line by line as blocks arrive, within fixed bounds."""
+        nums: list[int] = []
         consumed = 0
-        text = b""
+        partial = b""
         need: int | None = None
-        while need is None or len(lines) < need:
-            blk = self._take(BLOCK)
-            consumed += BLOCK
-            text += blk
-            parts = text.split(b"\n")
-            nums = [int(p) for p in parts[:-1] if p.strip(b"\0")]
-            if nums:
-                need = 1 + 2 * nums[0]
-                lines = nums
-            if consumed > h.size:
+        while need is None or len(nums) < need:
+            if consumed >= min(h.size, _MAX_EXTENSION):
                 raise BadTar(f"entry {h.name!r}: bad sparse map")
-        count = lines[0]
-        h.sparse = [(lines[1 + 2 * i], lines[2 + 2 * i]) for i in range(count)]
+            lines = (partial + self._take(BLOCK)).split(b"\n")
+            consumed += BLOCK
+            partial = lines.pop()
+            try:
+                nums += [int(line) for line in lines]
+            except ValueError:
+                raise BadTar(f"entry {h.name!r}: bad sparse map") from None
+            if need is None and nums:
+                if not 0 <= nums[0] <= _MAX_SPARSE:
+                    raise BadTar(f"entry {h.name!r}: sparse map too long")
+                need = 1 + 2 * nums[0]
+        h.sparse = [(nums[1 + 2 * i], nums[2 + 2 * i]) for i in range(nums[0])]
         self._pending -= consumed
         h.size -= consumed
