@@ -195,17 +195,27 @@ def _ephemeral_range() -> tuple[int, int]:
 class PortMapper:
     """Allocates host ports and programs the DNAT rules; persisted in state_path."""
 
-    def __init__(self, firewall: Iptables | None, state_path: Path) -> None:
+    def __init__(self, firewall: Iptables | None, state_path: Path | None) -> None:
+        """state_path None: in memory, the caller ``load``s its own records before ``restore``."""
         self._fw = firewall
-        self._path = Path(state_path)
+        self._path = Path(state_path) if state_path is not None else None
         self._lock = threading.RLock()
         self._owners: dict[str, list[PortMapping]] = {}
         self._sockets: dict[tuple[str, str, int], socket.socket] = {}
-        if self._path.exists():
+        if self._path is not None and self._path.exists():
             raw = json.loads(self._path.read_text())
             self._owners = {k: [PortMapping(**m) for m in v] for k, v in raw.items()}
 
+    def load(self, owners: Mapping[str, Sequence[PortMapping]]) -> None:
+        """Take mappings recorded elsewhere (before ``restore``)."""
+        with self._lock:
+            for owner, maps in owners.items():
+                if maps:
+                    self._owners[owner] = list(maps)
+
     def _save(self) -> None:
+        if self._path is None:
+            return
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_name(self._path.name + ".tmp")
         with open(tmp, "w") as f:

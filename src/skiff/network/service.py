@@ -69,7 +69,7 @@ class ActiveEndpoints(Forbidden):
 class ServiceConfig:
     """Daemon settings that shape networking (daemon.json / flags, parsed by the engine)."""
 
-    state_dir: Path  # networks.json (networks + endpoints), ports.json, sysctl.json
+    state_dir: Path  # networks.json (networks, endpoints with addresses and ports), sysctl.json
     default_pools: tuple[PoolSpec, ...] = DEFAULT_POOLS
     bridge_device: str = "skiff0"  # the default network's bridge (Docker: docker0)
     bridge_subnet: str = ""  # --bip's subnet; "" = first free pool (172.17.0.0/16)
@@ -100,7 +100,7 @@ class NetworkService:
         self.firewall6 = Iptables("ip6tables", prefix=cfg.chain_prefix) if cfg.iptables and cfg.ip6tables else None
         # IPAM in memory, rebuilt from networks.json at start: one source of truth, one fsync per change.
         self.ipam = Ipam(None, cfg.default_pools, host_routes=netlink.host_routes)
-        self.ports = PortMapper(self.firewall, state / "ports.json")
+        self.ports = PortMapper(self.firewall, None)  # endpoints in networks.json carry their ports
         self.dns = EmbeddedDNS()
         self.store = Store(state / "networks.json")
         self.bridge = BridgeDriver(self.firewall, SysctlJournal(state / "sysctl.json"), self.firewall6)
@@ -142,6 +142,7 @@ class NetworkService:
                     self.dns.set_network_name(rec.id, rec.name)
                 except Exception as exc:
                     problems.append(f"network {rec.name}: {exc}")
+            self.ports.load({ep.id: ep.ports for ep in self.store.endpoints.values()})
             problems += self.ports.restore()
             for ep in list(self.store.endpoints.values()):
                 if not os.path.exists(ep.netns_path):
