@@ -23,6 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NoReturn
 
+    from skiff.runtime.tty import TtyProxy
+
 
 __all__ = ["ExecOptions", "exec_in"]
 
@@ -134,9 +136,24 @@ def _preload(opts: ExecOptions, seccomp: bool) -> None:
 def exec_in(c: Container, opts: ExecOptions) -> int:
     """Start ``opts.process`` in ``c``; return its pid when detached, else its exit code."""
     c.transition("exec")
-    cfg = c.config
+    proxy = None
     if opts.process.terminal and not opts.console_socket:
-        raise InvalidConfig("exec with a terminal needs --console-socket")
+        if opts.detach:
+            raise InvalidConfig("exec -t -d needs --console-socket")
+        from skiff.runtime.frozen import replace
+        from skiff.runtime.tty import TtyProxy
+
+        proxy = TtyProxy()  # foreground: we hold the pty master and copy our stdio through it
+        opts = replace(opts, console_socket=proxy.path)
+        try:
+            return _exec_in(c, opts, proxy)
+        finally:
+            proxy.close()
+    return _exec_in(c, opts, None)
+
+
+def _exec_in(c: Container, opts: ExecOptions, proxy: TtyProxy | None) -> int:
+    cfg = c.config
     types = {n.type for n in cfg.namespaces}
     double = "user" in types and "pid" in types
     console = None
@@ -194,6 +211,9 @@ def exec_in(c: Container, opts: ExecOptions) -> int:
         write_pid_file(opts.pid_file, target)
     if opts.detach:
         return target
+    if proxy is not None:
+        proxy.receive()
+        return proxy.proxy(target)
     from skiff.runtime.wait import wait_forwarding
 
     return wait_forwarding(target)

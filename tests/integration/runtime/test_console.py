@@ -98,3 +98,19 @@ def test_exec_tty_via_console_socket(rt: Runtime, bundle: Path, cid: str, tmp_pa
         assert "exec-tty" in _read_all(master).decode()
     finally:
         os.close(master)
+
+
+def test_run_terminal_in_foreground(rt: Runtime, bundle: Path, cid: str) -> None:
+    """Without --console-socket, `run` holds the pty itself and copies it to its stdout (runc too)."""
+    edit_config(bundle, lambda c: c["process"].update(terminal=True, args=["sh", "-c", "test -t 0 && echo tty-ok; exit 4"]))
+    r = rt("run", "-b", str(bundle), cid)
+    assert r.rc == 4, r.err
+    assert "tty-ok" in r.out
+
+
+def test_exec_terminal_in_foreground(rt: Runtime, bundle: Path, cid: str) -> None:
+    edit_config(bundle, lambda c: c["process"].update(args=["sleep", "30"]))
+    rt.ok("run", "-d", "-b", str(bundle), cid)
+    r = rt("exec", "-t", cid, "sh", "-c", "test -t 1 && echo exec-tty-ok")
+    assert r.rc == 0, r.err
+    assert "exec-tty-ok" in r.out

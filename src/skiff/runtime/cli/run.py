@@ -28,7 +28,6 @@ options:
 
 def run(g: Globals, argv: list[str]) -> int:
     from skiff.runtime.create import create, start
-    from skiff.runtime.errors import InvalidConfig
     from skiff.runtime.wait import wait_forwarding
 
     co, opts = options(g, argv, USAGE)
@@ -37,26 +36,38 @@ def run(g: Globals, argv: list[str]) -> int:
         from skiff.sys.prctl import set_child_subreaper
 
         set_child_subreaper(True)  # so the container's init is ours to reap, however it was forked
-    if co.console_socket == "" and not detach:
-        import json
+    proxy = None
+    if co.console_socket == "" and not detach and _wants_terminal(co.bundle):
+        from skiff.runtime.frozen import replace
+        from skiff.runtime.tty import TtyProxy
 
-        try:
-            with open(os.path.join(co.bundle, "config.json"), "rb") as f:
-                terminal = bool((json.load(f).get("process") or {}).get("terminal"))
-        except (OSError, ValueError, AttributeError):
-            terminal = False
-        if terminal:
-            raise InvalidConfig("process.terminal without --console-socket is not supported by "
-                                "skiff-runtime run; pass --console-socket")
-    c = create(co)
+        proxy = TtyProxy()  # runc's foreground terminal: we hold the pty master ourselves
+        co = replace(co, console_socket=proxy.path)
     try:
-        start(c)
-    except BaseException:
-        c.destroy()
-        raise
-    if detach:
-        return 0
-    code = wait_forwarding(c.record.pid)
+        c = create(co)
+        try:
+            if proxy is not None:
+                proxy.receive()
+            start(c)
+        except BaseException:
+            c.destroy()
+            raise
+        if detach:
+            return 0
+        code = proxy.proxy(c.record.pid) if proxy is not None else wait_forwarding(c.record.pid)
+    finally:
+        if proxy is not None:
+            proxy.close()
     if not opts["keep"]:
         c.destroy()
     return code
+
+
+def _wants_terminal(bundle: str) -> bool:
+    import json
+
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            return bool((json.load(f).get("process") or {}).get("terminal"))
+    except (OSError, ValueError, AttributeError):
+        return False
