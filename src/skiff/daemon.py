@@ -32,7 +32,7 @@ from skiff.engine.state import StateDB
 from skiff.engine.system import SystemService
 from skiff.errors import SkiffError, System
 
-__all__ = ["main", "build_engine", "Engine", "parse_args"]
+__all__ = ["main", "build_engine", "Engine", "parse_args", "Args", "reload", "serve"]
 
 log = logging.getLogger("skiffd")
 
@@ -160,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", default=None,
                    help=f"Daemon configuration file (default \"{DEFAULT_CONFIG_FILE}\")")
     p.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
+    p.add_argument("--validate", action="store_true", help="Validate daemon configuration and exit")
     for names, key, kind in _FLAGS:
         kw: dict[str, Any] = {"dest": key, "default": argparse.SUPPRESS}
         if kind == "bool":
@@ -174,10 +175,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: Sequence[str]) -> tuple[dict[str, Any], Path | None, bool]:
-    """Command line -> (explicitly given options by daemon.json key, config file, --version)."""
+@dataclass(frozen=True)
+class Args:
+    """The command line: options given explicitly (by daemon.json key), the config file, actions."""
+
+    flags: dict[str, Any]
+    config_file: Path | None
+    version: bool = False
+    validate: bool = False
+
+
+def parse_args(argv: Sequence[str]) -> Args:
     ns = vars(_parser().parse_args(list(argv)))
     version = ns.pop("version")
+    validate_only = ns.pop("validate")
     cfg = ns.pop("config_file")
     flags: dict[str, Any] = {}
     kinds = {key: kind for _, key, kind in _FLAGS}
@@ -187,7 +198,7 @@ def parse_args(argv: Sequence[str]) -> tuple[dict[str, Any], Path | None, bool]:
         config_file: Path | None = Path(cfg)
     else:
         config_file = Path(DEFAULT_CONFIG_FILE) if os.path.exists(DEFAULT_CONFIG_FILE) else None
-    return flags, config_file, version
+    return Args(flags, config_file, version, validate_only)
 
 
 # ---- process ---------------------------------------------------------------------------------
@@ -274,8 +285,9 @@ async def serve(config: DaemonConfig, ready: Callable[[], None] | None = None,
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    flags, config_file, want_version = parse_args(args)
-    if want_version:
+    parsed = parse_args(args)
+    flags, config_file = parsed.flags, parsed.config_file
+    if parsed.version:
         print(f"Skiff version {skiff.__version__}")
         return
     try:
@@ -283,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SkiffError as exc:
         print(f"skiffd: {exc}", file=sys.stderr)
         sys.exit(1)
+    if parsed.validate:
+        print("configuration OK")
+        return
     _setup_logging(config.log_level)
     pidfile = config.effective_pidfile
     try:

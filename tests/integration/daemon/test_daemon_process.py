@@ -104,3 +104,13 @@ def test_stops_promptly_with_open_event_stream(skiffd: Daemon) -> None:
         if watcher.poll() is None:
             watcher.kill()
             watcher.wait()
+
+
+def test_validate_flag(tmp_path: Path) -> None:
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text(json.dumps({"log-level": "debug"}))
+    r = _skiffd("--validate", "--config-file", str(cfg))
+    assert r.returncode == 0 and r.stdout == "configuration OK\n"
+    cfg.write_text(json.dumps({"log-level": "loud"}))
+    r = _skiffd("--validate", "--config-file", str(cfg))
+    assert r.returncode == 1 and "invalid logging level: loud" in r.stderr
