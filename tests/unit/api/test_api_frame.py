@@ -170,7 +170,7 @@ def _serve(test: Callable[[Path], Any]) -> Any:
     async def main() -> Any:
         sockdir = Path(tempfile.mkdtemp(prefix="skt", dir="/tmp"))
         sock = sockdir / "api.sock"
-        runner = await setup_runner(make_app(ROUTES))
+        runner = await setup_runner(make_app(ROUTES), debug=True)  # access log on: hijacks must not trip it
         await web.UnixSite(runner, str(sock)).start()
         try:
             result = await asyncio.to_thread(test, sock)
