@@ -167,3 +167,93 @@ def test_same_error_messages_as_dockerd(
     # dockerd 20.10 predates two wording changes Skiff follows (Docker 28 / BuildKit's parser):
     docker_error = docker_error.replace("dockerfile parse error line", "dockerfile parse error on line")
     assert ours == docker_error or ours.startswith(docker_error + " (did you mean"), (ours, docker_error)
+
+
+def _docker_image(
+    d: Any, ctx: Path, tag: str, build_args: dict[str, str]
+) -> tuple[dict[str, Any], list[str], str]:
+    args = [x for k, v in build_args.items() for x in ("--build-arg", f"{k}={v}")]
+    built = d.docker("build", *args, "-t", tag, str(ctx))
+    config: dict[str, Any] = json.loads(d.docker("image", "inspect", tag).stdout)[0]["Config"]
+    raw = d.docker("history", "--no-trunc", "--format", "{{json .}}", tag).stdout.splitlines()
+    return config, [json.loads(x)["CreatedBy"] for x in reversed(raw)], built.stdout
+
+
+def _skiff_image(
+    backend: DirBackend, ctx: Path, tag: str, build_args: dict[str, str]
+) -> tuple[dict[str, Any], list[str], str]:
+    messages: list[Any] = []
+    res = Builder(backend, MemoryCacheStore()).build(
+        open_context_dir(ctx), BuildOptions(build_args=build_args, tags=(tag,)), messages.append
+    )
+    image = backend.images[res.image_id].config
+    backend.names[tag.split(":")[0]] = res.image_id
+    return (
+        image.config.to_docker_json(),
+        [h.created_by for h in image.history],
+        "".join(m.get("stream", "") for m in messages),
+    )
+
+
+CASES = {
+    "multistage": (
+        'FROM busybox AS build\nRUN echo compiled > /app\nFROM scratch\nCOPY --from=build /app /app\nENV A=1\nCMD ["/app"]\n',
+        {},
+    ),
+    "shell-forms": (
+        'FROM busybox\nENTRYPOINT top -b\nCMD echo $HOME\nHEALTHCHECK NONE\nSHELL ["/bin/ash", "-c"]\n'
+        "RUN echo hi\nENTRYPOINT []\n",
+        {},
+    ),
+    "args": (
+        "ARG BASE=busybox\nARG V=global\nFROM $BASE\nARG V\nARG W=dflt\nENV FROMARG=$V W=$W\nARG V=local\n"
+        "ENV V=env\nRUN echo $V $W\nLABEL v=$V w=${W:+set} u=${UNSET:-def}\n",
+        {"W": "cli", "http_proxy": "http://proxy:3128"},
+    ),
+    "workdir-user-volume": (
+        "FROM busybox\nWORKDIR /a\nWORKDIR b\nUSER 1000:1000\nVOLUME /v1 /v2\nEXPOSE 80/udp 443\nSTOPSIGNAL 9\n",
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_same_images_as_dockerd(dockerd: Any, tmp_path: Path, busybox_rootfs_cache: Path, case: str) -> None:
+    dockerfile, build_args = CASES[case]
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    backend = DirBackend(tmp_path / "skiff")
+    backend.add_base("busybox", busybox_rootfs_cache, ContainerConfig())
+    dk_cfg, dk_hist, dk_out = _docker_image(dockerd, ctx, f"case-{case}", build_args)
+    sk_cfg, sk_hist, sk_out = _skiff_image(backend, ctx, f"case-{case}", build_args)
+    for cfg in (dk_cfg, sk_cfg):
+        cfg.pop("Image", None)
+    assert sk_cfg == dk_cfg
+    base = 0 if case == "multistage" else 1  # FROM scratch has no base history
+    assert normalize_history(sk_hist[base:]) == normalize_history(dk_hist[base:])
+    assert steps(sk_out) == steps(dk_out)
+
+
+def test_onbuild_parent_and_child_like_dockerd(
+    dockerd: Any, tmp_path: Path, busybox_rootfs_cache: Path
+) -> None:
+    backend = DirBackend(tmp_path / "skiff")
+    backend.add_base("busybox", busybox_rootfs_cache, ContainerConfig())
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    for d, df in (
+        (parent, "FROM busybox\nONBUILD COPY marker /marker\nONBUILD RUN echo triggered > /t\n"),
+        (child, 'FROM onbuild-parent\nCMD ["cat", "/t"]\n'),
+    ):
+        d.mkdir()
+        (d / "Dockerfile").write_text(df)
+    (child / "marker").write_text("m")
+    _docker_image(dockerd, parent, "onbuild-parent", {})
+    _skiff_image(backend, parent, "onbuild-parent", {})
+    dk_cfg, dk_hist, dk_out = _docker_image(dockerd, child, "onbuild-child", {})
+    sk_cfg, sk_hist, sk_out = _skiff_image(backend, child, "onbuild-child", {})
+    for cfg in (dk_cfg, sk_cfg):
+        cfg.pop("Image", None)
+    assert sk_cfg == dk_cfg
+    assert normalize_history(sk_hist[1:]) == normalize_history(dk_hist[1:])
+    assert "# Executing 2 build triggers" in sk_out and "# Executing 2 build triggers" in dk_out
