@@ -86,6 +86,10 @@ class DirSnapshotter:
     def _dir(self, id_: str) -> Path:
         return self.root / self._DATA / id_
 
+    def _layer_dir(self, id_: str) -> Path:
+        """The part of a snapshot's directory that is its content (what usage counts)."""
+        return self._dir(id_)
+
     def _sweep(self) -> None:
         """Delete data dirs a crash left without a record (created before it, or removed after)."""
         known = self._meta.ids()
@@ -133,7 +137,7 @@ class DirSnapshotter:
         reparent = parent is not None and parent != rec.info.parent
         if reparent and ("rebase" not in self.capabilities or rec.info.parent is not None):
             raise InvalidParameter(f"snapshot {key}: cannot commit onto a different parent {parent}")
-        use = disk_usage(self._dir(rec.id))
+        use = disk_usage(self._layer_dir(rec.id))
         self._meta.commit(name, key, labels, use.size, use.inodes, parent=parent, reparent=reparent)
 
     def remove(self, key: str) -> None:
@@ -154,7 +158,7 @@ class DirSnapshotter:
             return Usage(rec.size, rec.inodes)
         if rec.info.kind is Kind.VIEW:
             return Usage(0, 0)
-        return disk_usage(self._dir(rec.id))
+        return disk_usage(self._layer_dir(rec.id))
 
     def close(self) -> None:
         self._meta.close()

@@ -89,6 +89,9 @@ class Overlay2Snapshotter(DirSnapshotter):
             self._links[id_] = (self._dir(id_) / "link").read_text().strip()
         return self._links[id_]
 
+    def _layer_dir(self, id_: str) -> Path:
+        return self._dir(id_) / "diff"
+
     def _populate(self, id_: str, parent: Record | None) -> None:
         d = self._dir(id_)
         d.mkdir(mode=0o700)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from skiff.errors import Conflict, InvalidParameter, NotFound
-from skiff.storage import Kind, mount_all, unmount_all
+from skiff.storage import Kind, Usage, mount_all, unmount_all
 from skiff.storage.base import DirSnapshotter
 from skiff.storage.mount import PAGE_LIMIT
 from tests.integration.storage.conftest import KINDS, Mounter, prepare_and_fill
@@ -231,6 +231,8 @@ def test_usage(snapshotter: DirSnapshotter, mounter: Mounter) -> None:
     with mounter.mounted(snapshotter.prepare("a", "l1")) as root:
         (root / "small").write_bytes(b"y" * 4096)
         (root / "dir").mkdir()
+    snapshotter.prepare("empty")
+    assert snapshotter.usage("empty") == Usage(0, 0)  # only content counts, not bookkeeping
     base = snapshotter.usage("l1")
     assert base.size >= 1 << 20 and base.inodes >= 1
     use = snapshotter.usage("a")
