@@ -95,7 +95,7 @@ class Command:
     __slots__ = ("aliases", "args", "error_exit", "help", "name", "run", "setup", "usage")
 
     def __init__(self, name: str, help: str, run: Runner, usage: str = "[OPTIONS]",  # noqa: A002
-                 setup: Callable[[argparse.ArgumentParser], None] | None = None,
+                 setup: Callable[[argparse.ArgumentParser], object] | None = None,
                  aliases: tuple[str, ...] = (), args: tuple[int, int | None] = (0, 0),
                  error_exit: Callable[[BaseException], int] = exit_code) -> None:
         self.name, self.help, self.run, self.usage = name, help, run, usage
@@ -147,7 +147,7 @@ def build_parser(path: str, cmd: Command) -> CommandParser:
     p = CommandParser(path, cmd.usage, cmd.help)
     if cmd.setup is not None:
         cmd.setup(p)
-    if cmd.args != (0, 0):
+    if not any(not a.option_strings for a in p._actions):  # positionals are checked by check_args
         p.add_argument("args", nargs="*", metavar="ARG")
     return p
 

@@ -104,3 +104,38 @@ def test_system_prune_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
                           "  - all anonymous volumes not used by at least one container\n")
     assert out.endswith("Are you sure you want to continue? [y/N] ")
     assert err == "system prune has been cancelled\n"
+
+
+def test_noun_verbs_aliases_and_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import types
+
+    from skiff.cli.command import Command
+
+    def ls(cli: Cli, ns: argparse.Namespace) -> int:
+        cli.print(f"listing all={ns.all}")
+        return 0
+
+    def rm(cli: Cli, ns: argparse.Namespace) -> int:
+        cli.print(" ".join(ns.args))
+        return 0
+
+    fake = types.ModuleType("skiff.cli.commands.container")
+    fake.NOUN, fake.HELP = "container", "Manage containers"  # type: ignore[attr-defined]
+    fake.COMMANDS = [  # type: ignore[attr-defined]
+        Command("ls", "List containers", ls, setup=lambda p: p.add_argument("-a", "--all", action="store_true"),
+                aliases=("list", "ps")),
+        Command("rm", "Remove", rm, usage="[OPTIONS] CONTAINER [CONTAINER...]", args=(1, None)),
+    ]
+    monkeypatch.setitem(__import__("sys").modules, "skiff.cli.commands.container", fake)
+    for argv in (["ps", "-a"], ["container", "ls", "--all"], ["container", "list", "-a"], ["container", "ps", "-a"]):
+        assert _run(argv) == (0, "listing all=True\n", ""), argv
+    assert _run(["rm", "a", "b"])[1] == "a b\n"
+    code, _, err = _run(["ps", "extra"])
+    assert code == 1 and err.startswith("skiff: 'skiff ps' accepts no arguments\n\nUsage:  skiff ps [OPTIONS]")
+    code, _, err = _run(["rm"])
+    assert code == 1 and "'skiff rm' requires at least 1 argument" in err
+    code, _, err = _run(["container", "frob"])
+    assert code == 1 and "unknown command: skiff container frob" in err
+    code, out, _ = _run(["container"])
+    assert code == 0 and "  ls          List containers" in out
