@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,18 @@ def test_chunked_upload_and_zstd_layers(registry: Registry, service: ImageServic
     drain(service.pull(f"{registry.host}/zstd/img:1"))
     rec = service.resolve(f"{registry.host}/zstd/img:1")
     assert rec.layers[0].media_type.endswith("+zstd") and rec.layers[0].size == len(layers[0])
+
+
+def test_many_layers_in_parallel(registry: Registry, service: ImageService, tmp_path: Path) -> None:
+    rec = service.resolve(_import(service, f"{registry.host}/many/layers:1", {"l0": b"0" * 100_000}))
+    for i in range(1, 12):
+        rec = asyncio.run(service.commit_image(str(rec.id), io.BytesIO(layer_tar({f"l{i}": os.urandom(300_000)})),
+                                               service.config_of(rec), refs=[f"{registry.host}/many/layers:1"]))
+    drain(service.push(f"{registry.host}/many/layers:1"))
+    other = ImageService(tmp_path / "many", service.unpacker.__class__(), max_concurrent_downloads=12)
+    try:
+        msgs = drain(other.pull(f"{registry.host}/many/layers:1"))
+        assert statuses(msgs).count("Pull complete") == 12
+        assert other.resolve(f"{registry.host}/many/layers:1").id == rec.id
+    finally:
+        other.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -55,46 +56,71 @@ class LocalSource:
 
 
 class _WriterThread:
-    """Hash and write a blob in a worker thread (both release the GIL) while the event loop keeps
-    receiving: chunks go through a bounded queue, so memory stays small when the disk is slow."""
+    """Hash and write a blob in its own thread (both release the GIL) while the event loop keeps
+    receiving. Chunks go through a bounded queue, so memory stays small when the disk is slow; the
+    producer waits on an asyncio event, never on a pool thread, so no executor can be exhausted."""
 
     def __init__(self, w: Writer, diff: StreamingDiffID | None = None) -> None:
         self._w = w
         self.diff = diff
+        self._loop = asyncio.get_running_loop()
         self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
         self._error: BaseException | None = None
         self._cancelled = False
-        self._done = asyncio.get_running_loop().run_in_executor(None, self._run)
+        self._waiting = False
+        self._space = asyncio.Event()
+        self._done: asyncio.Future[None] = self._loop.create_future()
+        threading.Thread(target=self._run, name="skiff-blob-writer", daemon=True).start()
+
+    def _signal(self, fn: Callable[[], object]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone (interpreter exit)
+            self._loop.call_soon_threadsafe(fn)
 
     def _run(self) -> None:
-        while (chunk := self._q.get()) is not None:
-            if self._error is None and not self._cancelled:
-                try:
-                    self._w.write(chunk)
-                    if self.diff is not None:
-                        self.diff.feed(chunk)
-                except BaseException as exc:  # reported by finish()
-                    self._error = exc
+        try:
+            while (chunk := self._q.get()) is not None:
+                if self._waiting:
+                    self._waiting = False
+                    self._signal(self._space.set)
+                if self._error is None and not self._cancelled:
+                    try:
+                        self._w.write(chunk)
+                        if self.diff is not None:
+                            self.diff.feed(chunk)
+                    except BaseException as exc:  # reported by finish()
+                        self._error = exc
+        finally:
+            self._signal(self._mark_done)
+
+    def _mark_done(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
+    async def _put(self, item: bytes | None) -> None:
+        while True:
+            try:
+                self._q.put_nowait(item)
+                return
+            except queue.Full:
+                self._space.clear()
+                self._waiting = True
+                try:  # the writer may have taken one between the two tries
+                    self._q.put_nowait(item)
+                    self._waiting = False
+                    return
+                except queue.Full:
+                    await self._space.wait()
 
     async def put(self, chunk: bytes) -> None:
         if self._error is not None:
             raise self._error
-        try:
-            self._q.put_nowait(chunk)
-        except queue.Full:
-            await asyncio.to_thread(self._q.put, chunk)
+        await self._put(chunk)
 
     async def finish(self) -> None:
-        await self.put_end()
+        await self._put(None)
         await self._done
         if self._error is not None:
             raise self._error
-
-    async def put_end(self) -> None:
-        try:
-            self._q.put_nowait(None)
-        except queue.Full:
-            await asyncio.to_thread(self._q.put, None)
 
     def cancel(self) -> None:
         if self._done.done():
