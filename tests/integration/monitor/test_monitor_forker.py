@@ -47,7 +47,7 @@ def test_forker_spawns_and_reaps(tmp_path: Path, make_bundle: Callable[..., Path
     sock, fpid = forker
     assert os.getsid(fpid) != os.getsid(0)  # detached from its starter (own session)
     assert start_forker(sock) == fpid  # found again, not started twice
-    bundle = make_bundle(["sh", "-c", "echo hi; sleep 0.3; exit 2"])
+    bundle = make_bundle(["sh", "-c", "echo hi; sleep 1; exit 2"])
     fc = ForkerClient(sock)
     handles = []
     t0 = time.monotonic()
@@ -57,9 +57,8 @@ def test_forker_spawns_and_reaps(tmp_path: Path, make_bundle: Callable[..., Path
         handles.append(fc.spawn(MonitorOptions(container_id=cid, bundle=str(bundle), state_dir=str(state),
                                                runtime=RUNC, runtime_args=("--root", str(runc_root)),
                                                log_path=str(state / "c.log"), start=True)))
+        assert _ppid(handles[-1].monitor_pid) == fpid  # the forker is the monitors' parent (subreaper)
     elapsed = time.monotonic() - t0
-    for h in handles:
-        assert _ppid(h.monitor_pid) == fpid  # the forker is the monitors' parent (subreaper)
     for h in handles:
         assert MonitorClient(h.socket_path).wait(timeout=20).exit_code == 2
     deadline = time.monotonic() + 10
