@@ -218,13 +218,14 @@ class EmbeddedDNS:
             if forward is not None:
                 sb.forward = forward
 
-    def detach(self, key: str) -> None:
+    def detach(self, key: str, unredirect: bool = True) -> None:
+        """Stop serving a sandbox; unredirect=False when its netns is about to go anyway."""
         with self._lock:
             sb = self._sandboxes.pop(key, None)
         if sb is not None:
             self._close(sb)
             self._wake()
-            if sb.redirected and os.path.exists(sb.netns_path):
+            if unredirect and sb.redirected and os.path.exists(sb.netns_path):
                 _nft(sb.netns_path, f"table ip {_NFT_TABLE}\ndelete table ip {_NFT_TABLE}\n")
 
     def attached(self, key: str) -> bool:

@@ -445,12 +445,16 @@ class NetworkService:
             self._sync_dns_sandbox(container_id, None)
             self.store.save()
 
-    def release_container(self, container_id: str) -> None:
-        """Container stopped or removed: every endpoint goes, addresses and ports are released."""
+    def release_container(self, container_id: str, netns_dies: bool = False) -> None:
+        """Container stopped or removed: every endpoint goes, addresses and ports are released.
+
+        netns_dies: the caller is about to destroy the netns (last process gone, netns file
+        unmounted), which deletes its veths with it; the links are then not deleted one by one."""
         with self._lock:
             for ep in self.endpoints_of_container(container_id):
-                self._release_endpoint(ep, netns_alive=os.path.exists(ep.netns_path))
-            self.dns.detach(container_id)
+                alive = os.path.exists(ep.netns_path)
+                self._release_endpoint(ep, netns_alive=alive, teardown=not netns_dies)
+            self.dns.detach(container_id, unredirect=not netns_dies)
             self.store.save()
 
     def rename_container(self, container_id: str, new_name: str) -> None:
@@ -465,11 +469,12 @@ class NetworkService:
                     self.dns.add_endpoint(rec.id, ep.id, ep.dns_names, ep.ipv4, ep.ipv6)
             self.store.save()
 
-    def _release_endpoint(self, ep: Endpoint, netns_alive: bool, info: EndpointInfo | None = None) -> None:
+    def _release_endpoint(self, ep: Endpoint, netns_alive: bool, info: EndpointInfo | None = None,
+                          teardown: bool = True) -> None:
         rec = self.store.networks.get(ep.network_id)
         self.ports.unmap(ep.id)
         self.dns.remove_endpoint(ep.network_id, ep.id)
-        if rec is not None:
+        if rec is not None and teardown:
             info = info or EndpointInfo(network_id=ep.network_id, endpoint_id=ep.id, ifname=ep.ifname,
                                         host_ifname=ep.host_ifname, bridge=ep.bridge, mac=ep.mac)
             try:

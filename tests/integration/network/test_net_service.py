@@ -188,3 +188,21 @@ def test_ipv6_network_icc_and_rules(svc_factory: Callable[[], NetworkService], n
     svc.connect(closed_net, ConnectRequest("d" * 64, "/d", d, upstreams=()))
     assert run(d, "busybox", "ping", "-6", "-c1", "-W1", ep_c.ipv6.split("/")[0]).returncode != 0
     assert any(r.startswith("ip6tables") and f"-i {closed_net} -o {closed_net} -j DROP" in r for r in skiff_chains())
+
+
+def test_release_when_the_netns_dies(svc_factory: Callable[[], NetworkService], tmp_path: Path) -> None:
+    import time
+
+    from skiff.network.netns import create_netns, delete_netns
+
+    svc = svc_factory()
+    path = create_netns(str(tmp_path / "netns-c1"))
+    ep = svc.connect("bridge", ConnectRequest("9" * 64, "/c1", path))
+    assert netlink.link_exists(ep.host_ifname)
+    svc.release_container("9" * 64, netns_dies=True)
+    delete_netns(path)
+    deadline = time.time() + 5
+    while netlink.link_exists(ep.host_ifname) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not netlink.link_exists(ep.host_ifname)
+    assert svc.ipam.addresses(svc.get("bridge").id) == {"10.240.0.1": "gateway"}
