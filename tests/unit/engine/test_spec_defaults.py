@@ -287,6 +287,22 @@ def test_namespaces_and_sysctls(rootfs: Path) -> None:
         spec(rootfs, {"HostConfig": {"NetworkMode": "host", "Sysctls": {"net.core.somaxconn": "1"}}})
 
 
+def test_working_dir_is_created_inside_the_rootfs(tmp_path: Path) -> None:
+    from skiff.engine.containers.spec import ensure_working_dir, secure_join
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "esc").symlink_to("/tmp")  # absolute: means <root>/tmp, not the host's /tmp
+    (root / "up").symlink_to("../../..")
+    assert secure_join(str(root), "/esc/x") == str(root / "tmp" / "x")
+    assert secure_join(str(root), "/up/etc") == str(root / "etc")
+    ensure_working_dir(str(root), "/esc/app/data")
+    assert (root / "tmp/app/data").is_dir()
+    (root / "file").write_text("")
+    with pytest.raises(InvalidParameter, match="Cannot mkdir: /file is not a directory"):
+        ensure_working_dir(str(root), "/file")
+
+
 def test_image_volumes_become_anonymous(rootfs: Path) -> None:
     cfg, host = parse_create({"Image": "x", "Volumes": {"/data": {}, "/logs/": {}}, "HostConfig": {"Binds": ["v1:/data"]}})
     assert [(m.type, m.target, m.anonymous) for m in anonymous_volumes(cfg, host)] == [("volume", "/logs", True)]

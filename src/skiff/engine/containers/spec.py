@@ -49,7 +49,7 @@ from skiff.engine.containers.spec_config import (
     merge_config,
     parse_create,
 )
-from skiff.engine.containers.spec_user import ExecUser, resolve_user
+from skiff.engine.containers.spec_user import ExecUser, ensure_working_dir, resolve_user, secure_join
 from skiff.errors import InvalidParameter
 from skiff.volume.mounts import MountSpec, tmpfs_options
 
@@ -57,7 +57,7 @@ __all__ = [
     "HealthConfig", "ImageConfig", "ContainerConfig", "HostConfig", "Ulimit", "DeviceMapping", "SpecContext",
     "ResolvedMount", "ExecUser", "parse_create", "build_spec", "merge_config", "resolve_user", "container_env",
     "DEFAULT_PATH", "DEFAULT_SHM_SIZE", "MASKED_PATHS", "READONLY_PATHS", "INIT_PATH", "DEFAULT_NOFILE",
-    "parse_security_opts", "SecurityOpts", "anonymous_volumes", "exec_process",
+    "parse_security_opts", "SecurityOpts", "anonymous_volumes", "exec_process", "ensure_working_dir", "secure_join",
 ]
 
 DEFAULT_SHM_SIZE = 64 << 20

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from skiff.errors import InvalidParameter
 
-__all__ = ["ExecUser", "resolve_user"]
+__all__ = ["ExecUser", "resolve_user", "secure_join", "ensure_working_dir"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,38 @@ def resolve_user(rootfs: str, user: str, group_add: Sequence[str] = ()) -> ExecU
     return ExecUser(uid, gid, tuple(seen), home)
 
 
+
+
+def secure_join(root: str, path: str) -> str:
+    """``path`` inside ``root`` with symlinks resolved as if ``root`` were ``/`` (never escapes it)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        name = parts.pop(0)
+        if name == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        cand = os.path.join(root, *resolved, name)
+        if os.path.islink(cand):
+            hops += 1
+            if hops > 40:
+                raise InvalidParameter(f"too many levels of symbolic links resolving {path}")
+            target = os.readlink(cand)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(name)
+    return os.path.join(root, *resolved)
+
+
+def ensure_working_dir(rootfs: str, working_dir: str) -> None:
+    """Create the container's working directory in its rootfs, as dockerd does at start."""
+    if not working_dir or working_dir == "/":
+        return
+    path = secure_join(rootfs, working_dir)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise InvalidParameter(f"Cannot mkdir: {working_dir} is not a directory")
+    os.makedirs(path, mode=0o755, exist_ok=True)
