@@ -195,7 +195,7 @@ def test_cmd_entrypoint_merge_and_workdir(rootfs: Path) -> None:
     assert s["process"]["args"] == ["/entry.sh", "run"]
     s = spec(rootfs, {"Cmd": None, "Entrypoint": [""]}, image=img)
     assert s["process"]["args"] == ["serve"]
-    with pytest.raises(InvalidParameter, match="No command specified"):
+    with pytest.raises(InvalidParameter, match="no command specified"):
         spec(rootfs, {"Cmd": None}, image={})
     with pytest.raises(InvalidParameter, match="the working directory 'rel' is invalid"):
         spec(rootfs, {"WorkingDir": "rel"})

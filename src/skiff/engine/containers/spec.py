@@ -437,7 +437,7 @@ def build_spec(image: ImageConfig, config: ContainerConfig, host: HostConfig, ct
     cfg = merge_config(config, image)
     args = list(cfg.entrypoint or ()) + list(cfg.cmd or ())
     if not args:
-        raise InvalidParameter("No command specified")
+        raise InvalidParameter("no command specified")
     cwd = cfg.working_dir or "/"
     if not cwd.startswith("/"):
         raise InvalidParameter(f"the working directory '{cfg.working_dir}' is invalid, it needs to be an absolute path")
