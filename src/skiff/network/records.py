@@ -74,6 +74,31 @@ class NetworkRecord:
     def user_defined(self) -> bool:
         return not self.predefined
 
+    def matches(self, filters: Mapping[str, Sequence[str]], in_use: bool) -> bool:
+        """Docker's network filters: driver, id (prefix), name (substring), scope, type
+        (builtin|custom), label (key or key=value), dangling (no endpoints, not predefined)."""
+        for key, values in filters.items():
+            if not values:
+                continue
+            if key == "driver" and self.driver not in values:
+                return False
+            if key == "id" and not any(self.id.startswith(v) for v in values):
+                return False
+            if key == "name" and not any(v in self.name for v in values):
+                return False
+            if key == "scope" and self.scope not in values:
+                return False
+            if key == "type" and ("builtin" if self.predefined else "custom") not in values:
+                return False
+            if key == "label":
+                for v in values:
+                    k, eq, val = v.partition("=")
+                    if k not in self.labels or (eq and self.labels[k] != val):
+                        return False
+            if key == "dangling" and (values[0].lower() in ("1", "true")) != (not in_use and not self.predefined):
+                return False
+        return True
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["pools"] = [asdict(p) | {"aux_addresses": dict(p.aux_addresses)} for p in self.pools]

@@ -258,34 +258,8 @@ class NetworkService:
         """Networks matching Docker's filters: driver, id, label, name, scope, type, dangling."""
         with self._lock:
             recs = sorted(self.store.networks.values(), key=lambda r: r.created)
-            return [r for r in recs if self._match(r, filters or {})]
-
-    def _match(self, rec: NetworkRecord, filters: Mapping[str, Sequence[str]]) -> bool:
-        for key, values in filters.items():
-            if not values:
-                continue
-            if key == "driver" and rec.driver not in values:
-                return False
-            if key == "id" and not any(rec.id.startswith(v) for v in values):
-                return False
-            if key == "name" and not any(v in rec.name for v in values):
-                return False
-            if key == "scope" and rec.scope not in values:
-                return False
-            if key == "type":
-                kind = "builtin" if rec.predefined else "custom"
-                if kind not in values:
-                    return False
-            if key == "label":
-                for v in values:
-                    k, eq, val = v.partition("=")
-                    if k not in rec.labels or (eq and rec.labels[k] != val):
-                        return False
-            if key == "dangling":
-                dangling = not self.endpoints_of_network(rec.id) and not rec.predefined
-                if (values[0].lower() in ("1", "true")) != dangling:
-                    return False
-        return True
+            return [r for r in recs
+                    if r.matches(filters or {}, in_use=bool(self.endpoints_of_network(r.id)))]
 
     def inspect(self, ref: str) -> dict[str, Any]:
         with self._lock:

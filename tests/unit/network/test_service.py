@@ -134,3 +134,20 @@ def test_restart_rebuilds_ipam_from_records(tmp_path: Path) -> None:
         assert again.create(CreateRequest("more", "fake")).pools[0].subnet == "10.70.1.0/24"
     finally:
         again.close()
+
+
+def test_filters(tmp_path: Path) -> None:
+    svc = make(tmp_path, FakeDriver())
+    a = svc.create(CreateRequest("alpha", "fake", labels={"env": "prod", "team": "x"}))
+    svc.create(CreateRequest("beta", "fake", labels={"env": "dev"}))
+    svc.connect("beta", req("a", "/a"))
+    names = lambda f: [r.name for r in svc.list_networks(f)]  # noqa: E731
+    assert names({"label": ["env=prod"]}) == ["alpha"]
+    assert names({"label": ["env"]}) == ["alpha", "beta"]
+    assert names({"label": ["env", "team=x"]}) == ["alpha"]
+    assert names({"dangling": ["true"]}) == ["alpha"]
+    assert names({"dangling": ["false"]}) == ["beta"]
+    assert names({"id": [a.id[:5]]}) == ["alpha"]
+    assert names({"name": ["et"]}) == ["beta"]
+    assert names({"type": ["builtin"]}) == []
+    assert names({"driver": ["fake"], "scope": ["local"]}) == ["alpha", "beta"]
