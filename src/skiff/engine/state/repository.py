@@ -76,7 +76,9 @@ class Repository(Generic[T]):
         return int(row[0]) if row else 0
 
     def by_prefix(self, prefix: str) -> list[str]:
-        """Ids starting with ``prefix`` (for Docker's unique-prefix lookup)."""
-        pat = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        """Ids starting with ``prefix`` (Docker's unique-prefix lookup), by a range scan of the key."""
+        if not prefix:
+            return self.ids()
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         return [r[0] for r in self.db.query(
-            f"SELECT id FROM {self.table} WHERE id LIKE ? ESCAPE '\\'", (pat,))]
+            f"SELECT id FROM {self.table} WHERE id >= ? AND id < ? ORDER BY id", (prefix, upper))]
