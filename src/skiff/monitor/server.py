@@ -397,6 +397,15 @@ class Monitor:
         self.log.close()
         sd = self.o.state_dir
         write_json_atomic(os.path.join(sd, EXIT_FILE), self.exit.to_dict())
+        # Delete and let go of the socket *before* telling anyone: a waiter may restart the container
+        # at once (same ID, same state dir) and must find neither the old runtime state nor have
+        # its new monitor's socket removed by us. Late connections fall back to exit.json.
+        self.runtime("delete", "--force", self.o.container_id)
+        for name in (SOCKET_FILE, PID_FILE):
+            try:
+                os.unlink(os.path.join(sd, name))
+            except FileNotFoundError:
+                pass
         for c in list(self.clients.values()):
             if c.waiting or c.streams or c.stdin:
                 self.reply(c, b"X", self.exit.to_dict())
@@ -405,12 +414,6 @@ class Monitor:
             for key, mask in self.sel.select(0.1):
                 if key.data[0] == "client":
                     self.on_client(key.data[1], mask)
-        self.runtime("delete", "--force", self.o.container_id)
-        for name in (SOCKET_FILE, PID_FILE):
-            try:
-                os.unlink(os.path.join(sd, name))
-            except FileNotFoundError:
-                pass
 
     def loop(self) -> None:
         wake_r, wake_w = os.pipe()

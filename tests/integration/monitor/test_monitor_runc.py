@@ -259,3 +259,15 @@ def test_stalled_client_pauses_output_then_resumes(tmp_path: Path, make_bundle: 
     assert c.wait(timeout=60).exit_code == 0
     with LogFile(opts.log_path) as lf:
         assert lf.entries(tail=1).__next__().data.endswith(b"done\n")  # head cut a line; done follows
+
+
+def test_immediate_restart_with_same_id(tmp_path: Path, make_bundle: Callable[..., Path], runc_root: Path,
+                                        monitor_pids: list[int]) -> None:
+    """A restart policy starts the same container again as soon as wait() returns."""
+    bundle = make_bundle(["sh", "-c", "echo run; exit 1"])
+    opts = _opts(tmp_path, bundle, runc_root)
+    for _ in range(3):
+        h = _spawn(opts, monitor_pids)
+        assert MonitorClient(h.socket_path).wait(timeout=20).exit_code == 1
+    with LogFile(opts.log_path) as lf:
+        assert [e.data for e in lf.entries()] == [b"run\n"] * 3  # logs accumulate across restarts
