@@ -113,6 +113,7 @@ class CommandParser(argparse.ArgumentParser):
                          allow_abbrev=False, **kw)
         self.path = path
         self.usage_line = f"{path} {usage_line}"
+        self.aliases: list[str] = []  # other command lines for the same verb, shown in --help
         self.add_argument("-h", "--help", action="store_true", help="Print usage")
 
     def error(self, message: str) -> NoReturn:
@@ -131,6 +132,8 @@ class CommandParser(argparse.ArgumentParser):
 
     def format_help(self) -> str:
         lines = [f"\nUsage:  {self.usage_line}\n", f"{self.description}\n"]
+        if len(self.aliases) > 1:
+            lines.append(f"Aliases:\n  {', '.join(self.aliases)}\n")
         opts = [a for a in self._actions if a.option_strings]
         if opts:
             lines.append("Options:")

@@ -164,6 +164,8 @@ def run(argv: Sequence[str], cli: Cli | None = None) -> int:
             raise UsageError(f"skiff: unknown command: {path}\n\nRun 'skiff {noun} --help' for more "
                              "information", GENERIC)
         parser = build_parser(path, cmd)
+        parser.aliases = [f"skiff {noun} {n}" for n in (cmd.name, *cmd.aliases)] + [
+            f"skiff {w}" for w, target in SHORTCUTS.items() if target == (noun, cmd.name)]
         ns = parser.parse_args(rest)
         if ns.help:
             cli.print(parser.format_help(), end="")

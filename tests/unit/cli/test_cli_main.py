@@ -139,3 +139,5 @@ def test_noun_verbs_aliases_and_shortcuts(monkeypatch: pytest.MonkeyPatch) -> No
     assert code == 1 and "unknown command: skiff container frob" in err
     code, out, _ = _run(["container"])
     assert code == 0 and "  ls          List containers" in out
+    code, out, _ = _run(["ps", "--help"])
+    assert "Aliases:\n  skiff container ls, skiff container list, skiff container ps, skiff ps\n" in out
