@@ -160,7 +160,11 @@ def _backward(driver: str, fd: int, end: int, want: int) -> list[LogEntry]:
             if start < 0:
                 break
             rec = os.pread(fd, size, start)
-            _, ns, stream, flags = LOCAL_HEADER.unpack_from(rec)
+            if size < LOCAL_HEADER.size or len(rec) != size:
+                break  # a torn record (the writer is mid-write): stop at the last whole one
+            head_size, ns, stream, flags = LOCAL_HEADER.unpack_from(rec)
+            if head_size != size:
+                break
             found.appendleft(LogEntry(stream, rec[LOCAL_HEADER.size:], ns, bool(flags & 1)))
             pos = start
         return list(found)
