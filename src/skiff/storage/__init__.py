@@ -10,7 +10,7 @@ How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
     # pull: unpack layers (bottom first); each becomes a committed snapshot named by its chain ID
     layers = [LayerSource(diff_id, lambda p=blob_path: open(p, "rb")) for ...]
     top = unpack_layers(sn, layers, progress=on_progress)[-1].chain_id
-    #   parallel on overlay2 (blob files >= 8 MiB in worker processes, so pass plain open files and
+    #   parallel on overlay2 (blob files >= 32 MiB in worker processes, so pass plain open files and
     #   take progress(i, bytes_read) rather than wrapping the stream); reuses shared layers;
     #   verifies each diff ID; refuses unsafe layers (UnsafeEntry) and leaves nothing behind
 

@@ -34,8 +34,8 @@ __all__ = ["LayerSource", "UnpackedLayer", "chain_ids", "remove_unfinished_unpac
 
 EXTRACT_PREFIX = "extract-"
 
-#: smaller blobs are not worth a child process (~70 ms to start Python and import us)
-PROCESS_MIN_BYTES = 8 << 20
+#: smaller blobs are not worth a child process (~70-100 ms to start Python and import us)
+PROCESS_MIN_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
     """Make sure every layer of ``layers`` (bottom first) is a committed snapshot; return them.
 
     With ``processes`` (default), a layer whose stream is a plain open file (a content-store blob)
-    of 8 MiB or more is extracted by a child process (``archive.worker``): true parallelism, and
+    of 32 MiB or more is extracted by a child process (``archive.worker``): true parallelism, and
     the daemon's GIL stays free; other streams are extracted in threads. ``progress(index in
     layers, blob bytes read so far)`` reports extraction progress, from worker threads (use it
     rather than a wrapping stream: a wrapper object forces the thread path).
