@@ -147,21 +147,32 @@ class ImageService:
         return ref
 
     # -- pull ------------------------------------------------------------------------------------
-    def pull(self, image: str, tag: str = "", *, platform: str = "", auth: AuthConfig | None = None
-             ) -> AsyncIterator[dict[str, Any]]:
-        """docker pull (POST /images/create?fromImage=&tag=&platform=)."""
+    def pull(self, image: str, tag: str = "", *, platform: str = "", auth: AuthConfig | None = None,
+             all_tags: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """docker pull (POST /images/create?fromImage=&tag=&platform=). ``all_tags``: the API's
+        empty ``tag`` with an untagged ``fromImage`` (``docker pull -a``) pulls every tag."""
         ref = reference.parse(image)
         if tag:
             ref = ref.with_digest(Digest.parse(tag)) if ":" in tag else ref.with_tag(tag)
-        ref = ref.with_default_tag()
         plat = parse_platform(platform) if platform else None
+        if all_tags and not ref.tag and not ref.digest:
+            async def op_all(p: Progress) -> None:
+                async with RegistryClient(ref.domain, auth, insecure=self.insecure) as client:
+                    tags = sorted(await client.tags(ref.path))
+                if not tags:
+                    raise NoSuchImage(ref.familiar_name)
+                for t in tags:
+                    await self.pull_into(ref.with_tag(t), p, platform=plat, auth=auth, quiet_status=True)
+                p.status(f"Status: Downloaded newer image for {ref.familiar_name}")
+            return run(op_all)
+        ref = ref.with_default_tag()
 
         async def op(p: Progress) -> None:
             await self.pull_into(ref, p, platform=plat, auth=auth)
         return run(op)
 
     async def pull_into(self, ref: Reference, p: Progress, *, platform: Any = None,
-                        auth: AuthConfig | None = None) -> ImageRecord:
+                        auth: AuthConfig | None = None, quiet_status: bool = False) -> ImageRecord:
         old = self.images.get_ref(str(ref))
         client = RegistryClient(ref.domain, auth, insecure=self.insecure)
         src = RegistrySource(client, ref.path, str(ref.digest) if ref.digest else ref.tag)
@@ -174,7 +185,9 @@ class ImageService:
             await src.close()
             await dst.close()
         p.status(f"Digest: {result.source_digest}")
-        if old == result.image_id:
+        if quiet_status:
+            pass
+        elif old == result.image_id:
             p.status(f"Status: Image is up to date for {ref.familiar}")
         else:
             p.status(f"Status: Downloaded newer image for {ref.familiar}")

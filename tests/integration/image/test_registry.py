@@ -250,3 +250,17 @@ def test_many_layers_in_parallel(registry: Registry, service: ImageService, tmp_
         assert other.resolve(f"{registry.host}/many/layers:1").id == rec.id
     finally:
         other.close()
+
+
+def test_pull_all_tags(registry: Registry, service: ImageService, tmp_path: Path) -> None:
+    _import(service, f"{registry.host}/tags/x:a", {"a": b"a"})
+    _import(service, f"{registry.host}/tags/x:b", {"b": b"b"})
+    drain(service.push(f"{registry.host}/tags/x"))  # no tag: every tag of the repository
+    other = ImageService(tmp_path / "alltags", service.unpacker.__class__())
+    try:
+        msgs = statuses(drain(other.pull(f"{registry.host}/tags/x", all_tags=True)))
+        assert msgs[-1] == f"Status: Downloaded newer image for {registry.host}/tags/x"
+        assert sorted(other.repo_tags(r)[0] for r in other.images.all()) == [
+            f"{registry.host}/tags/x:a", f"{registry.host}/tags/x:b"]
+    finally:
+        other.close()

@@ -266,6 +266,22 @@ class RegistryClient:
             raise DigestMismatch(reference, actual)
         return FetchedManifest(data=data, media_type=media_type, digest=actual)
 
+    async def tags(self, repo: str) -> list[str]:
+        """GET /v2/<repo>/tags/list, following ``Link: <...>; rel="next"`` pages."""
+        out: list[str] = []
+        path: str | None = f"/v2/{repo}/tags/list"
+        absolute = False
+        while path:
+            async with self.request("GET", path, (scope_for(repo, "pull"),), absolute=absolute) as resp:
+                body = await resp.json(content_type=None)
+                link = resp.headers.get("Link", "")
+            out += [t for t in (body.get("tags") or []) if isinstance(t, str)]
+            path = None
+            if 'rel="next"' in link:
+                path = await self._abs(link.split(";")[0].strip().strip("<>"))
+                absolute = True
+        return out
+
     async def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str) -> Digest:
         async with self.request("PUT", f"/v2/{repo}/manifests/{reference}", (scope_for(repo, "pull,push"),),
                                 headers={"Content-Type": media_type}, body=lambda: data, ok=(201, 200)) as resp:
