@@ -157,14 +157,13 @@ def _backward(driver: str, fd: int, end: int, want: int) -> list[LogEntry]:
         while pos > 0 and len(found) < want:
             (size,) = LOCAL_TRAILER.unpack(os.pread(fd, ts, pos - ts))
             start = pos - ts - size
-            if start < 0:
-                break
-            rec = os.pread(fd, size, start)
-            if size < LOCAL_HEADER.size or len(rec) != size:
-                break  # a torn record (the writer is mid-write): stop at the last whole one
-            head_size, ns, stream, flags = LOCAL_HEADER.unpack_from(rec)
-            if head_size != size:
-                break
+            rec = os.pread(fd, size, start) if start >= 0 and size >= LOCAL_HEADER.size else b""
+            if len(rec) != size or LOCAL_HEADER.unpack_from(rec)[0] != size:
+                # A torn record (read while the writer was mid-write): walk forward instead.
+                last: deque[LogEntry] = deque(maxlen=want)
+                last.extend(_forward(driver, fd, 0, end))
+                return list(last)
+            _, ns, stream, flags = LOCAL_HEADER.unpack_from(rec)
             found.appendleft(LogEntry(stream, rec[LOCAL_HEADER.size:], ns, bool(flags & 1)))
             pos = start
         return list(found)

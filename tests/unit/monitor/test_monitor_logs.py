@@ -128,6 +128,18 @@ def test_local_format_tail_backwards_and_follow(tmp_path: Path) -> None:
     sink.close()
 
 
+def test_local_tail_with_a_torn_last_record(tmp_path: Path) -> None:
+    path = tmp_path / "local.log"
+    w = LocalWriter(str(path), max_size=-1)
+    for i in range(5):
+        w.write(1, f"{i}\n".encode(), NS, False)
+    w.close()
+    with path.open("ab") as f:
+        f.write(b"\x30\x00\x00\x00partial")  # a writer caught mid-record
+    with LogFile(str(path), "local") as lf:
+        assert [e.data for e in lf.entries(tail=2)] == [b"3\n", b"4\n"]
+
+
 def test_tail_larger_than_file_and_zero(tmp_path: Path) -> None:
     path = tmp_path / "c.log"
     w = JsonFileWriter(str(path))
