@@ -17,7 +17,10 @@ Verbs (errors are skiff.errors subclasses with Docker's texts; streams yield Doc
 and raise the operation's error at the end, which api/streams.py turns into ``errorDetail``):
 
 * POST /images/create?fromImage=&tag=&platform=  ->  ``images.pull(from_image, tag, platform=...,
-  auth=parse_registry_auth(request.headers.get("X-Registry-Auth")))``: AsyncIterator[dict].
+  auth=parse_registry_auth(request.headers.get("X-Registry-Auth")), all_tags=not tag)``:
+  AsyncIterator[dict]. Errors found before the first message (bad reference, manifest unknown,
+  pull access denied, no matching platform) raise from the first ``__anext__``, so the handler can
+  still answer with the error's status, as dockerd does; later ones arrive after messages.
 * POST /images/create?fromSrc=-|URL&repo=&tag=&message=&changes=  ->  ``await images.import_image(
   stream, repo=, tag=, message=, config=ContainerConfig(...from the parsed --change...),
   platform=)``: ImageRecord; stream ``{"status": str(record.id)}``. (URL download is the API's job.)
