@@ -185,6 +185,13 @@ class _Applier:
     def regular(self, ti: Header, tar: TarReader, out: int) -> None:
         """Write the data into the new file ``out`` (closed here), then its metadata."""
         try:
+            whole = tar.buffered_data(ti) if ti.size < _HOLE else None
+            if whole is not None:  # fast path: a small file, all in the buffer
+                if whole:
+                    _write_all(out, whole)
+                self._owner_mode(ti, out)
+                os.utime(out, ns=(ti.mtime_ns, ti.mtime_ns))
+                return
             tar_sparse, holes = ti.sparse is not None, False
             end = 0
             for pos, chunk in tar.data(ti):

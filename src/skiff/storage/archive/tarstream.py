@@ -189,6 +189,16 @@ class TarReader:
             pass
 
     # -- members -------------------------------------------------------------------------------
+    def buffered_data(self, h: Header) -> memoryview | None:
+        """All of a plain member's data if it is already in the buffer (most files are small),
+        consumed; None otherwise (then use ``data``)."""
+        if h.sparse is not None or self.end - self.start < h.size:
+            return None
+        chunk = self.mv[self.start:self.start + h.size]
+        self.start += h.size
+        self._pending -= h.size
+        return chunk
+
     def data(self, h: Header) -> Iterator[tuple[int, memoryview]]:
         """(offset in file, bytes) pieces of a regular member; offsets jump over sparse holes."""
         if h.sparse is None:
