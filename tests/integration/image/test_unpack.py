@@ -116,3 +116,23 @@ def test_commit_adopts_the_workspace_snapshot(real_service: ImageService, busybo
     assert top is not None and sn.stat(str(top)).kind is Kind.COMMITTED
     assert [i.name for i in sn.walk() if i.name == key] == []  # the workspace became the layer
     assert len(rec.layers) == 2
+
+
+@pytest.mark.root
+def test_shared_layers_are_fetched_and_unpacked_once(registry: Registry, service: ImageService,
+                                                     real_service: ImageService) -> None:
+    base = asyncio.run(service.import_image(io.BytesIO(layer_tar({"base": b"shared" * 1000})),
+                                            repo=f"{registry.host}/shared/a:1"))
+    for name, content in (("a", b"A"), ("b", b"B")):
+        asyncio.run(service.commit_image(str(base.id), io.BytesIO(layer_tar({name: content})),
+                                         service.config_of(base), refs=[f"{registry.host}/shared/{name}:1"]))
+        drain(service.push(f"{registry.host}/shared/{name}:1"))
+    drain(real_service.pull(f"{registry.host}/shared/a:1"))
+    msgs = drain(real_service.pull(f"{registry.host}/shared/b:1"))
+    base_id = real_service.resolve(f"{registry.host}/shared/b:1").layers[0].blob
+    assert base_id is not None
+    assert {"status": "Already exists", "progressDetail": {}, "id": base_id.short()} in msgs
+    assert [m["status"] for m in msgs].count("Pull complete") == 1
+    unpacker = real_service.unpacker
+    assert isinstance(unpacker, SnapshotUnpacker)
+    assert len([i for i in unpacker.sn.walk() if i.kind is Kind.COMMITTED]) == 3  # base + a + b
