@@ -308,3 +308,44 @@ def test_image_volumes_become_anonymous(rootfs: Path) -> None:
     assert [(m.type, m.target, m.anonymous) for m in anonymous_volumes(cfg, host)] == [("volume", "/logs", True)]
     with pytest.raises(InvalidParameter, match="Duplicate mount point: /x"):
         parse_create({"HostConfig": {"Binds": ["/a:/x"], "Tmpfs": {"/x": ""}}})
+
+
+# The body the docker CLI 28 sends for: docker create --name x -e A=1 -v /h:/c:ro -v vol:/v
+#   --mount type=tmpfs,dst=/t,tmpfs-size=1m --tmpfs /run:size=2m --cap-add NET_ADMIN --cap-drop chown
+#   --security-opt no-new-privileges --ulimit nofile=10:20 --memory 64m --cpus 0.5 --pids-limit 50 --init
+#   --read-only -u nobody -w /w --shm-size 128m --sysctl net.ipv4.ip_forward=1 --group-add audio
+#   --device /dev/null:/dev/n2:rw --oom-score-adj 10 --log-opt max-size=1m --restart on-failure:3 -t -i
+#   busybox sh -c 'echo hi'      (captured from the real CLI against a stub server)
+DOCKER_CLI_BODY = '{"Hostname": "", "Domainname": "", "User": "nobody", "AttachStdin": true, "AttachStdout": true, "AttachStderr": true, "Tty": true, "OpenStdin": true, "StdinOnce": true, "Env": ["A=1"], "Cmd": ["sh", "-c", "echo hi"], "Image": "busybox", "Volumes": {}, "WorkingDir": "/w", "Entrypoint": null, "OnBuild": null, "Labels": {}, "HostConfig": {"Binds": ["/h:/c:ro", "vol:/v"], "ContainerIDFile": "", "LogConfig": {"Type": "", "Config": {"max-size": "1m"}}, "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}, "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [0, 0], "CapAdd": ["CAP_NET_ADMIN"], "CapDrop": ["CAP_CHOWN"], "CgroupnsMode": "", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": null, "GroupAdd": ["audio"], "IpcMode": "", "Cgroup": "", "Links": null, "OomScoreAdj": 10, "PidMode": "", "Privileged": false, "PublishAllPorts": false, "ReadonlyRootfs": true, "SecurityOpt": ["no-new-privileges"], "Tmpfs": {"/run": "size=2m"}, "UTSMode": "", "UsernsMode": "", "ShmSize": 134217728, "Sysctls": {"net.ipv4.ip_forward": "1"}, "Isolation": "", "CpuShares": 0, "Memory": 67108864, "NanoCpus": 500000000, "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n2", "CgroupPermissions": "rw"}], "DeviceCgroupRules": null, "DeviceRequests": null, "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": -1, "OomKillDisable": false, "PidsLimit": 50, "Ulimits": [{"Name": "nofile", "Hard": 20, "Soft": 10}], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "Mounts": [{"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576}}], "MaskedPaths": null, "ReadonlyPaths": null, "Init": true}, "NetworkingConfig": {"EndpointsConfig": {"default": {"IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null, "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null}}}}'
+
+
+def test_real_docker_cli_body(rootfs: Path) -> None:
+    import json
+
+    (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
+    (rootfs / "etc/group").write_text("root:x:0:\naudio:x:29:\nnogroup:x:65534:\n")
+    body = json.loads(DOCKER_CLI_BODY)
+    cfg, host = parse_create(body)
+    assert (cfg.tty, cfg.open_stdin, cfg.stdin_once, cfg.user, cfg.working_dir) == (True, True, True, "nobody", "/w")
+    assert [(m.type, m.target) for m in host.mounts] == [("bind", "/c"), ("volume", "/v"), ("tmpfs", "/t"),
+                                                        ("tmpfs", "/run")]
+    assert (host.restart_policy, host.restart_max_retries, host.log_config) == ("on-failure", 3, (("max-size", "1m"),))
+    resolved = tuple(ResolvedMount(m, "/vols/vol/_data" if m.type == "volume" else "") for m in host.mounts)
+    s = spec(rootfs, body, mounts=resolved)
+    p = s["process"]
+    assert p["args"] == ["/sbin/docker-init", "--", "sh", "-c", "echo hi"] and p["terminal"] is True
+    assert p["user"] == {"uid": 65534, "gid": 65534, "additionalGids": [29]} and p["cwd"] == "/w"
+    assert "CAP_NET_ADMIN" in p["capabilities"]["bounding"] and "CAP_CHOWN" not in p["capabilities"]["bounding"]
+    assert p["noNewPrivileges"] is True and p["oomScoreAdj"] == 10
+    assert {"type": "RLIMIT_NOFILE", "hard": 20, "soft": 10} in p["rlimits"]
+    assert "TERM=xterm" in p["env"] and "A=1" in p["env"]
+    r = s["linux"]["resources"]
+    assert r["memory"]["limit"] == 64 << 20 and r["cpu"] == {"period": 100000, "quota": 50000}
+    assert r["pids"] == {"limit": 50}
+    assert {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"} in r["devices"]
+    assert s["linux"]["devices"][0]["path"] == "/dev/n2"
+    assert s["root"]["readonly"] is True and s["linux"]["sysctl"] == {"net.ipv4.ip_forward": "1"}
+    ms = {m["destination"]: m for m in s["mounts"]}
+    assert ms["/dev/shm"]["options"][-1] == f"size={128 << 20}"
+    assert ms["/v"]["source"] == "/vols/vol/_data" and "ro" in ms["/c"]["options"]
+    assert "size=1m" in ms["/t"]["options"] and "size=2m" in ms["/run"]["options"]
