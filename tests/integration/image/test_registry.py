@@ -264,3 +264,17 @@ def test_pull_all_tags(registry: Registry, service: ImageService, tmp_path: Path
             f"{registry.host}/tags/x:a", f"{registry.host}/tags/x:b"]
     finally:
         other.close()
+
+
+def test_failed_mount_reuses_its_upload_session(registry: Registry, service: ImageService, tmp_path: Path) -> None:
+    _import(service, f"{registry.host}/m/two:1", {"y": os.urandom(50_000)})
+    service.tag(f"{registry.host}/m/two:1", f"{registry.host}/m/three:1")  # never pushed: mounts fail
+    msgs = statuses(drain(service.push(f"{registry.host}/m/two:1")))
+    assert "Pushed" in msgs and not any(m.startswith("Mounted") for m in msgs)
+    uploads = list((registry.workdir / "data/docker/registry/v2/repositories/m").rglob("_uploads/*"))
+    assert uploads == []  # every session opened by a failed mount was used or closed
+    other = ImageService(tmp_path / "mnt", service.unpacker.__class__())
+    try:
+        drain(other.pull(f"{registry.host}/m/two:1"))
+    finally:
+        other.close()

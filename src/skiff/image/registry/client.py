@@ -103,6 +103,7 @@ class RegistryClient:
         self._challenge: tuple[str, dict[str, str]] | None = None  # (scheme, params)
         self._tokens: dict[str, Token] = {}
         self._token_lock = asyncio.Lock()
+        self._sessions: dict[tuple[str, str], str] = {}  # (repo, digest) -> upload URL from a failed mount
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -111,6 +112,8 @@ class RegistryClient:
         await self.close()
 
     async def close(self) -> None:
+        if self._sessions:
+            await self.discard_sessions()
         if self._own_session:
             await self._session.close()
 
@@ -326,12 +329,26 @@ class RegistryClient:
                                 params={"mount": str(digest), "from": from_repo}, ok=(201, 202)) as resp:
             mounted = resp.status == 201
             location = resp.headers.get("Location", "")
-        if not mounted and location:  # an upload session was opened instead; close it
-            with contextlib.suppress(Exception):
-                async with self.request("DELETE", await self._abs(location), (scope_for(repo, "pull,push"),),
-                                        ok=(204, 200, 404), absolute=True):
-                    pass
+        if not mounted and location:
+            # The registry opened an upload session instead: keep it for the upload (as Docker does);
+            # close the one a previous candidate left.
+            old = self._sessions.pop((repo, digest), None)
+            self._sessions[(repo, digest)] = await self._abs(location)
+            if old:
+                await self._cancel_upload(repo, old)
         return mounted
+
+    async def _cancel_upload(self, repo: str, location: str) -> None:
+        with contextlib.suppress(Exception):
+            async with self.request("DELETE", location, (scope_for(repo, "pull,push"),), ok=(204, 200, 404),
+                                    absolute=True):
+                pass
+
+    async def discard_sessions(self) -> None:
+        """Close upload sessions opened by failed mounts and never used."""
+        while self._sessions:
+            (repo, _), location = self._sessions.popitem()
+            await self._cancel_upload(repo, location)
 
     async def _abs(self, location: str) -> str:
         return urllib.parse.urljoin(await self.base() + "/", location)
@@ -355,8 +372,10 @@ class RegistryClient:
     async def _upload_once(self, repo: str, digest: Digest, size: int, read: Callable[[int, int], bytes],
                            progress: Callable[[int], None] | None, chunk_size: int,
                            scopes: tuple[str, ...]) -> None:
-        async with self.request("POST", f"/v2/{repo}/blobs/uploads/", scopes, ok=(202,)) as resp:
-            location = await self._abs(resp.headers["Location"])
+        location = self._sessions.pop((repo, digest), "")
+        if not location:
+            async with self.request("POST", f"/v2/{repo}/blobs/uploads/", scopes, ok=(202,)) as resp:
+                location = await self._abs(resp.headers["Location"])
 
         def streamer(start: int, end: int) -> Callable[[], Any]:
             async def gen() -> AsyncIterator[bytes]:
