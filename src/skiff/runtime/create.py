@@ -265,14 +265,14 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
             cgroup_paths=dict(mgr.paths()), config=raw, console_socket=opts.console_socket,
         )
         write_record(state_dir, rec)
-        sync.expect(parent_ch, "hooks")
         if cfg.hooks.prestart or cfg.hooks.create_runtime:
             from skiff.runtime.hooks import run_hooks
 
+            sync.expect(parent_ch, "hooks")
             state = _hook_state(cfg, opts.container_id, init_pid, "created")  # what runtime-tools expects
             run_hooks("prestart", cfg.hooks.prestart, state)
             run_hooks("createRuntime", cfg.hooks.create_runtime, state)
-        sync.send(parent_ch, "go")
+            sync.send(parent_ch, "go")
         sync.expect(parent_ch, "ready")
     except RuntimeError as exc:
         raise InitFailed(f"container init failed: {exc}") from None

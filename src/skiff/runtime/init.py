@@ -194,8 +194,9 @@ def _init(ctx: InitContext) -> None:
     if not devices_early and own_mnt:
         rootfs.create_devices(cfg, in_userns)
         rootfs.dev_symlinks(cfg)
-    sync.send(ctx.sock, "hooks")
-    sync.expect(ctx.sock, "go")  # prestart and createRuntime hooks have run
+    if cfg.hooks.prestart or cfg.hooks.create_runtime:  # no round trip when there is nothing to run
+        sync.send(ctx.sock, "hooks")
+        sync.expect(ctx.sock, "go")  # prestart and createRuntime hooks have run
     run_hooks("createContainer", cfg.hooks.create_container, _state(ctx, "created", host_pid))
     _preload(ctx)
     if not own_mnt:
