@@ -85,6 +85,7 @@ class Monitor:
         self.cgroup_files: list[str] = []
         self.log = LogSink(open_writer(opts.log, opts.log_path))
         self.listener: socket.socket | None = None
+        self.wake_r = -1
 
     @property
     def exit(self) -> ExitStatus | None:
@@ -416,12 +417,14 @@ class Monitor:
                     self.on_client(key.data[1], mask)
 
     def loop(self) -> None:
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_r, False)
-        os.set_blocking(wake_w, False)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", 0))
+        if self.wake_r < 0:
+            self.wake_r, wake_w = os.pipe()
+            os.set_blocking(self.wake_r, False)
+            os.set_blocking(wake_w, False)
+            signal.set_wakeup_fd(wake_w)
+            signal.signal(signal.SIGCHLD, lambda *_: None)
+            self.sel.register(self.wake_r, selectors.EVENT_READ, ("wake", 0))
+        wake_r = self.wake_r
         self.reap()
         while True:
             now = time.monotonic()
@@ -522,8 +525,16 @@ def run(opts: MonitorOptions, ready_fd: int) -> int:
         return 1
     os.write(ready_fd, json.dumps({"pid": m.init.pid, "monitor_pid": os.getpid()}).encode())
     os.close(ready_fd)
-    m.loop()
-    return 0
+    for attempt in range(3):  # a bug must not orphan the container: note it and keep serving
+        try:
+            m.loop()
+            return 0
+        except Exception:
+            import traceback
+            with open(os.path.join(sd, "monitor.log"), "a") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} monitor error "
+                        f"(attempt {attempt + 1}):\n{traceback.format_exc()}")
+    return 1
 
 
 def _starttime(pid: int) -> str:
