@@ -165,6 +165,31 @@ class ContainerNetworking:
         hosts = build_hosts(req.hostname, addresses=addresses, extra_hosts=extra)
         return Attachment(path, network_settings(path, eps), resolv, hosts)
 
+    def settings(self, container_id: str) -> dict[str, Any]:
+        """NetworkSettings as they are now (after connect/disconnect on a running container)."""
+        eps = sorted(self.svc.endpoints_of_container(container_id), key=lambda e: e.ifname)
+        named = [(self.svc.get(e.network_id).name, e) for e in eps]
+        return network_settings(self.netns_path(container_id), named)
+
+    def connect(self, container_id: str, name: str, network: str, endpoint_config: Mapping[str, Any] | None = None,
+                hostname: str = "") -> dict[str, Any]:
+        """``docker network connect`` on a running container; returns its EndpointSettings."""
+        path = self.netns_path(container_id)
+        if not os.path.exists(path):
+            raise InvalidParameter(f"container {name} is not running")
+        ec = dict(endpoint_config or {})
+        ipam = dict(ec.get("IPAMConfig") or {})
+        ep = self.svc.connect(network, ConnectRequest(
+            container_id=container_id, container_name="/" + name.lstrip("/"), netns_path=path,
+            ipv4=str(ipam.get("IPv4Address") or ""), ipv6=str(ipam.get("IPv6Address") or ""),
+            aliases=tuple(str(a) for a in ec.get("Aliases") or ()), mac=str(ec.get("MacAddress") or ""),
+            hostname=hostname))
+        return ep.to_endpoint_settings()
+
+    def disconnect(self, container_id: str, network: str, force: bool = False) -> None:
+        """``docker network disconnect``."""
+        self.svc.disconnect(network, container_id, force=force)
+
     def detach(self, container_id: str) -> None:
         """Release addresses, ports and DNS names, then drop the netns (its links go with it)."""
         self.svc.release_container(container_id, netns_dies=True)

@@ -90,6 +90,12 @@ def test_attach_user_networks_with_static_ip_and_alias(hook: ContainerNetworking
                              capture_output=True, text=True)
         db_ip = hook.svc.endpoints_of_container("2" * 64)[0].ipv4.split("/")[0]
         assert db_ip in out.stdout, out.stdout + out.stderr
+        # network disconnect / connect on the running "db"
+        hook.disconnect(db.container_id, back)
+        assert hook.settings(db.container_id)["Networks"] == {}
+        settings = hook.connect(db.container_id, "db", front, {"Aliases": ["pg"]})
+        assert settings["IPAddress"].startswith("10.243.0.") and settings["Aliases"] == ["pg"]
+        assert list(hook.settings(db.container_id)["Networks"]) == [front]
     finally:
         hook.detach(web.container_id)
         hook.detach(db.container_id)
