@@ -63,7 +63,9 @@ def serve(socket_path: str) -> int:
     sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
     gc.collect()
     gc.freeze()  # children share the preloaded heap instead of copying it on the first collection
-    pending: dict[int, tuple[socket.socket, bytearray]] = {}
+    pending: dict[int, tuple[socket.socket, bytearray, MonitorOptions]] = {}
+    watched: dict[int, tuple[int, MonitorOptions]] = {}  # monitor pid -> (init pid, options)
+    orphans: dict[int, MonitorOptions] = {}  # init pid of a container whose monitor died
     while not stop:
         for key, _ in sel.select(1.0):
             kind, obj = key.data
@@ -91,10 +93,10 @@ def serve(socket_path: str) -> int:
                 except Exception as e:  # a bad request must not take the forker down
                     _reply(conn, {"error": f"forker: {e}"})
                     continue
-                pending[r] = (conn, bytearray())
+                pending[r] = (conn, bytearray(), opts)
                 sel.register(r, selectors.EVENT_READ, ("ready", r))
             elif kind == "ready":
-                conn, buf = pending[obj]
+                conn, buf, opts = pending[obj]
                 chunk = os.read(obj, 65536)
                 if chunk:
                     buf += chunk
@@ -107,13 +109,24 @@ def serve(socket_path: str) -> int:
                 except ValueError:
                     report = {"error": "monitor sent a bad report"}
                 _reply(conn, report)
+                if "monitor_pid" in report:
+                    watched[int(report["monitor_pid"])] = (int(report["pid"]), opts)
             else:
                 try:
                     while os.read(wake_r, 512):
                         pass
                 except BlockingIOError:
                     pass
-        _reap()
+        reaped = _reap()
+        for pid, status in reaped:  # monitors first: their container may be in the same batch
+            if pid in watched:
+                init_pid, o = watched.pop(pid)
+                if os.WIFSIGNALED(status) and (os.path.exists(f"/proc/{init_pid}")
+                                               or any(p == init_pid for p, _ in reaped)):
+                    orphans[init_pid] = o  # the monitor was killed: its container is now ours
+        for pid, status in reaped:
+            if pid in orphans:
+                _record_orphan_exit(orphans.pop(pid), pid, status)
     listener.close()
     try:
         os.unlink(socket_path)
@@ -132,14 +145,34 @@ def _reply(conn: socket.socket, obj: dict[str, object]) -> None:
     conn.close()
 
 
-def _reap() -> None:
+def _reap() -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return out
         if pid == 0:
-            return
+            return out
+        out.append((pid, status))
+
+
+def _record_orphan_exit(opts: MonitorOptions, pid: int, status: int) -> None:
+    """A container outlived its (killed) monitor and has now exited: leave its exit record and delete it."""
+    from skiff.monitor.protocol import EXIT_FILE, ExitStatus, write_json_atomic
+    from skiff.monitor.stdio import run_runtime
+
+    code = os.waitstatus_to_exitcode(status)
+    sig = -code if code < 0 else 0
+    st = ExitStatus(exit_code=128 + sig if sig else code, signal=sig, pid=pid, finished_at_ns=time.time_ns(),
+                    error="monitor died; exit recorded by the forker")
+    path = os.path.join(opts.state_dir, EXIT_FILE)
+    try:
+        if not os.path.exists(path):
+            write_json_atomic(path, st.to_dict())
+    except OSError:
+        pass
+    run_runtime([opts.runtime, *opts.runtime_args, "delete", "--force", opts.container_id])
 
 
 class ForkerClient:

@@ -85,3 +85,23 @@ def test_forker_reports_errors_and_async(tmp_path: Path, make_bundle: Callable[.
                           runtime_args=("--root", str(runc_root)), log_path=str(state / "c.log"), start=True)
     h = asyncio.run(ForkerClient(sock).aspawn(opts))
     assert MonitorClient(h.socket_path).wait(timeout=20).exit_code == 0
+
+
+def test_forker_records_exit_when_a_monitor_is_killed(tmp_path: Path, make_bundle: Callable[..., Path],
+                                                      runc_root: Path, forker: tuple[str, int]) -> None:
+    sock, _ = forker
+    bundle = make_bundle(["sleep", "60"])
+    cid = new_id()
+    state = tmp_path / "state" / cid
+    h = ForkerClient(sock).spawn(MonitorOptions(container_id=cid, bundle=str(bundle), state_dir=str(state),
+                                                runtime=RUNC, runtime_args=("--root", str(runc_root)),
+                                                log_path=str(state / "c.log"), start=True))
+    os.kill(h.monitor_pid, signal.SIGKILL)  # the monitor dies; the container runs on, adopted by the forker
+    time.sleep(0.3)
+    assert os.path.exists(f"/proc/{h.init_pid}")
+    os.kill(h.init_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (state / "exit.json").exists():
+        time.sleep(0.05)
+    st = MonitorClient(h.socket_path).wait()  # the socket is stale: falls back to exit.json
+    assert (st.exit_code, st.signal) == (137, 9) and "forker" in st.error
