@@ -31,9 +31,10 @@ How the engine drives a container (``docker run``):
 4. exit: ``await wait()`` -> ``ExitStatus(exit_code (128+n for signals), signal, oom_killed,
    started_at_ns, finished_at_ns)``; the monitor has already run ``<runtime> delete``.
 5. daemon restart: ``find_monitors(exec_root/"containers")`` -> ``MonitorInfo(alive, exit, options)``
-   per container: reconnect with ``MonitorClient(info.socket_path)`` if alive, else use ``info.exit``
-   (a monitor killed -9 leaves no exit record: treat the container as dead with exit 137 after
-   checking ``<runtime> state``).
+   per container: reconnect with ``MonitorClient(info.socket_path)`` if alive, else use ``info.exit``.
+   If a monitor is killed -9 its container runs on, adopted by the forker, which writes ``exit.json``
+   (``error`` says so) and deletes it when it ends; while it runs nobody holds its stdio.
+   Without a live monitor and without ``exit.json`` (the forker died too), ask ``<runtime> state``.
 6. logs: ``LogFile(path, driver).entries(tail, since_ns, until_ns)`` then ``.follower().poll()``
    until the container has exited; ``format_time(ns, fixed=True)`` for ``--timestamps``.
 
