@@ -9,14 +9,17 @@ removed from the context when .dockerignore names them.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from skiff.build.dockerignore import IgnoreMatcher, go_clean, read_ignore_file
 from skiff.errors import InvalidParameter, NotFound
@@ -36,6 +39,7 @@ class BuildContext:
     dockerfile_name: str  # relative to root, slash-separated
     dockerfile: bytes  # read before .dockerignore may remove it from the context
     owned: bool = True  # remove root on close()
+    sums: Mapping[str, str] = field(default_factory=dict)  # tarsum v1 per entry (tar contexts only)
 
     def close(self) -> None:
         if self.owned:
@@ -77,10 +81,28 @@ def _peek(stream: IO[bytes], n: int) -> bytes:
     return b""
 
 
-def untar(stream: IO[bytes], dest: Path, *, owners: bool = False) -> None:
+def tarsum_v1_header(m: tarfile.TarInfo) -> bytes:
+    """The header part of Docker's tarsum v1 file sum (what dockerd hashes for COPY's history)."""
+    name = m.name + "/" if m.isdir() and not m.name.endswith("/") else m.name
+    typeflag = m.type.decode("latin-1") if m.type != tarfile.AREGTYPE else "0"
+    fields = [
+        ("name", name), ("mode", str(m.mode)), ("uid", str(m.uid)), ("gid", str(m.gid)),
+        ("size", str(m.size)), ("typeflag", typeflag), ("linkname", m.linkname),
+        ("uname", m.uname), ("gname", m.gname), ("devmajor", str(m.devmajor)), ("devminor", str(m.devminor)),
+    ]  # fmt: skip
+    xattrs = sorted(
+        (k.removeprefix("SCHILY.xattr."), v)
+        for k, v in m.pax_headers.items()
+        if k.startswith("SCHILY.xattr.")
+    )
+    return "".join(k + v for k, v in (*fields, *xattrs)).encode("utf-8", "surrogateescape")
+
+
+def untar(stream: IO[bytes], dest: Path, *, owners: bool = False, sums: dict[str, str] | None = None) -> None:
     """Unpack a (possibly compressed) tar stream into ``dest``, refusing any escape.
 
-    ``owners`` keeps the archive's uid/gid (ADD of a local archive does; a context does not)."""
+    ``owners`` keeps the archive's uid/gid (ADD of a local archive does; a context does not).
+    ``sums`` receives Docker's tarsum v1 of every entry, keyed by its cleaned relative path."""
     if not hasattr(stream, "peek"):
         stream = io.BufferedReader(_Prefixed(b"", stream))
     stream = _decompressed(stream)
@@ -88,7 +110,13 @@ def untar(stream: IO[bytes], dest: Path, *, owners: bool = False) -> None:
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for member in tar:
-                _extract_member(tar, member, dest)
+                h = None
+                if sums is not None:
+                    h = hashlib.sha256(tarsum_v1_header(member))
+                _extract_member(tar, member, dest, h)
+                if h is not None and sums is not None:
+                    key = posixpath.normpath("/" + member.name).lstrip("/") or "."
+                    sums[key] = h.hexdigest()
                 if owners and os.geteuid() == 0:
                     target = _safe_target(dest, member.name)
                     if target != dest and os.path.lexists(target):
@@ -108,7 +136,7 @@ def _safe_target(dest: Path, name: str) -> Path:
     return parent / target.name
 
 
-def _extract_member(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: Path) -> None:
+def _extract_member(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: Path, h: Any = None) -> None:
     rel = go_clean(m.name)
     if rel.startswith("../") or rel == "..":
         raise ContextError(f'"{m.name}" is outside of "{dest}"')
@@ -127,7 +155,12 @@ def _extract_member(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: Path) -> Non
         src = tar.extractfile(m)
         assert src is not None
         with open(target, "wb") as f:
-            shutil.copyfileobj(src, f, 1 << 20)
+            if h is None:
+                shutil.copyfileobj(src, f, 1 << 20)
+            else:
+                while chunk := src.read(1 << 20):
+                    h.update(chunk)
+                    f.write(chunk)
         os.chmod(target, mode)
         os.utime(target, (m.mtime, m.mtime))
     elif m.issym():
@@ -195,15 +228,16 @@ def extract_context(
         else:
             stream = io.BufferedReader(_Prefixed(head, stream))
     root = Path(tempfile.mkdtemp(prefix="skiff-build-", dir=tmp_root))
+    sums: dict[str, str] = {}
     try:
-        untar(stream, root)
+        untar(stream, root, sums=sums)
         path, rel = _locate_dockerfile(root.resolve(), dockerfile)
         data = path.read_bytes()
         _remove_ignored_build_files(root.resolve(), rel)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return BuildContext(root.resolve(), rel, data)
+    return BuildContext(root.resolve(), rel, data, sums=sums)
 
 
 def open_context_dir(root: str | os.PathLike[str], dockerfile: str = "Dockerfile") -> BuildContext:

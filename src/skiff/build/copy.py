@@ -7,7 +7,10 @@
 - Everything copied is owned by 0:0 unless ``--chown`` (names looked up in the image's
   /etc/passwd and /etc/group); ``--chmod`` sets the mode; new parent dirs are 0755.
 - ADD unpacks local tar archives (plain, gzip, bzip2, xz) into ``dest``.
-- The content hash (not mtimes) of the sources names them in the history line and the cache key.
+- The content hash (not mtimes) of the sources names them in the history line and the cache key:
+  dockerd's own hashes when it can be reproduced (tarsum v1 of the context tar's entries,
+  ``context_hash``; the lazy-source sum for ``--from`` rootfs files, ``image_hash``), so history
+  lines are byte-identical to the classic builder's; a plain content hash otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import posixpath
 import re
 import shutil
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,8 @@ __all__ = [
     "Owner",
     "copy_source",
     "find_sources",
+    "context_hash",
+    "image_hash",
     "hash_sources",
     "is_archive",
     "resolve_owner",
@@ -212,6 +218,87 @@ def hash_source(src: Source, excludes: IgnoreMatcher | None = None) -> str:
                     f"{os.path.normpath(os.path.join(rel_dir, d))}/\0{os.lstat(full).st_mode:o}\0".encode()
                 )
     return "dir:" + h.hexdigest()
+
+
+def context_hash(root: Path, src: Source, sums: Mapping[str, str]) -> str:
+    """dockerd's hash for a context source: the tarsum v1 of the file as the client sent it, or
+    for a directory ``dir:`` + sha256 of the sorted sums of everything under it (copier.go)."""
+
+    def hash_of(rel: str) -> str:
+        followed = scoped_path(root, rel)
+        key = os.path.relpath(followed, root).replace(os.sep, "/")
+        return sums.get(key, rel)
+
+    top = os.path.relpath(src.path, root).replace(os.sep, "/")
+    if not src.path.is_dir():
+        return "file:" + sums.get(top, src.rel)
+    subfiles = []
+    for dirpath, dirnames, filenames in os.walk(src.path):
+        for name in [*dirnames, *filenames]:
+            subfiles.append(hash_of(os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")))
+    if top != ".":
+        subfiles.append(hash_of(top))
+    subfiles.sort()
+    return "dir:" + hashlib.sha256(",".join(subfiles).encode()).hexdigest()
+
+
+def _uname(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+def _gname(gid: int) -> str:
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return ""
+
+
+def _lazy_sum(path: Path, rel: str) -> str:
+    """dockerd's lazySource sum for a file of an image or stage (NewFileHash): a tarsum v1 header
+    from the file's stat (full st_mode, names looked up on this host), then the content."""
+    st = os.lstat(path)
+    kind = stat.S_IFMT(st.st_mode)
+    typeflag = {stat.S_IFREG: "0", stat.S_IFDIR: "5", stat.S_IFLNK: "2"}.get(kind, "0")
+    link = os.readlink(path) if kind == stat.S_IFLNK else ""
+    size = st.st_size if kind == stat.S_IFREG else 0
+    name = rel + "/" if kind == stat.S_IFDIR and not rel.endswith("/") else rel
+    header = (
+        f"name{name}mode{st.st_mode}uid{st.st_uid}gid{st.st_gid}size{size}typeflag{typeflag}linkname{link}"
+        f"uname{_uname(st.st_uid)}gname{_gname(st.st_gid)}devmajor0devminor0"
+    )
+    h = hashlib.sha256(header.encode("utf-8", "surrogateescape"))
+    if kind == stat.S_IFREG and size:
+        _hash_file(h, path)
+    return h.hexdigest()
+
+
+def image_hash(root: Path, src: Source) -> str:
+    """dockerd's hash for a ``COPY --from`` source (an image's or a stage's rootfs)."""
+
+    def sum_of(p: Path) -> str:
+        followed = scoped_path(root, os.path.relpath(p, root))
+        return _lazy_sum(followed, os.path.relpath(followed, root).replace(os.sep, "/"))
+
+    if not src.path.is_dir():
+        return "file:" + sum_of(src.path)
+    subfiles = []
+    for dirpath, dirnames, filenames in os.walk(src.path):
+        for name in [*dirnames, *filenames]:
+            try:
+                subfiles.append(sum_of(Path(dirpath) / name))
+            except OSError:
+                continue
+    if src.path != root:
+        subfiles.append(sum_of(src.path))
+    subfiles.sort()
+    return "dir:" + hashlib.sha256(",".join(subfiles).encode()).hexdigest()
 
 
 def hash_sources(hashes: list[str]) -> str:

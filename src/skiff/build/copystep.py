@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 from skiff.build.copy import (
     Owner,
     Source,
+    context_hash,
     copy_source,
     find_sources,
     hash_source,
     hash_sources,
+    image_hash,
     parse_chmod,
     resolve_owner,
     write_file,
@@ -119,8 +121,17 @@ def _copy_step(runner: StepRunner, inst: CopyInstruction | AddInstruction, name:
             found_all = find_sources(src_root, s, excludes)
         except SkiffError as e:
             raise _prefixed(name, e) from None
+        sums = runner.r.context.sums if src_root == runner.context_root else {}
         for found in found_all:
-            items.append((hash_source(found, excludes), found, None, "", None))
+            if excludes:  # BuildKit-only flag: no classic hash to match
+                h = hash_source(found, excludes)
+            elif from_id:
+                h = image_hash(src_root, found)
+            elif sums:
+                h = context_hash(src_root, found, sums)
+            else:
+                h = hash_source(found, excludes)
+            items.append((h, found, None, "", None))
     for c in inst.contents:
         data = c.data.encode()
         items.append(("file:" + hashlib.sha256(data).hexdigest(), None, None, c.path, None))

@@ -1,14 +1,15 @@
 """The same Dockerfile through dockerd's classic builder and through skiff.build: same image.
 
-Compares the image config (``docker image inspect`` Config), the history lines and the step
-lines of the stream. Known, deliberate differences are normalized: COPY content hashes (Docker's
-tarsum-style hash vs Skiff's sha256 of content and modes), ``Config.Image`` (the legacy parent
-field), the HealthConfig's StartInterval (absent before Docker 25; Skiff writes Docker 28's form)
-and dockerd 20.10's "Removing intermediate container" line (28 writes " ---> Removed ...").
+Compares the image config (``docker image inspect`` Config), the history lines byte for byte
+(COPY's ``file:``/``dir:`` tarsum hashes included) and the step lines of the stream. Known,
+deliberate differences are normalized: ``Config.Image`` (the legacy parent field), the
+HealthConfig's StartInterval (absent before Docker 25; Skiff writes Docker 28's form) and
+dockerd 20.10's "Removing intermediate container" line (28 writes " ---> Removed ...").
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -21,7 +22,8 @@ import pytest
 
 from skiff.build.builder import Builder, BuildOptions
 from skiff.build.cache import MemoryCacheStore
-from skiff.build.context import open_context_dir
+from skiff.build.context import BuildContext, extract_context
+from skiff.build.dockerignore import write_build_context
 from skiff.oci.image_spec import ContainerConfig
 from tests.integration.build.dir_backend import DirBackend
 from tests.integration.build.dockerd import Dockerd
@@ -56,10 +58,17 @@ CMD ["--serve"]
 """
 
 
+def sent_context(ctx: Path) -> BuildContext:
+    """The context as the docker CLI sends it and dockerd receives it."""
+    buf = io.BytesIO()
+    name = write_build_context(ctx, buf, ctx / "Dockerfile")
+    buf.seek(0)
+    return extract_context(buf, name)
+
+
 def normalize_history(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
-        line = re.sub(r"(file|dir|multi):[0-9a-f]{64}", r"\1:<hash>", line)
         line = re.sub(r'("\d[^"]*") ("\d[^"]*") ("\d[^"]*") ("\d[^"]*") (\'.*?\')}$', r"\1 \2 \3 \5}", line)
         out.append(line)
     return out
@@ -101,7 +110,7 @@ def test_same_config_history_and_steps_as_dockerd(
     backend.add_base("busybox", busybox_rootfs_cache, ContainerConfig())  # as `docker import` makes it
     messages: list[Any] = []
     result = Builder(backend, MemoryCacheStore()).build(
-        open_context_dir(context),
+        sent_context(context),
         BuildOptions(build_args={"B": "2", "UNUSED": "1"}, tags=("cmp",)),
         messages.append,
     )
@@ -162,7 +171,7 @@ def test_same_error_messages_as_dockerd(
     backend = DirBackend(tmp_path / "skiff")
     backend.add_base("busybox", busybox_rootfs_cache, ContainerConfig())
     with pytest.raises(Exception) as e:
-        Builder(backend, MemoryCacheStore()).build(open_context_dir(ctx), BuildOptions(), lambda m: None)
+        Builder(backend, MemoryCacheStore()).build(sent_context(ctx), BuildOptions(), lambda m: None)
     ours = str(e.value)
     # dockerd 20.10 predates two wording changes Skiff follows (Docker 28 / BuildKit's parser):
     docker_error = docker_error.replace("dockerfile parse error line", "dockerfile parse error on line")
@@ -184,7 +193,7 @@ def _skiff_image(
 ) -> tuple[dict[str, Any], list[str], str]:
     messages: list[Any] = []
     res = Builder(backend, MemoryCacheStore()).build(
-        open_context_dir(ctx), BuildOptions(build_args=build_args, tags=(tag,)), messages.append
+        sent_context(ctx), BuildOptions(build_args=build_args, tags=(tag,)), messages.append
     )
     image = backend.images[res.image_id].config
     backend.names[tag.split(":")[0]] = res.image_id
