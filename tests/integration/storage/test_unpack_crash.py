@@ -43,15 +43,14 @@ def test_kill9_during_unpack(snapshotter_kind: str, tmp_path: Path, big_layer: t
                              delay: float) -> None:
     blob, diff_id = big_layer
     root = tmp_path / "root"
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, snapshotter_kind, str(root), str(blob), diff_id],
-                            stdout=subprocess.PIPE, cwd=Path(__file__).parents[3])
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"start"
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    with subprocess.Popen([sys.executable, "-c", SCRIPT, snapshotter_kind, str(root), str(blob), diff_id],
+                          stdout=subprocess.PIPE, cwd=Path(__file__).parents[3]) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == b"start"
+            time.sleep(delay)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
     sn = KINDS[snapshotter_kind](root)
     try:
         names = {i.name for i in sn.walk()}
