@@ -320,3 +320,13 @@ def test_explicit_dir_replaces_a_lower_symlink(snapshotter: DirSnapshotter, moun
     with mounter.mounted(snapshotter.view("v", top)) as root:
         assert not (root / "bin").is_symlink() and os.listdir(root / "bin") == ["app"]
         assert (root / "usr/bin/sh").exists()
+
+
+def test_concurrent_unpacks_of_one_image_share_the_layers(snapshotter: DirSnapshotter) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    srcs = [source(LAYER1), source(LAYER2), source(LAYER3)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: unpack_layers(snapshotter, srcs), range(3)))
+    assert len({tuple(u.chain_id for u in r) for r in results}) == 1
+    assert sorted(i.name for i in snapshotter.walk()) == sorted(u.chain_id for u in results[0])
+    assert len(os.listdir(snapshotter.root / "snapshots")) == 3
