@@ -1,0 +1,198 @@
+"""docker exec: exec records (in memory, as dockerd keeps them) and running them through the monitor.
+
+State machine: created --start--> running --exit--> exited; a second start is a Conflict.
+The process is the container's (``exec_process`` over the bundle's config.json) with the exec's
+overrides; the monitor runs ``<runtime> exec`` and streams its output on the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from skiff.engine.containers.io import ClientStream, parse_detach_keys, relay
+from skiff.engine.containers.spec import exec_process
+from skiff.errors import Conflict, InvalidParameter, NotFound
+from skiff.monitor.aclient import AsyncMonitorClient
+
+if TYPE_CHECKING:
+    from skiff.engine.containers.service import ContainerService
+
+__all__ = ["ExecManager", "ExecRecord", "NoSuchExec"]
+
+
+class NoSuchExec(NotFound):
+    def __init__(self, eid: str) -> None:
+        super().__init__(f"No such exec instance: {eid}")
+
+
+@dataclass
+class ExecRecord:
+    id: str
+    container_id: str
+    cmd: list[str]
+    env: list[str] = field(default_factory=list)
+    user: str = ""
+    working_dir: str = ""
+    tty: bool = False
+    privileged: bool = False
+    attach_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    detach_keys: str = ""
+    console_size: tuple[int, int] = (0, 0)
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ExecManager:
+    def __init__(self, svc: ContainerService) -> None:
+        self.svc = svc
+        self.execs: dict[str, ExecRecord] = {}
+
+    def create(self, ref: str, body: dict[str, Any]) -> str:
+        rec = self.svc.get(ref)
+        if rec.status == "paused":
+            raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
+        if not rec.running:
+            raise Conflict(f"container {rec.id} is not running")
+        cmd = body.get("Cmd") or []
+        if isinstance(cmd, str):
+            cmd = [cmd]
+        if not cmd:
+            raise InvalidParameter("No exec command specified")
+        if body.get("DetachKeys"):
+            parse_detach_keys(str(body["DetachKeys"]))
+        cs = body.get("ConsoleSize") or (0, 0)
+        eid = secrets.token_hex(32)
+        e = ExecRecord(id=eid, container_id=rec.id, cmd=[str(c) for c in cmd], env=list(body.get("Env") or []),
+                       user=str(body.get("User") or ""), working_dir=str(body.get("WorkingDir") or ""),
+                       tty=bool(body.get("Tty")), privileged=bool(body.get("Privileged")),
+                       attach_stdin=bool(body.get("AttachStdin")), attach_stdout=bool(body.get("AttachStdout")),
+                       attach_stderr=bool(body.get("AttachStderr")), detach_keys=str(body.get("DetachKeys") or ""),
+                       console_size=(int(cs[0] or 0), int(cs[1] or 0)))
+        self.execs[eid] = e
+        rec.exec_ids.append(eid)
+        self.svc.publish(rec, "exec_create: " + " ".join(e.cmd), execID=eid)
+        return eid
+
+    def get(self, eid: str) -> ExecRecord:
+        e = self.execs.get(eid)
+        if e is None:
+            raise NoSuchExec(eid)
+        return e
+
+    def _process(self, e: ExecRecord) -> dict[str, Any]:
+        bundle = self.svc.rootfs_of(e.container_id).parent
+        with open(bundle / "config.json") as f:
+            spec = json.load(f)
+        return exec_process(spec, e.cmd, env=e.env, user=e.user, working_dir=e.working_dir, tty=e.tty,
+                            privileged=e.privileged, rootfs=str(self.svc.rootfs_of(e.container_id)))
+
+    async def start(self, eid: str, client: ClientStream | None, *, detach: bool, tty: bool | None = None,
+                    console_size: tuple[int, int] | None = None) -> None:
+        e = self.get(eid)
+        if e.started:
+            raise Conflict(f"Error: Exec command {eid} has already run" if not e.running
+                           else f"Error: Exec command {eid} is already running")
+        rec = self.svc.get(e.container_id)
+        if rec.status == "paused":
+            raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
+        if not rec.running:
+            raise Conflict(f"container {rec.id} is not running")
+        if tty is not None and tty != e.tty and not e.tty:
+            e.tty = tty
+        e.started = True
+        proc = await asyncio.to_thread(self._process, e)
+        mon = AsyncMonitorClient(str(self.svc.state_dir(rec.id) / "monitor.sock"))
+        try:
+            att = await mon.exec(eid, proc, stdin=e.attach_stdin and not detach, detach=detach,
+                                 console_size=console_size or e.console_size)
+        except Exception as exc:
+            e.exit_code = 126 if "permission denied" in str(exc).lower() else 127 if (
+                "not found" in str(exc).lower() or "no such file" in str(exc).lower()) else 126
+            e.done.set()
+            msg = getattr(exc, "message", str(exc))
+            raise Conflict(f"OCI runtime exec failed: {msg}: unknown") from None
+        e.pid = att.pid
+        e.running = True
+        self.svc.publish(rec, "exec_start: " + " ".join(e.cmd), execID=eid)
+        if detach:
+            await att.close()
+            asyncio.get_running_loop().create_task(self._watch_detached(e))
+            return
+        try:
+            assert client is not None
+            await relay(att, client, stdin=e.attach_stdin, detach_keys=parse_detach_keys(e.detach_keys))
+        finally:
+            self._finish(e, att.exit.exit_code if att.exit is not None else None)
+
+    def _finish(self, e: ExecRecord, code: int | None) -> None:
+        if code is None:
+            code = self._exit_file(e)
+        e.running = False
+        e.exit_code = code if code is not None else 137
+        e.done.set()
+        rec = self.svc._cache.get(e.container_id)
+        if rec is not None:
+            self.svc.publish(rec, "exec_die", execID=e.id, exitCode=str(e.exit_code))
+
+    def _exit_file(self, e: ExecRecord) -> int | None:
+        p = self.svc.state_dir(e.container_id) / f"exec-{e.id}.exit.json"
+        try:
+            with open(p) as f:
+                return int(json.load(f).get("exit_code", 0))
+        except (OSError, ValueError):
+            return None
+
+    async def _watch_detached(self, e: ExecRecord) -> None:
+        while True:
+            code = self._exit_file(e)
+            if code is not None:
+                self._finish(e, code)
+                return
+            rec = self.svc._cache.get(e.container_id)
+            if rec is None or not rec.running:
+                self._finish(e, None)
+                return
+            if e.pid and not os.path.exists(f"/proc/{e.pid}"):
+                await asyncio.sleep(0.2)
+                self._finish(e, self._exit_file(e))
+                return
+            await asyncio.sleep(0.2)
+
+    async def resize(self, eid: str, h: int, w: int) -> None:
+        e = self.get(eid)
+        if not e.running:
+            # the CLI resizes right after start; a fast exec may be gone already
+            return
+        mon = AsyncMonitorClient(str(self.svc.state_dir(e.container_id) / "monitor.sock"))
+        with contextlib.suppress(Exception):
+            await mon.resize(h, w, exec_id=eid)
+
+    def inspect(self, eid: str) -> dict[str, Any]:
+        e = self.get(eid)
+        if e.running and e.exit_code is None:
+            code = self._exit_file(e)
+            if code is not None:
+                self._finish(e, code)
+        return {
+            "ID": e.id, "Running": e.running, "ExitCode": e.exit_code or 0, "ProcessConfig": {
+                "tty": e.tty, "entrypoint": e.cmd[0], "arguments": e.cmd[1:], "privileged": e.privileged,
+                "user": e.user, "workingDir": e.working_dir},
+            "OpenStdin": e.attach_stdin, "OpenStderr": e.attach_stderr, "OpenStdout": e.attach_stdout,
+            "CanRemove": not e.running and e.started, "ContainerID": e.container_id,
+            "DetachKeys": e.detach_keys, "Pid": e.pid if e.running else 0,
+        }
+
+    def forget_container(self, cid: str) -> None:
+        for eid in [k for k, v in self.execs.items() if v.container_id == cid]:
+            del self.execs[eid]

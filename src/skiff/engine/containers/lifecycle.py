@@ -1,0 +1,743 @@
+"""The container lifecycle: start, stop, kill, wait, restart (policies), pause, update, reconcile.
+
+Mixed into :class:`skiff.engine.containers.service.ContainerService`. A running container is one
+monitor process (skiff.monitor) spawned by the resident forker; the daemon keeps one watcher task per
+container that waits for the monitor's exit record and then runs :meth:`_on_exit` (record, events,
+waiters, restart policy, AutoRemove). After a daemon restart :meth:`reconcile` finds the monitors
+again (``find_monitors``) and re-creates the watchers; a container that ended meanwhile gets its
+recorded exit status (137 if its monitor was killed too).
+
+Restart policy back-off is Docker's: 100 ms doubling up to 1 minute, reset once the container ran
+for 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal as _signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skiff.engine.containers.record import ContainerRecord, HealthState
+from skiff.engine.containers.seams import NetworkRequest
+from skiff.engine.containers.spec import ResolvedMount, SpecContext, build_spec, parse_create
+from skiff.errors import Conflict, InvalidParameter, NotModified, SkiffError, System
+from skiff.monitor.aclient import AsyncMonitorClient
+from skiff.monitor.client import MonitorGone
+from skiff.monitor.forker import ForkerClient, start_forker
+from skiff.monitor.protocol import ExitStatus, LogConfig, MonitorOptions
+from skiff.monitor.spawn import MonitorStartError, find_monitors
+from skiff.storage import mount_all, unmount_all
+
+if TYPE_CHECKING:
+    from skiff.engine.containers.service import ContainerService
+
+__all__ = ["Lifecycle", "parse_signal", "StartError"]
+
+log = logging.getLogger("skiff.containers")
+
+BACKOFF_START = 0.1
+BACKOFF_MAX = 60.0
+BACKOFF_RESET_AFTER = 10.0
+
+
+class StartError(System):
+    """The runtime refused to start the container (message as the docker CLI expects it)."""
+
+
+class StartCommandError(InvalidParameter):
+    """The command is missing or not executable (moby answers 400; the CLI exits 127/126)."""
+
+
+def _start_error(msg: str) -> SkiffError:
+    text = _runtime_message(msg)
+    low = text.lower()
+    if "executable file not found" in low or "no such file or directory" in low or "permission denied" in low:
+        return StartCommandError(text)
+    return StartError(text)
+
+
+class NotRunning(Conflict):
+    pass
+
+
+def parse_signal(value: str | int | None, default: int = _signal.SIGKILL) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, int):
+        return value
+    v = value.strip().upper()
+    if v.isdigit():
+        n = int(v)
+        if n <= 0 or n > 64:
+            raise InvalidParameter(f"Invalid signal: {value}")
+        return n
+    v = v.removeprefix("SIG")
+    if v.startswith("RTMIN+"):
+        return int(_signal.SIGRTMIN) + int(v[6:])
+    try:
+        return int(getattr(_signal, "SIG" + v))
+    except AttributeError:
+        raise InvalidParameter(f"Invalid signal: {value}") from None
+
+
+def _runtime_path(name: str, runtimes: dict[str, str]) -> str:
+    path = runtimes.get(name, name)
+    if os.path.isabs(path):
+        return path
+    local = os.path.join(os.path.dirname(sys.executable), path)
+    if os.path.exists(local):
+        return local
+    return shutil.which(path) or path
+
+
+class Lifecycle:
+    """See the module docstring. Requires the attributes ContainerService sets."""
+
+    def _start_health(self, rec: ContainerRecord) -> None:  # Health overrides it
+        return None
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._exit_waiters: dict[str, list[asyncio.Future[ContainerRecord]]] = {}
+        self._remove_waiters: dict[str, list[asyncio.Future[ContainerRecord]]] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._restart_timers: dict[str, asyncio.TimerHandle | asyncio.Task[None]] = {}
+        self._backoff: dict[str, float] = {}
+        self._pending_attach: dict[str, list[Callable[[str], Awaitable[None]]]] = {}
+        self._health_tasks: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
+
+    # helpers typed against the service
+    @property
+    def _svc(self) -> ContainerService:
+        return self  # type: ignore[return-value]
+
+    def lock(self, cid: str) -> asyncio.Lock:
+        lk = self._locks.get(cid)
+        if lk is None:
+            lk = self._locks[cid] = asyncio.Lock()
+        return lk
+
+    @property
+    def forker_socket(self) -> str:
+        return str(self._svc.config.exec_root / "forker.sock")
+
+    def runtime_of(self, rec: ContainerRecord) -> tuple[str, tuple[str, ...]]:
+        cfg = self._svc.config
+        name = rec.runtime or cfg.default_runtime
+        path = _runtime_path(name, dict(cfg.runtimes))
+        root = cfg.exec_root / "runtime" / name
+        return path, ("--root", str(root))
+
+    def state_dir(self, cid: str) -> Path:
+        return self._svc.state_root / cid
+
+    def monitor(self, rec: ContainerRecord) -> AsyncMonitorClient:
+        return AsyncMonitorClient(str(self.state_dir(rec.id) / "monitor.sock"))
+
+    # ---- daemon start / stop -------------------------------------------------------------------
+    async def reconcile(self) -> None:
+        """Start (or find) the forker, then match records with the monitors that still run."""
+        await asyncio.to_thread(start_forker, self.forker_socket)
+        svc = self._svc
+        infos = {i.container_id: i for i in await asyncio.to_thread(find_monitors, str(svc.state_root))}
+        for rec in svc.records():
+            if rec.status == "removing":
+                await svc.destroy(rec)
+                continue
+            if rec.status not in ("running", "paused", "restarting"):
+                if self._policy_restarts_on_boot(rec):
+                    self._schedule_restart(rec, 0.0)
+                continue
+            info = infos.get(rec.id)
+            if info is not None and info.alive:
+                self._watch(rec)
+                self._start_health(rec)
+                continue
+            st = info.exit if info is not None else None
+            if st is None:
+                st = ExitStatus(exit_code=137, signal=9, finished_at_ns=time.time_ns())
+            await self._on_exit(rec.id, st, boot=True)
+
+    def _policy_restarts_on_boot(self, rec: ContainerRecord) -> bool:
+        pol = (rec.host_config.get("RestartPolicy") or {}).get("Name") or "no"
+        if pol == "always":
+            return rec.has_been_started and not rec.manually_stopped
+        if pol == "unless-stopped":
+            return rec.has_been_started and not rec.manually_stopped
+        return False
+
+    async def close(self) -> None:
+        """Daemon shutdown: containers keep running (live restore); only our tasks end."""
+        self._closing = True
+        for t in list(self._watchers.values()) + list(self._health_tasks.values()):
+            t.cancel()
+        for h in list(self._restart_timers.values()):
+            h.cancel()
+        for t in list(self._watchers.values()):
+            with contextlib.suppress(BaseException):
+                await t
+
+    # ---- start ---------------------------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        svc = self._svc
+        rec = svc.get(ref)
+        async with self.lock(rec.id):
+            rec = svc.get(rec.id)
+            if rec.status in ("running", "paused"):
+                raise NotModified("container already started")
+            if rec.status in ("removing", "dead"):
+                raise Conflict(f"cannot start a {'dead' if rec.status == 'dead' else 'removed'} container")
+            self.cancel_restart(rec.id)
+            rec.manually_stopped = False
+            await self._start(rec)
+
+    def add_pending_attach(self, cid: str, connect: Callable[[str], Awaitable[None]]) -> Callable[[], None]:
+        """Run ``connect(monitor_socket)`` right before the next start of ``cid``; returns an undo."""
+        lst = self._pending_attach.setdefault(cid, [])
+        lst.append(connect)
+
+        def undo() -> None:
+            with contextlib.suppress(ValueError):
+                lst.remove(connect)
+        return undo
+
+    async def _start(self, rec: ContainerRecord) -> None:
+        svc = self._svc
+        cfg, host = parse_create({**rec.config, "HostConfig": rec.host_config})
+        rootfs = svc.rootfs_of(rec.id)
+        bundle = rootfs.parent
+        mounts = svc.snapshotter.mounts(rec.snapshot_key)
+
+        def prep() -> None:
+            rootfs.mkdir(parents=True, exist_ok=True)
+            if not os.path.ismount(rootfs):
+                mount_all(mounts, str(rootfs))
+        await asyncio.to_thread(prep)
+        try:
+            resolved = await asyncio.to_thread(self._resolve_mounts, rec, host)
+            netns = ""
+            mode = host.network_mode or "bridge"
+            if mode not in ("none", "host") and not mode.startswith("container:"):
+                netns = await self._attach_network(rec, cfg, host)
+            paths = svc.etc_paths(rec)
+            init_default = bool(svc.config.get("init"))
+            if host.init is None and init_default:
+                host = _replace_init(host)
+            parent = host.cgroup_parent or str(svc.config.get("cgroup-parent") or "") or "/skiff"
+            ctx = SpecContext(container_id=rec.id, rootfs=str(rootfs), mounts=tuple(resolved), netns_path=netns,
+                              resolv_conf=paths["resolv"], hosts=paths["hosts"], hostname_file=paths["hostname"],
+                              cgroups_path=f"{parent.rstrip('/')}/{rec.id}" if parent.startswith("/")
+                              else f"/{parent.rstrip('/')}/{rec.id}")
+            image_cfg = _empty_image()
+            spec = await asyncio.to_thread(build_spec, image_cfg, cfg, host, ctx)
+            with open(bundle / "config.json", "w") as f:
+                json.dump(spec, f)
+            runtime, rargs = self.runtime_of(rec)
+            opts = MonitorOptions(
+                container_id=rec.id, bundle=str(bundle), state_dir=str(self.state_dir(rec.id)), runtime=runtime,
+                runtime_args=rargs, tty=cfg.tty, open_stdin=cfg.open_stdin, stdin_once=cfg.stdin_once,
+                log=LogConfig(rec.log_driver, tuple(sorted((rec.host_config.get("LogConfig") or {})
+                                                           .get("Config", {}).items()))),
+                log_path=rec.log_path, console_size=host.console_size, start=False)
+            try:
+                handle = await ForkerClient(self.forker_socket).aspawn(opts)
+            except (FileNotFoundError, ConnectionRefusedError):
+                await asyncio.to_thread(start_forker, self.forker_socket)
+                handle = await ForkerClient(self.forker_socket).aspawn(opts)
+        except MonitorStartError as e:
+            await self._start_failed(rec, str(e.message))
+            raise _start_error(str(e.message)) from None
+        except BaseException as e:
+            await self._start_failed(rec, getattr(e, "message", str(e)))
+            raise
+        for connect in self._pending_attach.pop(rec.id, []):
+            try:
+                await asyncio.wait_for(connect(handle.socket_path), 5)
+            except Exception as e:  # an attach client that went away must not block the start
+                log.debug("pending attach of %s: %s", rec.id[:12], e)
+        client = AsyncMonitorClient(handle.socket_path)
+        try:
+            pid = await client.start()
+        except Exception as e:
+            msg = getattr(e, "message", str(e))
+            with contextlib.suppress(Exception):
+                await client.signal(_signal.SIGKILL)
+            await self._start_failed(rec, msg)
+            raise _start_error(msg) from None
+        rec.transition("running")
+        rec.pid = pid or handle.init_pid
+        rec.started_ns = time.time_ns()
+        rec.has_been_started = True
+        rec.error = ""
+        rec.oom_killed = False
+        if cfg.healthcheck is not None and cfg.healthcheck.test and cfg.healthcheck.test[0] != "NONE":
+            rec.health = HealthState()
+        else:
+            rec.health = None
+        svc.save(rec)
+        svc.publish(rec, "start")
+        self._watch(rec)
+        self._start_health(rec)
+
+    async def _start_failed(self, rec: ContainerRecord, message: str) -> None:
+        svc = self._svc
+        rec.error = _runtime_message(message)
+        low = message.lower()
+        if "executable file not found" in low or "no such file or directory" in low:
+            rec.exit_code = 127
+        elif "permission denied" in low:
+            rec.exit_code = 126
+        else:
+            rec.exit_code = 128
+        if rec.status not in ("created",):
+            rec.status = "exited"
+            rec.finished_ns = time.time_ns()
+        svc.save(rec)
+        await asyncio.to_thread(self._unmount_rootfs, rec)
+        if self._svc.network is not None and (rec.host_config.get("NetworkMode") or "bridge") not in ("none", "host"):
+            with contextlib.suppress(Exception):
+                await self._svc.network.detach_network(rec.id)
+        self._pending_attach.pop(rec.id, None)
+        if rec.host_config.get("AutoRemove") and not self._closing:
+            asyncio.get_running_loop().create_task(self._svc.destroy(rec))
+
+    def publish_die_waiters(self, rec: ContainerRecord) -> None:
+        for fut in self._exit_waiters.pop(rec.id, []):
+            if not fut.done():
+                fut.set_result(rec)
+
+    def _unmount_rootfs(self, rec: ContainerRecord) -> None:
+        rootfs = self._svc.rootfs_of(rec.id)
+        with contextlib.suppress(OSError):
+            unmount_all(rootfs, lazy=True)
+
+    def _resolve_mounts(self, rec: ContainerRecord, host: Any) -> list[ResolvedMount]:
+        out = []
+        vol = self._svc.volumes
+        views = []
+        for m in host.mounts:
+            if m.type == "bind":
+                if not os.path.exists(m.source):
+                    if m.create_source:
+                        os.makedirs(m.source, exist_ok=True)
+                    else:
+                        raise InvalidParameter(f"invalid mount config for type \"bind\": bind source path does "
+                                               f"not exist: {m.source}")
+                out.append(ResolvedMount(m, m.source))
+            elif m.type == "tmpfs":
+                out.append(ResolvedMount(m))
+            elif m.type == "volume":
+                if vol is None:
+                    raise InvalidParameter("volumes are not available in this daemon yet")
+                name, path = vol.mount_volume(m.source, rec.id, dict(m.volume_options))
+                out.append(ResolvedMount(m, path))
+                views.append((m.target, name, path))
+        if views:
+            for mv in rec.mounts:
+                for target, name, path in views:
+                    if mv.get("Destination") == target:
+                        mv["Name"], mv["Source"] = name, path
+            self._svc.save(rec)
+        return out
+
+    async def _attach_network(self, rec: ContainerRecord, cfg: Any, host: Any) -> str:
+        hook = self._svc.network
+        if hook is None:
+            if not getattr(self, "_warned_net", False):
+                log.warning("no network hook: containers in mode %r get a private netns with only lo",
+                            host.network_mode or "bridge")
+                self._warned_net = True
+            return ""
+        req = NetworkRequest(container_id=rec.id, name=rec.short, mode=host.network_mode or "bridge",
+                             hostname=rec.config.get("Hostname") or rec.id[:12],
+                             endpoints_config=rec.network.get("Requested") or {},
+                             port_bindings=rec.host_config.get("PortBindings") or {}, dns=host.dns,
+                             dns_search=host.dns_search, dns_options=host.dns_options, extra_hosts=host.extra_hosts)
+        att = await hook.attach_network(req)
+        rec.network = {**rec.network, **dict(att.settings)}
+        paths = self._svc.etc_paths(rec)
+        for key, text in (("resolv", att.resolv_conf), ("hosts", att.hosts)):
+            if text:
+                with open(paths[key], "w") as f:
+                    f.write(text)
+        return att.netns_path
+
+    # ---- watching exits ------------------------------------------------------------------------
+    def _watch(self, rec: ContainerRecord) -> None:
+        old = self._watchers.get(rec.id)
+        if old is not None and not old.done():
+            return
+        client = self.monitor(rec)
+        cid = rec.id
+
+        async def watch() -> None:
+            try:
+                st = await client.wait()
+            except MonitorGone:
+                st = ExitStatus(exit_code=137, signal=9, finished_at_ns=time.time_ns())
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.error("waiting for %s: %s", cid[:12], e)
+                st = ExitStatus(exit_code=137, signal=9, finished_at_ns=time.time_ns())
+            self._watchers.pop(cid, None)
+            await self._on_exit(cid, st)
+
+        self._watchers[cid] = asyncio.get_running_loop().create_task(watch())
+
+    async def _on_exit(self, cid: str, st: ExitStatus, boot: bool = False) -> None:
+        svc = self._svc
+        rec = svc._cache.get(cid)
+        if rec is None:
+            return
+        ht = self._health_tasks.pop(cid, None)
+        if ht is not None:
+            ht.cancel()
+        rec.status = "exited"
+        rec.exit_code = st.exit_code
+        rec.oom_killed = st.oom_killed
+        rec.finished_ns = st.finished_at_ns or time.time_ns()
+        rec.pid = 0
+        if st.error:
+            rec.error = st.error
+        if rec.health is not None:
+            rec.health.status = "unhealthy" if rec.health.status == "unhealthy" else rec.health.status
+        ran = (rec.finished_ns - rec.started_ns) / 1e9 if rec.started_ns else 0.0
+        restart, delay = self._should_restart(rec, ran)
+        if restart:
+            rec.status = "restarting"
+        svc.save(rec)
+        await asyncio.to_thread(self._unmount_rootfs, rec)
+        if svc.network is not None and (rec.host_config.get("NetworkMode") or "bridge") not in ("none", "host"):
+            with contextlib.suppress(Exception):
+                await svc.network.detach_network(rec.id)
+        if st.oom_killed:
+            svc.publish(rec, "oom")
+        svc.publish(rec, "die", exitCode=str(st.exit_code), execDuration=str(int(ran)))
+        self.publish_die_waiters(rec)
+        if restart:
+            self._schedule_restart(rec, delay)
+        elif rec.host_config.get("AutoRemove") and not self._closing:
+            with contextlib.suppress(Exception):
+                await svc.destroy(rec)
+
+    def _should_restart(self, rec: ContainerRecord, ran: float) -> tuple[bool, float]:
+        if self._closing or rec.manually_stopped:
+            return False, 0.0
+        pol = rec.host_config.get("RestartPolicy") or {}
+        name = pol.get("Name") or "no"
+        if name == "no":
+            return False, 0.0
+        if name == "on-failure":
+            if rec.exit_code == 0:
+                return False, 0.0
+            mx = int(pol.get("MaximumRetryCount") or 0)
+            if mx and rec.restart_count >= mx:
+                return False, 0.0
+        prev = self._backoff.get(rec.id, 0.0)
+        delay = BACKOFF_START if (ran >= BACKOFF_RESET_AFTER or not prev) else min(prev * 2, BACKOFF_MAX)
+        self._backoff[rec.id] = delay
+        return True, delay
+
+    def _schedule_restart(self, rec: ContainerRecord, delay: float) -> None:
+        cid = rec.id
+
+        async def go() -> None:
+            await asyncio.sleep(delay)
+            self._restart_timers.pop(cid, None)
+            r = self._svc._cache.get(cid)
+            if r is None or r.running:
+                return
+            async with self.lock(cid):
+                r = self._svc._cache.get(cid)
+                if r is None or r.running or r.status not in ("restarting", "exited", "created"):
+                    return
+                r.restart_count += 1
+                r.status = "exited" if r.status == "restarting" else r.status
+                try:
+                    await self._start(r)
+                    self._svc.publish(r, "restart")
+                except Exception as e:
+                    log.warning("restart of %s failed: %s", cid[:12], e)
+
+        self.cancel_restart(cid)
+        self._restart_timers[cid] = asyncio.get_running_loop().create_task(go())
+
+    def cancel_restart(self, cid: str) -> None:
+        t = self._restart_timers.pop(cid, None)
+        if t is not None:
+            t.cancel()
+
+    # ---- wait ----------------------------------------------------------------------------------
+    def wait_future(self, ref: str, condition: str) -> Awaitable[ContainerRecord]:
+        """An awaitable for the condition (registered now, so a start right after is not missed)."""
+        svc = self._svc
+        rec = svc.get(ref)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[ContainerRecord] = loop.create_future()
+        if condition in ("", "not-running"):
+            if not rec.running and rec.status != "restarting":
+                fut.set_result(rec)
+            else:
+                self._exit_waiters.setdefault(rec.id, []).append(fut)
+        elif condition == "next-exit":
+            self._exit_waiters.setdefault(rec.id, []).append(fut)
+        elif condition == "removed":
+            self._remove_waiters.setdefault(rec.id, []).append(fut)
+        else:
+            raise InvalidParameter(f"invalid condition: \"{condition}\"")
+        return fut
+
+    def notify_removed(self, rec: ContainerRecord) -> None:
+        for fut in self._exit_waiters.pop(rec.id, []):
+            if not fut.done():
+                fut.set_result(rec)
+        for fut in self._remove_waiters.pop(rec.id, []):
+            if not fut.done():
+                fut.set_result(rec)
+        self._pending_attach.pop(rec.id, None)
+        self._locks.pop(rec.id, None)
+        self._backoff.pop(rec.id, None)
+
+    async def wait_exit(self, rec: ContainerRecord, timeout: float | None) -> bool:
+        fut = self.wait_future(rec.id, "not-running")
+        try:
+            await asyncio.wait_for(fut, timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    # ---- stop / kill / restart -----------------------------------------------------------------
+    async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        svc = self._svc
+        rec = svc.get(ref)
+        if rec.status == "restarting":
+            self.cancel_restart(rec.id)
+            rec.status = "exited"
+            rec.manually_stopped = True
+            svc.save(rec)
+            return
+        if not rec.running:
+            raise NotModified("container already stopped")
+        rec.manually_stopped = True
+        svc.save(rec)
+        await self._stop(rec, timeout, signal)
+        svc.publish(rec, "stop")
+
+    async def _stop(self, rec: ContainerRecord, timeout: int | None, signal: str | None) -> None:
+        stop_sig = parse_signal(signal or rec.config.get("StopSignal") or "", _signal.SIGTERM)
+        if timeout is None:
+            st = rec.config.get("StopTimeout")
+            timeout = int(st) if st is not None else 10
+        client = self.monitor(rec)
+        if rec.status == "paused":
+            await self._runtime_call(rec, "resume")
+        if timeout != 0:
+            with contextlib.suppress(Exception):
+                await client.signal(stop_sig)
+                self._svc.publish(rec, "kill", signal=str(stop_sig))
+            if await self.wait_exit(rec, None if timeout < 0 else float(timeout)):
+                return
+        with contextlib.suppress(Exception):
+            await client.signal(_signal.SIGKILL, all_processes=True)
+            self._svc.publish(rec, "kill", signal=str(int(_signal.SIGKILL)))
+        if not await self.wait_exit(rec, 30.0):
+            raise System(f"container {rec.id[:12]} did not exit after SIGKILL")
+
+    async def kill(self, ref: str, signal: str | None = None) -> None:
+        svc = self._svc
+        rec = svc.get(ref)
+        sig = parse_signal(signal, _signal.SIGKILL)
+        if not rec.running:
+            raise NotRunning(f"Cannot kill container: {ref}: container {rec.id} is not running")
+        if sig == _signal.SIGKILL:
+            rec.manually_stopped = True  # moby: an explicit kill does not trigger the restart policy... for KILL
+            svc.save(rec)
+        client = self.monitor(rec)
+        if rec.status == "paused" and sig == _signal.SIGKILL:
+            await client.signal(sig, all_processes=True)
+        else:
+            await client.signal(sig)
+        svc.publish(rec, "kill", signal=str(sig))
+        if sig == _signal.SIGKILL:
+            await self.wait_exit(rec, 10.0)
+
+    async def kill_for_remove(self, rec: ContainerRecord) -> None:
+        self.cancel_restart(rec.id)
+        if rec.status == "restarting":
+            rec.status = "exited"
+            return
+        rec.manually_stopped = True
+        with contextlib.suppress(Exception):
+            await self.monitor(rec).signal(_signal.SIGKILL, all_processes=True)
+        self._svc.publish(rec, "kill", signal="9")
+        if not await self.wait_exit(rec, 15.0):
+            await self._on_exit(rec.id, ExitStatus(exit_code=137, signal=9, finished_at_ns=time.time_ns()))
+
+    async def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        svc = self._svc
+        rec = svc.get(ref)
+        if rec.running:
+            rec.manually_stopped = True
+            svc.save(rec)
+            await self._stop(rec, timeout, signal)
+            svc.publish(rec, "stop")
+        await self.start(rec.id)
+        svc.publish(svc.get(rec.id), "restart")
+
+    # ---- pause / resize / update / top ---------------------------------------------------------
+    async def _runtime_call(self, rec: ContainerRecord, *args: str, stdin: bytes | None = None) -> str:
+        runtime, rargs = self.runtime_of(rec)
+        proc = await asyncio.create_subprocess_exec(
+            runtime, *rargs, *args, rec.id, stdin=asyncio.subprocess.PIPE if stdin is not None else
+            asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate(stdin)
+        if proc.returncode != 0:
+            raise System((err or out).decode(errors="replace").strip() or f"{args[0]} failed")
+        return out.decode(errors="replace")
+
+    async def pause(self, ref: str) -> None:
+        svc = self._svc
+        rec = svc.get(ref)
+        if not rec.running:
+            raise Conflict(f"Container {rec.id} is not running")
+        if rec.status == "paused":
+            raise Conflict(f"Container {rec.id} is already paused")
+        await self._runtime_call(rec, "pause")
+        rec.status = "paused"
+        svc.save(rec)
+        svc.publish(rec, "pause")
+
+    async def unpause(self, ref: str) -> None:
+        svc = self._svc
+        rec = svc.get(ref)
+        if rec.status != "paused":
+            raise Conflict(f"Container {rec.id} is not paused")
+        await self._runtime_call(rec, "resume")
+        rec.status = "running"
+        svc.save(rec)
+        svc.publish(rec, "unpause")
+
+    async def resize(self, ref: str, h: int, w: int) -> None:
+        svc = self._svc
+        rec = svc.get(ref)
+        if not rec.running:
+            raise Conflict(f"Container {rec.id} is not running")
+        with contextlib.suppress(MonitorGone):
+            await self.monitor(rec).resize(h, w)
+        svc.publish(rec, "resize", height=str(h), width=str(w))
+
+    async def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        svc = self._svc
+        rec = svc.get(ref)
+        rp = body.get("RestartPolicy")
+        if rp and rp.get("Name") is not None:
+            if rec.host_config.get("AutoRemove") and rp.get("Name") not in ("", "no"):
+                raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the "
+                                       "container")
+            rec.host_config["RestartPolicy"] = {"Name": rp.get("Name") or "no",
+                                                "MaximumRetryCount": int(rp.get("MaximumRetryCount") or 0)}
+        res: dict[str, Any] = {}
+        keys = ("Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",
+                "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight")
+        for k in keys:
+            if k in body and body[k] not in (None, 0, ""):
+                res[k] = body[k]
+        if rec.running and res:
+            mem: dict[str, Any] = {}
+            cpu: dict[str, Any] = {}
+            if "Memory" in res:
+                mem["limit"] = int(res["Memory"])
+                if "MemorySwap" not in res and not rec.host_config.get("MemorySwap"):
+                    mem["swap"] = int(res["Memory"]) * 2
+            if "MemoryReservation" in res:
+                mem["reservation"] = int(res["MemoryReservation"])
+            if "MemorySwap" in res:
+                mem["swap"] = int(res["MemorySwap"])
+            if "NanoCpus" in res:
+                cpu["period"] = 100000
+                cpu["quota"] = int(res["NanoCpus"]) * 100000 // 1_000_000_000
+            for k, key in (("CpuShares", "shares"), ("CpuPeriod", "period"), ("CpuQuota", "quota"),
+                           ("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
+                if k in res:
+                    cpu[key] = res[k]
+            resources: dict[str, Any] = {}
+            if mem:
+                resources["memory"] = mem
+            if cpu:
+                resources["cpu"] = cpu
+            if "PidsLimit" in res:
+                resources["pids"] = {"limit": int(res["PidsLimit"])}
+            if "BlkioWeight" in res:
+                resources["blockIO"] = {"weight": int(res["BlkioWeight"])}
+            await self._runtime_call(rec, "update", "-r", "-", stdin=json.dumps(resources).encode())
+        rec.host_config.update(res)
+        svc.save(rec)
+        svc.publish(rec, "update")
+        return {"Warnings": []}
+
+    async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
+        svc = self._svc
+        rec = svc.get(ref)
+        if not rec.running:
+            raise Conflict(f"Container {rec.id} is not running")
+        pids = set(await asyncio.to_thread(self.container_pids, rec))
+        proc = await asyncio.create_subprocess_exec("ps", *ps_args.split(), stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise System(f"Error running ps: {err.decode(errors='replace').strip()}")
+        lines = out.decode(errors="replace").splitlines()
+        titles = lines[0].split()
+        try:
+            pid_col = titles.index("PID")
+        except ValueError:
+            raise InvalidParameter("Couldn't find PID field in ps output") from None
+        procs = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
+                procs.append(fields)
+        svc.publish(rec, "top")
+        return {"Titles": titles, "Processes": procs}
+
+    def cgroup_path(self, rec: ContainerRecord) -> str:
+        parent = (rec.host_config.get("CgroupParent") or str(self._svc.config.get("cgroup-parent") or "")
+                  or "/skiff")
+        return f"/{parent.strip('/')}/{rec.id}"
+
+    def container_pids(self, rec: ContainerRecord) -> list[int]:
+        rel = self.cgroup_path(rec).lstrip("/")
+        for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"):
+            p = os.path.join(base, rel, "cgroup.procs")
+            if os.path.exists(p):
+                with open(p) as f:
+                    return [int(x) for x in f.read().split()]
+        return [rec.pid] if rec.pid else []
+
+
+def _runtime_message(msg: str) -> str:
+    m = msg.strip()
+    if m.startswith("failed to create task"):
+        return m
+    return f"failed to create task for container: failed to create shim task: OCI runtime create failed: {m}: unknown"
+
+
+def _empty_image() -> Any:
+    from skiff.engine.containers.spec import ImageConfig
+    return ImageConfig()
+
+
+def _replace_init(host: Any) -> Any:
+    from dataclasses import replace
+    return replace(host, init=True)
