@@ -52,6 +52,8 @@ class Engine:
     services: Services
     on_start: list[Hook] = field(default_factory=list)   # run in order once the loop runs
     on_stop: list[Hook] = field(default_factory=list)    # run in reverse order at shutdown
+    images: Any = None        # skiff.image.service.ImageService, set by the images block
+    snapshotter: Any = None   # the storage snapshotter images are unpacked into (overlay2 or vfs)
 
 
 def build_engine(config: DaemonConfig) -> Engine:
@@ -72,8 +74,30 @@ def build_engine(config: DaemonConfig) -> Engine:
     engine.on_stop.append(db.close)
     engine.on_stop.append(events.close)  # stop hooks run in reverse: events close before the db
     # ---- resource services: one block each (construct, provide its Protocols, add sources/hooks)
+    _images_block(engine)
     _containers_block(engine)
     return engine
+
+
+def _images_block(engine: Engine) -> None:
+    """Images (engine/images.py): the ImageService over overlay2 (vfs fallback) under <data-root>;
+    sets ``engine.images`` (the ImageService) and ``engine.snapshotter`` for the containers block."""
+    from skiff.api.auth import AuthBackend
+    from skiff.api.distribution import DistributionBackend
+    from skiff.api.images import ImageBackend
+    from skiff.engine.images import build_image_engine
+
+    images = build_image_engine(engine.config, engine.events)
+    i_backend: ImageBackend = images
+    a_backend: AuthBackend = images
+    d_backend: DistributionBackend = images
+    engine.services.provide(ImageBackend, i_backend)
+    engine.services.provide(AuthBackend, a_backend)
+    engine.services.provide(DistributionBackend, d_backend)
+    engine.system.add_info_source(images)
+    engine.system.add_disk_usage_source(images)
+    engine.on_stop.append(images.close)
+    engine.images, engine.snapshotter = images.service, images.snapshotter
 
 
 def _containers_block(engine: Engine) -> None:
