@@ -111,13 +111,15 @@ def _finish(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket
         os.set_inheritable(fd, True)
     seccomp = None
     if c.config.seccomp:
-        from skiff.runtime.seccomp import compile_filter
-
-        seccomp = (compile_filter(c.config.seccomp), [str(f) for f in c.config.seccomp.get("flags") or ()])
+        # compiled in the parent (_preload): the host's libseccomp and filter cache are not visible here
+        seccomp = (_PRECOMPILED[0], [str(f) for f in c.config.seccomp.get("flags") or ()])
     exec_process(proc, env, path, seccomp)  # the sync socket is close-on-exec: EOF means success
 
 
-def _preload(opts: ExecOptions, seccomp: bool) -> None:
+_PRECOMPILED: list[bytes] = [b""]
+
+
+def _preload(opts: ExecOptions, seccomp: bool, c: Container | None = None) -> None:
     """Import before fork what the child runs after joining the mount namespace (the host's
     Python library is not visible there)."""
     import skiff.runtime.execute
@@ -130,7 +132,10 @@ def _preload(opts: ExecOptions, seccomp: bool) -> None:
         import termios  # noqa: F401
     if seccomp:
         import skiff.runtime.seccomp
-        import skiff.sys.libseccomp  # noqa: F401
+        import skiff.sys.libseccomp
+
+        if c is not None:
+            _PRECOMPILED[0] = skiff.runtime.seccomp.compile_filter(c.config.seccomp)
 
 
 def exec_in(c: Container, opts: ExecOptions) -> int:
@@ -160,7 +165,7 @@ def _exec_in(c: Container, opts: ExecOptions, proxy: TtyProxy | None) -> int:
     if opts.console_socket:
         console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         console.connect(opts.console_socket)
-    _preload(opts, bool(c.config.seccomp))
+    _preload(opts, bool(c.config.seccomp), c)
     mgr = c.cgroup()
     parent_sock, child_sock = sync.pair()
     saved = -1
