@@ -493,8 +493,11 @@ def run(opts: MonitorOptions, ready_fd: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     sd = opts.state_dir
-    m = Monitor(opts)
+    m: Monitor | None = None
     try:
+        if opts.log_path:
+            os.makedirs(os.path.dirname(opts.log_path), exist_ok=True)
+        m = Monitor(opts)
         set_child_subreaper()
         with open(os.path.join(sd, PID_FILE), "w") as f:
             f.write(f"{os.getpid()} {_starttime(os.getpid())}\n")
@@ -515,7 +518,7 @@ def run(opts: MonitorOptions, ready_fd: int) -> int:
     except Exception as e:  # report to the spawner, leave nothing behind
         os.write(ready_fd, json.dumps({"error": str(e)}).encode())
         os.close(ready_fd)
-        if m.init.pid:
+        if m is not None and m.init.pid:
             m.runtime("delete", "--force", opts.container_id)
         for name in (SOCKET_FILE, PID_FILE):
             try:

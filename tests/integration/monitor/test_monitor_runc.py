@@ -271,3 +271,16 @@ def test_immediate_restart_with_same_id(tmp_path: Path, make_bundle: Callable[..
         assert MonitorClient(h.socket_path).wait(timeout=20).exit_code == 1
     with LogFile(opts.log_path) as lf:
         assert [e.data for e in lf.entries()] == [b"run\n"] * 3  # logs accumulate across restarts
+
+
+def test_log_dir_is_created_and_setup_errors_are_reported(tmp_path: Path, make_bundle: Callable[..., Path],
+                                                          runc_root: Path, monitor_pids: list[int]) -> None:
+    bundle = make_bundle(["sh", "-c", "echo x"])
+    opts = _opts(tmp_path, bundle, runc_root, log_path=str(tmp_path / "data" / "c1" / "c1-json.log"))
+    h = _spawn(opts, monitor_pids)
+    assert MonitorClient(h.socket_path).wait(timeout=20).exit_code == 0
+    assert (tmp_path / "data" / "c1" / "c1-json.log").read_text().startswith('{"log":"x\\n"')
+    (tmp_path / "blocker").write_text("")
+    bad = _opts(tmp_path, bundle, runc_root, log_path=str(tmp_path / "blocker" / "c.log"))
+    with pytest.raises(MonitorStartError, match="File exists"):  # reported, not a silent death
+        spawn_monitor(bad)
