@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["go_duration", "go_quote", "go_quote_list", "go_quote_rune", "go_list"]
+__all__ = ["go_duration", "go_is_space", "go_quote", "go_quote_list", "go_quote_rune", "go_list"]
 
 _ESC = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
@@ -89,3 +89,13 @@ def _frac(v: int, unit: int) -> str:
         return str(whole)
     digits = len(str(unit)) - 1
     return f"{whole}." + f"{rest:0{digits}d}".rstrip("0")
+
+
+_LATIN1_SPACE = frozenset("\t\n\v\f\r \x85\xa0")
+
+
+def go_is_space(ch: str) -> bool:
+    """unicode.IsSpace (str.isspace also counts \x1c-\x1f, which Go does not)."""
+    if ord(ch) < 0x100:
+        return ch in _LATIN1_SPACE
+    return ch.isspace()

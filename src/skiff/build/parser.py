@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from skiff.build.golang import go_quote, go_quote_list
+from skiff.build.golang import go_is_space, go_quote, go_quote_list
 from skiff.errors import InvalidParameter
 
 __all__ = [
@@ -170,7 +170,7 @@ def parse(source: str | bytes, filename: str = "Dockerfile") -> Dockerfile:
         text = text[1:]
     if not text:
         raise InvalidParameter(f"the Dockerfile ({filename}) cannot be empty")
-    lines = text.splitlines(keepends=True)
+    lines = _split_lines(text)
     st = _State()
     nodes: list[Node] = []
     warnings: list[str] = []
@@ -250,6 +250,15 @@ def parse(source: str | bytes, filename: str = "Dockerfile") -> Dockerfile:
     return Dockerfile(tuple(nodes), directives, tuple(warnings), filename)
 
 
+def _split_lines(text: str) -> list[str]:
+    """Lines as Go's scanner cuts them: at "\n" only (str.splitlines also cuts at \f, \u2028...)."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def _with(node: Node, **kw: Any) -> Node:
     return replace(node, **kw)
 
@@ -310,7 +319,7 @@ def _extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
         if phase == 0:
             if pos == n:
                 break
-            if ch.isspace():
+            if go_is_space(ch):
                 pos += 1
                 continue
             if ch != "-" or pos + 1 == n or line[pos + 1] != "-":
@@ -322,7 +331,7 @@ def _extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
                 words.append(word)
             break
         if phase == 1:
-            if ch.isspace():
+            if go_is_space(ch):
                 word = "".join(buf)
                 phase = 0
                 if word == "--":
@@ -379,7 +388,7 @@ def _parse_words(rest: str, escape: str) -> list[str]:
         if phase == 0:
             if pos == n:
                 break
-            if ch.isspace():
+            if go_is_space(ch):
                 pos += 1
                 continue
             phase = 1
@@ -388,7 +397,7 @@ def _parse_words(rest: str, escape: str) -> list[str]:
                 words.append("".join(buf))
             break
         if phase == 1:
-            if ch.isspace():
+            if go_is_space(ch):
                 phase = 0
                 if blank_ok or buf:
                     words.append("".join(buf))
@@ -496,10 +505,10 @@ def _maybe_json_to_list(rest: str) -> tuple[tuple[str, ...], bool]:
 
 def _health(rest: str) -> tuple[tuple[str, ...], bool]:
     sep = 0
-    while sep < len(rest) and not rest[sep].isspace():
+    while sep < len(rest) and not go_is_space(rest[sep]):
         sep += 1
     nxt = sep
-    while nxt < len(rest) and rest[nxt].isspace():
+    while nxt < len(rest) and go_is_space(rest[nxt]):
         nxt += 1
     if sep == 0:
         return (), False

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from skiff.build.golang import go_is_space
 from skiff.errors import InvalidParameter
 
 __all__ = [
@@ -76,12 +77,12 @@ class _Words:
         self.in_word = False
 
     def add_char(self, ch: str) -> None:
-        if ch.isspace() and self.in_word:
+        if go_is_space(ch) and self.in_word:
             if self.buf:
                 self.words.append("".join(self.buf))
                 self.buf = []
                 self.in_word = False
-        elif not ch.isspace():
+        elif not go_is_space(ch):
             self.add_raw_char(ch)
 
     def add_raw_char(self, ch: str) -> None:

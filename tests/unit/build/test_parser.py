@@ -207,3 +207,12 @@ def test_error_context_like_buildkit() -> None:
         "--------------------"
     )
     assert error_context(src, 99) == "Dockerfile:99"
+
+
+def test_lines_are_cut_at_newline_only() -> None:
+    # a form feed or a Unicode line separator inside a line does not start a new instruction
+    assert dumps("FROM x\nLABEL a=b\x1cc\nRUN echo \u2028 x\n") == [
+        'from "x"',
+        'label "a" "b\\x1cc" "="',
+        'run "echo \\u2028 x"',
+    ]
