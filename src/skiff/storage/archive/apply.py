@@ -313,6 +313,8 @@ def apply_layer(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_white
         tar.finish()
     finally:
         tar.close()
+        if compression is not Compression.NONE:
+            raw.close()  # stops the decompressor's reader thread even when we fail half way
     diff_id = "sha256:" + tar.sha256.hexdigest()
     if expected_diff_id is not None and expected_diff_id != diff_id:
         raise DiffIDMismatch(expected_diff_id, diff_id)

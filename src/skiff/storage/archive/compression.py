@@ -1,7 +1,7 @@
 """Recognise a layer blob's compression by its magic bytes and stream-decompress it.
 
-gzip goes through isal (igzip, 2-3x zlib's speed), zstd through zstandard; both release the GIL while
-they work, so layers unpacked in parallel threads decompress on separate cores. bzip2 and xz are
+gzip goes through isal (igzip, 2-3x zlib's speed) in its own reader thread (igzip_threaded), zstd
+through zstandard; both release the GIL while they work, so decompression overlaps with parsing. bzip2 and xz are
 accepted for ``docker import`` tarballs. Nothing is buffered beyond one read.
 """
 
@@ -14,7 +14,7 @@ import lzma
 from typing import BinaryIO, cast
 
 import zstandard
-from isal import igzip
+from isal import igzip_threaded
 
 __all__ = ["Compression", "detect", "decompressed"]
 
@@ -49,7 +49,7 @@ def decompressed(stream: BinaryIO, buffer_size: int = 1 << 20) -> tuple[BinaryIO
     head = cast(io.BufferedReader, buffered).peek(8)[:8]
     kind = detect(head)
     if kind is Compression.GZIP:
-        return cast(BinaryIO, igzip.IGzipFile(fileobj=buffered, mode="rb")), kind
+        return cast(BinaryIO, igzip_threaded.open(buffered, "rb", threads=1, block_size=buffer_size)), kind
     if kind is Compression.ZSTD:
         reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_size=buffer_size,
                                                            read_across_frames=True)
