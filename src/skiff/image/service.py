@@ -69,7 +69,8 @@ class ImageService:
     def __init__(self, root: Path, unpacker: Unpacker, *, insecure_registries: Iterable[str] = (),
                  max_concurrent_downloads: int = 3, max_concurrent_uploads: int = 5,
                  is_running: Callable[[str], bool] | None = None,
-                 graph_driver: Callable[[ImageRecord], dict[str, Any]] | None = None) -> None:
+                 graph_driver: Callable[[ImageRecord], dict[str, Any]] | None = None,
+                 certs_dir: Path | None = None) -> None:
         self.root = Path(root)
         self.content = ContentStore(self.root / "content")
         self.content.clean_ingest()
@@ -82,6 +83,7 @@ class ImageService:
         self.is_running = is_running or (lambda _cid: False)
         self.graph_driver = graph_driver or (lambda _rec: {"Data": None, "Name": "overlay2"})
         self.push_chunk_size = 0
+        self.certs_dir = certs_dir  # Docker's /etc/docker/certs.d layout: <host:port>/ca.crt, client.cert/key
 
     def close(self) -> None:
         self.images.close()
@@ -157,7 +159,7 @@ class ImageService:
         plat = parse_platform(platform) if platform else None
         if all_tags and not ref.tag and not ref.digest:
             async def op_all(p: Progress) -> None:
-                async with RegistryClient(ref.domain, auth, insecure=self.insecure) as client:
+                async with RegistryClient(ref.domain, auth, insecure=self.insecure, certs_dir=self.certs_dir) as client:
                     tags = sorted(await client.tags(ref.path))
                 if not tags:
                     raise NoSuchImage(ref.familiar_name)
@@ -174,7 +176,7 @@ class ImageService:
     async def pull_into(self, ref: Reference, p: Progress, *, platform: Any = None,
                         auth: AuthConfig | None = None, quiet_status: bool = False) -> ImageRecord:
         old = self.images.get_ref(str(ref))
-        client = RegistryClient(ref.domain, auth, insecure=self.insecure)
+        client = RegistryClient(ref.domain, auth, insecure=self.insecure, certs_dir=self.certs_dir)
         src = RegistrySource(client, ref.path, str(ref.digest) if ref.digest else ref.tag)
         dst = _PullDestination(self.content, self.images, self.unpacker, [str(ref)], ref.name)
         try:
@@ -224,7 +226,7 @@ class ImageService:
             other = reference.parse(r)
             if other.domain == ref.domain and other.path != ref.path:
                 mount_from.append(other.path)
-        client = RegistryClient(ref.domain, auth, insecure=self.insecure)
+        client = RegistryClient(ref.domain, auth, insecure=self.insecure, certs_dir=self.certs_dir)
         dst = RegistryDestination(client, ref.path, ref.tag, mount_from=sorted(set(mount_from)),
                                   chunk_size=self.push_chunk_size)
         try:

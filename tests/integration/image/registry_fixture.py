@@ -120,6 +120,7 @@ class TokenServer:
 class Registry:
     workdir: Path
     auth: str = ""  # "", "htpasswd" or "token"
+    tls: bool = False  # serve https with a self-signed certificate for 127.0.0.1 (ca at workdir/ca.crt)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     token: TokenServer | None = None
@@ -144,6 +145,12 @@ class Registry:
             lines += ["auth:", "  token:", f"    realm: http://127.0.0.1:{self.token.port}/token",
                       "    service: skiff-test-registry", "    issuer: skiff-test-issuer",
                       f"    rootcertbundle: {self.token.cert}"]
+        if self.tls:
+            key, crt = self.workdir / "tls.key", self.workdir / "ca.crt"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                            "-out", str(crt), "-days", "1", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+            lines += ["  tls:", f"    certificate: {crt}", f"    key: {key}"]
         cfg = self.workdir / "config.yml"
         cfg.write_text("\n".join(lines) + "\n")
         log = open(self.workdir / "registry.log", "wb")  # noqa: SIM115 - kept for the process lifetime
@@ -151,6 +158,9 @@ class Registry:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
+                if self.tls:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        return
                 urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
                 return
             except urllib.error.HTTPError:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from skiff.errors import NotFound, Unauthorized
+from skiff.errors import NotFound, SkiffError, Unauthorized
 from skiff.image.registry.auth import AuthConfig
 from skiff.image.service import ImageService
 from skiff.oci.image_spec import ContainerConfig
@@ -278,3 +278,34 @@ def test_failed_mount_reuses_its_upload_session(registry: Registry, service: Ima
         drain(other.pull(f"{registry.host}/m/two:1"))
     finally:
         other.close()
+
+
+def test_https_registry_with_a_ca_from_certs_d(tmp_path: Path, service: ImageService) -> None:
+    import aiohttp
+
+    from skiff.image.registry.client import RegistryClient, tls_context
+
+    reg = Registry(tmp_path / "tls-registry", tls=True)
+    reg.start()
+    try:
+        certs = tmp_path / "certs.d"
+        (certs / reg.host).mkdir(parents=True)
+        (certs / reg.host / "ca.crt").write_bytes((reg.workdir / "ca.crt").read_bytes())
+        ctx = tls_context(reg.host, certs, insecure=False)
+        assert not isinstance(ctx, bool)
+
+        async def ping(ssl_arg: Any) -> str:
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_arg))
+            async with RegistryClient(reg.host, session=session, retries=0) as c:
+                try:
+                    return await c.base()
+                finally:
+                    await session.close()
+        assert asyncio.run(ping(ctx)) == f"https://{reg.host}"  # verified against the certs.d CA
+        with pytest.raises(SkiffError):
+            asyncio.run(ping(True))  # the system CAs do not know it; http is no answer either
+        # the service: loopback is insecure like Docker, so https without verification works
+        _import(service, f"{reg.host}/tls/img:1")
+        assert "Pushed" in statuses(drain(service.push(f"{reg.host}/tls/img:1")))
+    finally:
+        reg.stop()

@@ -22,6 +22,7 @@ import ssl
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -75,6 +76,25 @@ def is_insecure(domain: str, insecure: Iterable[str] = ()) -> bool:
     return False
 
 
+def tls_context(domain: str, certs_dir: Path | None, insecure: bool) -> ssl.SSLContext | bool:
+    """Docker's certs.d: ``<certs_dir>/<host:port>/*.crt`` are extra CAs, ``*.cert``+``*.key``
+    client certificates. Insecure registries skip verification (they may also be plain http)."""
+    if insecure:
+        return False
+    d = certs_dir / domain if certs_dir is not None else None
+    if d is None or not d.is_dir():
+        return True
+    ctx = ssl.create_default_context()
+    for ca in sorted(d.glob("*.crt")):
+        ctx.load_verify_locations(cafile=str(ca))
+    for cert in sorted(d.glob("*.cert")):
+        key = cert.with_suffix(".key")
+        if not key.is_file():
+            raise RegistryError(f"missing key {key.name} for client certificate {cert}")
+        ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
 @dataclass(frozen=True)
 class FetchedManifest:
     data: bytes
@@ -87,7 +107,7 @@ class RegistryClient:
 
     def __init__(self, domain: str, auth: AuthConfig | None = None, *, insecure: Iterable[str] = (),
                  retries: int = 4, backoff: float = 0.25, connections: int = 8,
-                 session: aiohttp.ClientSession | None = None) -> None:
+                 session: aiohttp.ClientSession | None = None, certs_dir: Path | None = None) -> None:
         self.domain = domain
         self.host = api_host(domain)
         self.auth = auth or AuthConfig()
@@ -96,7 +116,8 @@ class RegistryClient:
         self.backoff = backoff
         self._own_session = session is None
         self._session = session or aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit_per_host=connections, ssl=not self.insecure),
+            connector=aiohttp.TCPConnector(limit_per_host=connections,
+                                           ssl=tls_context(domain, certs_dir, self.insecure)),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120),
             headers={"User-Agent": USER_AGENT}, auto_decompress=False)
         self._base: str | None = None
@@ -130,8 +151,9 @@ class RegistryClient:
                 async with self._session.get(f"{url}/v2/", allow_redirects=True) as resp:
                     if resp.status == 401:
                         self._remember_challenge(resp)
-                    elif resp.status >= 500:
-                        raise RegistryError(f"received unexpected HTTP status: {resp.status} {resp.reason}")
+                    elif resp.status != 200:  # like Docker's ping: only 200 or 401 mean "a registry"
+                        last = RegistryError(f"received unexpected HTTP status: {resp.status} {resp.reason}")
+                        continue
                     self._base = url
                     return url
             except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
