@@ -9,7 +9,8 @@ How the engine uses it (engine/images.py wraps one :class:`skiff.image.service.I
     images = ImageService(data_root / "image", SnapshotUnpacker(snapshotter),
                           insecure_registries=config["insecure-registries"],
                           is_running=lambda cid: containers.is_running(cid),
-                          graph_driver=lambda rec: {"Name": "overlay2", "Data": {...}})
+                          graph_driver=lambda rec: {"Name": "overlay2", "Data": {...}},
+                          certs_dir=Path("/etc/docker/certs.d"))   # <host:port>/ca.crt, client.cert/.key
     system.add_disk_usage_source(images)      # .disk_usage(types)
     system.add_info_source(images)            # .info_fields() -> {"Images": n}
 
