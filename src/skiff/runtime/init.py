@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import traceback
 
 from skiff.runtime import rootfs, sync
 from skiff.runtime.config import Config
@@ -63,6 +62,8 @@ def child_main(ctx: InitContext) -> NoReturn:
         try:
             msg = describe_error(exc)
             if os.environ.get("SKIFF_RUNTIME_DEBUG"):
+                import traceback
+
                 msg += "\n" + traceback.format_exc()
             if not ctx.sock.closed:
                 sync.send(ctx.sock, "error", msg=msg)
@@ -186,8 +187,12 @@ def _init(ctx: InitContext) -> None:
     if devices_early and own_mnt:
         rootfs.create_devices(cfg, in_userns)
         rootfs.dev_symlinks(cfg)
-    go = sync.expect(ctx.sock, "go")  # the parent has put us in our cgroup
+    go = sync.expect(ctx.sock, "go")  # our cgroup exists (and we are in it, unless we join it now)
     host_pid = int(go["pid"])
+    if go.get("cgroup"):
+        from skiff.runtime.cgroups import from_paths
+
+        from_paths(go["cgroup"]).join_self()
     if cgns is not None and not cgns.path:
         ns.unshare(ns.CLONE_NEWCGROUP)
     rootfs.mount_all(cfg, in_userns, cgns is not None, late)
