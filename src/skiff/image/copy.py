@@ -70,9 +70,20 @@ class CopyResult:
     image: CopiedImage
 
 
+MAX_CONFIG = 8 << 20
+
+
 async def _read_blob(src: ImageSource, desc: Descriptor) -> bytes:
+    """A small blob (the image config) into memory, size-capped and verified."""
+    if desc.size > MAX_CONFIG:
+        raise UnsupportedManifest(f"image config {desc.digest} is larger than {MAX_CONFIG} bytes")
     buf = bytearray()
-    await src.blob(desc, buf.extend, buf.clear)
+
+    def sink(b: bytes) -> None:
+        buf.extend(b)
+        if len(buf) > max(desc.size, 0) and len(buf) > MAX_CONFIG:
+            raise UnsupportedManifest(f"image config {desc.digest} is larger than announced")
+    await src.blob(desc, sink, buf.clear)
     data = bytes(buf)
     actual = Digest.of(data)
     if actual != desc.digest:

@@ -105,3 +105,25 @@ def test_retries_5xx_and_broken_transfers() -> None:
         finally:
             await runner.cleanup()
     asyncio.run(main())
+
+
+def test_manifest_flood_refused() -> None:
+    async def v2(_: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def huge(_: web.Request) -> web.Response:
+        return web.Response(body=b" " * (5 << 20), content_type="application/vnd.oci.image.manifest.v1+json")
+
+    app = web.Application()
+    app.router.add_get("/v2/", v2)
+    app.router.add_get("/v2/x/manifests/{ref}", huge)
+
+    async def main() -> None:
+        runner, port = await _serve(app)()
+        try:
+            async with RegistryClient(f"127.0.0.1:{port}", backoff=0.01) as c:
+                with pytest.raises(RegistryError, match="larger than"):
+                    await c.get_manifest("x", "latest")
+        finally:
+            await runner.cleanup()
+    asyncio.run(main())

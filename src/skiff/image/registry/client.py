@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _CHUNK = 1 << 20
+MAX_MANIFEST = 4 << 20
 USER_AGENT = "skiff/0.1 (docker-compatible)"
 
 
@@ -273,7 +274,12 @@ class RegistryClient:
         try:
             async with self.request("GET", f"/v2/{repo}/manifests/{reference}", (scope_for(repo, "pull"),),
                                     headers=headers) as resp:
-                data = await resp.read()
+                buf = bytearray()
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    buf += chunk
+                    if len(buf) > MAX_MANIFEST:  # like containerd: a manifest is small; refuse a flood
+                        raise RegistryError(f"manifest for {repo}:{reference} is larger than {MAX_MANIFEST} bytes")
+                data = bytes(buf)
                 media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         except _NotFound as exc:
             if exc.code == "NAME_UNKNOWN":  # moby distribution/errors.go notFoundError
