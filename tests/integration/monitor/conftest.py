@@ -56,6 +56,11 @@ def monitor_pids() -> Iterator[list[int]]:
             os.waitpid(pid, 0)
     time.sleep(0.1)
     _reap_orphans()
+    # Stop being a subreaper, so that later tests (other areas) do not find their daemons' orphans
+    # lingering as zombies of the pytest process.
+    from skiff.sys.prctl import set_child_subreaper as _set
+
+    _set(False)
 
 
 def _reap_orphans() -> None:
