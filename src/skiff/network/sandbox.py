@@ -5,7 +5,9 @@ on NetworkService: make a netns file for the container, connect it to its networ
 network first, then any other in EndpointsConfig), publish its ports, and hand back the netns path
 for the runtime, the NetworkSettings for inspect and the contents of /etc/resolv.conf and
 /etc/hosts. Requests are read structurally (``SandboxRequestLike``), so the engine's own frozen
-``NetworkRequest`` fits without this package importing the engine.
+``NetworkRequest`` fits without this package importing the engine. Optional fields, used when the
+request has them: ``exposed_ports`` ("80/tcp", ...), ``publish_all`` (-P), ``links``
+("name:alias", legacy --link on the default bridge) and ``domainname``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from skiff.errors import InvalidParameter
-from skiff.network.files import ExtraHost, build_hosts, parse_extra_host
+from skiff.network.files import ExtraHost, build_hosts, link_host_entry, parse_extra_host
 from skiff.network.modes import parse_network_mode
 from skiff.network.netns import create_netns, delete_netns
 from skiff.network.portmap import PortMapping, PortSpec, format_ports, parse_port_spec
@@ -139,13 +141,21 @@ class ContainerNetworking:
         user = any(rec.user_defined and rec.driver not in ("host", "null") for _, rec in recs)
         resolv, upstreams = self.svc.resolv_conf("internal" if user else "legacy", req.dns, req.dns_search,
                                                  req.dns_options)
+        # Bad --add-host or --link input fails here, before anything is made.
+        extra: list[ExtraHost] = [parse_extra_host(h, self.svc.host_gateway_ip()) for h in req.extra_hosts]
+        extra += self._link_entries(tuple(getattr(req, "links", ()) or ()))
         path = self.netns_path(req.container_id)
         if os.path.exists(path):  # a leftover of a crash: start clean
             self.detach(req.container_id)
         create_netns(path)
         eps: list[tuple[str, Endpoint]] = []
+        exposed = tuple(str(p) for p in getattr(req, "exposed_ports", ()) or ())
+        bindings = dict(req.port_bindings)
+        if getattr(req, "publish_all", False):  # -P: every exposed port not bound yet, random host port
+            for key in exposed:
+                bindings.setdefault(key if "/" in key else f"{key}/tcp", [{"HostIp": "", "HostPort": ""}])
         try:
-            ports = tuple(port_specs_from_bindings(req.port_bindings))
+            ports = tuple(port_specs_from_bindings(bindings))
             for i, (name, rec) in enumerate(recs):
                 ec = dict(req.endpoints_config.get(name) or req.endpoints_config.get(rec.id) or {})
                 ipam = dict(ec.get("IPAMConfig") or {})
@@ -159,11 +169,28 @@ class ContainerNetworking:
             self.svc.release_container(req.container_id, netns_dies=True)
             delete_netns(path)
             raise
-        extra: list[ExtraHost] = [parse_extra_host(h, self.svc.host_gateway_ip()) for h in req.extra_hosts]
         first_ep = eps[0][1] if eps else None
         addresses = [a for a in ((first_ep.ipv4, first_ep.ipv6) if first_ep else ()) if a]
-        hosts = build_hosts(req.hostname, addresses=addresses, extra_hosts=extra)
-        return Attachment(path, network_settings(path, eps), resolv, hosts)
+        hosts = build_hosts(req.hostname, domainname=str(getattr(req, "domainname", "") or ""),
+                            addresses=addresses, extra_hosts=extra)
+        return Attachment(path, network_settings(path, eps, exposed), resolv, hosts)
+
+    def _link_entries(self, links: Sequence[str]) -> list[ExtraHost]:
+        """Legacy --link name[:alias]: the child's default-bridge address under alias, its hostname
+        (the short id unless the engine knows better) and its name."""
+        out: list[ExtraHost] = []
+        bridge = self.svc.get("bridge") if links else None
+        for link in links:
+            child, _, alias = link.lstrip("/").partition(":")
+            alias = (alias or child).lstrip("/").rsplit("/", 1)[-1]
+            for ep in self.svc.endpoints_of_network(bridge.id if bridge else ""):
+                if ep.container_name.lstrip("/") == child or ep.container_id.startswith(child):
+                    name = ep.container_name.lstrip("/")
+                    out.append(link_host_entry(alias, name, ep.container_id[:12], ep.ipv4.split("/")[0]))
+                    break
+            else:
+                raise InvalidParameter(f"could not get container for {child}")
+        return out
 
     def settings(self, container_id: str) -> dict[str, Any]:
         """NetworkSettings as they are now (after connect/disconnect on a running container)."""

@@ -108,3 +108,32 @@ def test_port_bindings_parse() -> None:
     got = {(s.container_port, s.proto, s.host_ip, s.host_port_start, s.host_port_end) for s in specs}
     assert got == {(80, "tcp", "", 8080, 8080), (53, "udp", "127.0.0.1", 0, 0), (443, "tcp", "", 0, 0),
                    (90, "tcp", "", 9000, 9001)}
+
+
+@dataclass(frozen=True)
+class FullReq(Req):
+    exposed_ports: tuple[str, ...] = ()
+    publish_all: bool = False
+    links: tuple[str, ...] = ()
+    domainname: str = ""
+
+
+def test_publish_all_links_and_domainname(hook: ContainerNetworking) -> None:
+    web = FullReq("4" * 64, "web", "bridge", "webhost", exposed_ports=("80/tcp", "443/tcp"), publish_all=True,
+                  port_bindings={"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]})
+    att = hook.attach(web)
+    try:
+        ports = att.settings["Ports"]
+        assert set(ports) == {"80/tcp", "443/tcp"}
+        assert ports["80/tcp"][0]["HostIp"] == "127.0.0.1" and ports["443/tcp"][0]["HostIp"] == "0.0.0.0"
+        app = FullReq("5" * 64, "app", "bridge", "app", links=("web:www",), domainname="example.test")
+        att2 = hook.attach(app)
+        web_ip = att.settings["IPAddress"]
+        assert f"{web_ip}\twww 444444444444 web\n" in att2.hosts
+        assert att2.hosts.endswith(f"{att2.settings['IPAddress']}\tapp.example.test app\n")
+        with pytest.raises(Exception, match="could not get container for nobody"):
+            hook.attach(FullReq("6" * 64, "x", "bridge", "x", links=("nobody",)))
+        assert not Path(hook.netns_path("6" * 64)).exists()
+    finally:
+        hook.detach(web.container_id)
+        hook.detach("5" * 64)
