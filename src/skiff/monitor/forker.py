@@ -221,8 +221,10 @@ class ForkerClient:
 
 
 def start_forker(socket_path: str, timeout: float = 10.0) -> int:
-    """Start a forker detached from the caller (double fork + setsid + exec); returns its pid.
+    """Start a forker detached from the caller; returns its pid.
 
+    The caller (a threaded daemon) never forks: it posix_spawns ``python -m skiff.monitor.forker
+    --detach``, which forks once, single-threaded, and exits, leaving the forker in its own session.
     If one already answers on ``socket_path`` it is reused and its pid returned.
     """
     pid_path = os.path.join(os.path.dirname(socket_path), "forker.pid")
@@ -234,19 +236,14 @@ def start_forker(socket_path: str, timeout: float = 10.0) -> int:
         os.unlink(pid_path)
     except FileNotFoundError:
         pass
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setsid()
-            if os.fork() == 0:
-                null = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(null, fd)
-                os.closerange(3, 65536)
-                os.chdir("/")
-                os.execv(sys.executable, [sys.executable, "-m", "skiff.monitor.forker", socket_path])
-        finally:
-            os._exit(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "skiff.monitor.forker", "--detach", socket_path],
+                             dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, null, 0),
+                                                             (os.POSIX_SPAWN_DUP2, null, 1),
+                                                             (os.POSIX_SPAWN_DUP2, null, 2)])
+    finally:
+        os.close(null)
     os.waitpid(pid, 0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -260,5 +257,15 @@ def start_forker(socket_path: str, timeout: float = 10.0) -> int:
     raise MonitorStartError(f"forker did not start on {socket_path}")
 
 
+def _main(argv: list[str]) -> int:
+    if argv[0] == "--detach":  # leave the spawner: one fork here, single-threaded, then a new session
+        argv = argv[1:]
+        if os.fork():
+            os._exit(0)
+        os.setsid()
+        os.chdir("/")
+    return serve(argv[0])
+
+
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1]))
+    sys.exit(_main(sys.argv[1:]))
