@@ -42,9 +42,12 @@ def hook(tmp_path: Path, bridge_name: Callable[[], str]) -> Iterator[ContainerNe
                                        bridge_device=bridge_name(), chain_prefix=PREFIX,
                                        host_resolv_conf=str(tmp_path / "resolv.conf")))
     svc.start()
+    hook = ContainerNetworking(svc, tmp_path / "netns")
     try:
-        yield ContainerNetworking(svc, tmp_path / "netns")
+        yield hook
     finally:
+        for left in (tmp_path / "netns").glob("*"):  # a failed test must not leave a mounted netns
+            hook.detach(left.name)
         svc.remove_all()
         svc.close()
 
