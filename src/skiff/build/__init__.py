@@ -7,7 +7,8 @@ through ``backend.BuildBackend``. ``dockerignore`` is shared with the CLI (it im
 
 Entry points for the API / engine:
 - ``query.options_from_query(request.query) -> BuildOptions`` (POST /build's parameters);
-- ``context.extract_context(stream, dockerfile) -> BuildContext`` (POST /build's body);
+- ``context.extract_context(stream, dockerfile) -> BuildContext`` (POST /build's body; a sync
+  file-like; ``close()`` it after the build);
 - ``builder.Builder(backend, cache).build(context, options, emit) -> BuildResult``, or
   ``.stream(context, options)`` (an iterator of messages; raises the build's error at the end);
 - ``Builder.cancel(build_id)`` (POST /build/cancel);
