@@ -70,13 +70,15 @@ def test_default_container_looks_like_dockers(tmp_path: Path, busybox_rootfs: Pa
 def test_user_tty_init_readonly(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
                                 monitor_pids: list[int]) -> None:
     body = {"Cmd": ["sh", "-c", "id; echo TERM=$TERM; ps -o pid,comm | head -3; touch /x 2>&1 || echo ro-root; "
-                                "touch /tmp/ok && echo tmp-ok"], "User": "nobody", "Tty": True,
+                                "touch /tmp/ok && echo tmp-ok; echo port-start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"],
+            "User": "nobody", "Tty": True,
             "HostConfig": {"Init": True, "ReadonlyRootfs": True, "Tmpfs": {"/tmp": ""}}}
     code, out = run_spec(tmp_path, busybox_rootfs, runc_root, monitor_pids, body)
     assert code == 0, out
     assert "uid=65534(nobody) gid=65534(nobody)" in out
     assert "TERM=xterm" in out and "ro-root" in out and "tmp-ok" in out
     assert "docker-init" in out  # tini is pid 1
+    assert "port-start=0" in out  # dockerd's default sysctl in a private network namespace
 
 
 def test_privileged_and_cap_add(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,

@@ -280,7 +280,12 @@ def test_namespaces_and_sysctls(rootfs: Path) -> None:
     assert {"type": "network", "path": "/run/netns/skiff-x"} in joined["linux"]["namespaces"]
     assert {"type": "cgroup"} in joined["linux"]["namespaces"]
     s = spec(rootfs, {"HostConfig": {"Sysctls": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}}})
-    assert s["linux"]["sysctl"] == {"kernel.shmmax": "1000", "net.ipv4.ip_forward": "1"}
+    assert s["linux"]["sysctl"] == {"kernel.shmmax": "1000", "net.ipv4.ip_forward": "1",
+                                    "net.ipv4.ping_group_range": "0 2147483647",
+                                    "net.ipv4.ip_unprivileged_port_start": "0"}
+    assert host["linux"]["sysctl"] == {}  # not in the host's network namespace
+    own = spec(rootfs, {"HostConfig": {"Sysctls": {"net.ipv4.ip_unprivileged_port_start": "80"}}})
+    assert own["linux"]["sysctl"]["net.ipv4.ip_unprivileged_port_start"] == "80"
     with pytest.raises(InvalidParameter, match=r"sysctl 'kernel\.hostname' is not allowed"):
         spec(rootfs, {"HostConfig": {"Sysctls": {"kernel.hostname": "x"}}})
     with pytest.raises(InvalidParameter, match="not allowed in host network mode"):
@@ -344,7 +349,7 @@ def test_real_docker_cli_body(rootfs: Path) -> None:
     assert r["pids"] == {"limit": 50}
     assert {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"} in r["devices"]
     assert s["linux"]["devices"][0]["path"] == "/dev/n2"
-    assert s["root"]["readonly"] is True and s["linux"]["sysctl"] == {"net.ipv4.ip_forward": "1"}
+    assert s["root"]["readonly"] is True and s["linux"]["sysctl"]["net.ipv4.ip_forward"] == "1"
     ms = {m["destination"]: m for m in s["mounts"]}
     assert ms["/dev/shm"]["options"][-1] == f"size={128 << 20}"
     assert ms["/v"]["source"] == "/vols/vol/_data" and "ro" in ms["/c"]["options"]

@@ -366,6 +366,13 @@ def _devices(host: HostConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any
 
 def _sysctls(host: HostConfig, net_host: bool, ipc_host: bool) -> dict[str, str]:
     out = {}
+    mode = host.network_mode
+    if mode != "host" and not mode.startswith("container:"):
+        # dockerd (WithSysctls) in every new network namespace: ping without CAP_NET_RAW and ports
+        # below 1024 without CAP_NET_BIND_SERVICE; the user's own values win.
+        for k, v in (("net.ipv4.ping_group_range", "0 2147483647"), ("net.ipv4.ip_unprivileged_port_start", "0")):
+            if os.path.exists("/proc/sys/" + k.replace(".", "/")):
+                out[k] = v
     for k, v in host.sysctls:
         if k in _NAMESPACED_SYSCTLS or k.startswith("fs.mqueue."):
             if ipc_host:
