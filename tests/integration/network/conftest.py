@@ -57,6 +57,12 @@ def test_netns() -> list[str]:
 test_netns.__test__ = False  # type: ignore[attr-defined]
 
 
+def nsfs_mounts() -> list[str]:
+    """Mount points of namespace files (create_netns leaves one per live netns)."""
+    with open("/proc/self/mountinfo") as f:
+        return [ln.split()[4] for ln in f if " - nsfs " in ln]
+
+
 @pytest.fixture
 def netns_factory() -> Iterator[Callable[..., str]]:
     """netns_factory(resolv=None) -> path of a new netns skiff-test-<hex> with lo up; all removed afterwards.
@@ -109,6 +115,7 @@ def clean_host() -> Iterator[None]:
     """Asserts the test left no Skiff chain, test link or test netns behind."""
     before_links = set(test_links())
     before_ns = set(test_netns())
+    before_mounts = set(nsfs_mounts())
     yield
     leftovers = skiff_chains()
     left_links = set(test_links()) - before_links
@@ -120,6 +127,7 @@ def clean_host() -> Iterator[None]:
     assert not leftovers, leftovers
     assert not left_links, left_links
     assert not set(test_netns()) - before_ns
+    assert not set(nsfs_mounts()) - before_mounts
 
 
 def serve_http(netns: str, root: Path, port: int, procs: list[subprocess.Popen[bytes]]) -> None:
