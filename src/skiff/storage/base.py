@@ -58,7 +58,13 @@ class DirSnapshotter:
     """Base of the directory-backed snapshotters; see ``skiff.storage.snapshot`` for the model."""
 
     capabilities: frozenset[str] = frozenset()
+    #: the storage driver name ``docker info`` shows ("Storage Driver: overlay2")
+    name = ""
     _DATA = "snapshots"
+
+    def status(self) -> list[tuple[str, str]]:
+        """``docker info``'s DriverStatus pairs for this driver."""
+        return []
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from skiff.errors import InvalidParameter
 from skiff.sys import mount as sysmount
 
-__all__ = ["Mount", "mount_all", "unmount_all", "PAGE_LIMIT"]
+__all__ = ["Mount", "filesystem_of", "mount_all", "unmount_all", "PAGE_LIMIT"]
 
 PAGE_LIMIT = os.sysconf("SC_PAGE_SIZE") - 1  # option string plus its NUL must fit in a page
 
@@ -139,13 +139,30 @@ def mount_all(mounts: list[Mount], target: str | os.PathLike[str]) -> None:
         raise
 
 
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def filesystem_of(path: str | os.PathLike[str]) -> str:
+    """The filesystem type (as in /proc/self/mountinfo: "ext4", "xfs", "tmpfs") holding ``path``."""
+    target = os.path.realpath(os.fspath(path))
+    best, fstype = "", ""
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            fields, _, tail = line.partition(" - ")
+            point = _unescape(fields.split(" ")[4])
+            inside = target == point or target.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, fstype = point, tail.split(" ", 1)[0]
+    return fstype
+
+
 def _mounts_under(path: str) -> list[str]:
     """Mount points at or below ``path`` from /proc/self/mountinfo, deepest first."""
     found = []
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
-            point = line.split(" ", 5)[4]
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point)
+            point = _unescape(line.split(" ", 5)[4])
             if point == path or point.startswith(path.rstrip("/") + "/"):
                 found.append(point)
     return sorted(set(found), key=len, reverse=True)

@@ -29,12 +29,13 @@ from pathlib import Path
 
 from skiff.storage.base import DirSnapshotter, remove_tree
 from skiff.storage.metadata import Record
-from skiff.storage.mount import Mount, mount_all, unmount_all
+from skiff.storage.mount import Mount, filesystem_of, mount_all, unmount_all
 from skiff.storage.snapshot import LayerDirs
 
 __all__ = ["Overlay2Snapshotter", "overlay_supported"]
 
 _ALPHABET = string.ascii_uppercase + string.digits
+_BACKING_NAMES = {"ext2": "extfs", "ext3": "extfs", "ext4": "extfs"}  # as Docker names them
 # Whatever the kernel's defaults: an upper dir must hold plain changes plus whiteouts, nothing that
 # needs overlay to read (redirects, metacopy stubs) and no ties to one set of lowers (index), so
 # that the upper dir *is* the layer's diff, as with Docker's overlay2 "native diff".
@@ -78,6 +79,14 @@ class Overlay2Snapshotter(DirSnapshotter):
     """overlayfs snapshots under ``root``; see the module docstring for the layout."""
 
     capabilities = frozenset({"rebase"})
+    name = "overlay2"
+
+    def status(self) -> list[tuple[str, str]]:
+        """What dockerd's overlay2 reports, with our fixed choices (no metacopy, native diff)."""
+        fs = filesystem_of(self.root)
+        backing = _BACKING_NAMES.get(fs, fs)
+        return [("Backing Filesystem", backing), ("Supports d_type", "true"), ("Using metacopy", "false"),
+                ("Native Overlay Diff", "true"), ("userxattr", "false")]
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         os.makedirs(os.path.join(root, "l"), exist_ok=True)

@@ -22,6 +22,7 @@ class VfsSnapshotter(DirSnapshotter):
     """Full-copy snapshots under ``root/snapshots/<id>``; records in ``root/metadata.db``."""
 
     capabilities = frozenset[str]()
+    name = "vfs"
 
     def _populate(self, id_: str, parent: Record | None) -> None:
         d = self._dir(id_)

@@ -346,3 +346,13 @@ def test_mount_all_with_sub_targets_and_rollback(tmp_path: Path, mounter: Mounte
                    Mount("bind", str(tmp_path / "missing"), ("rbind",), target="sub")], dst)
     with open("/proc/self/mountinfo") as f:
         assert str(dst) not in f.read()
+
+
+def test_driver_name_and_status(snapshotter: DirSnapshotter) -> None:
+    """What ``docker info`` shows as Storage Driver and its DriverStatus lines."""
+    assert snapshotter.name in ("overlay2", "vfs")
+    status = dict(snapshotter.status())
+    if snapshotter.name == "overlay2":
+        assert status["Native Overlay Diff"] == "true" and status["Backing Filesystem"]
+    else:
+        assert status == {}
