@@ -60,7 +60,7 @@ test_netns.__test__ = False  # type: ignore[attr-defined]
 def nsfs_mounts() -> list[str]:
     """Mount points of namespace files (create_netns leaves one per live netns)."""
     with open("/proc/self/mountinfo") as f:
-        return [ln.split()[4] for ln in f if " - nsfs " in ln]
+        return [ln.split()[4] for ln in f if " - nsfs " in ln and "/pytest-of-" in ln]
 
 
 @pytest.fixture
