@@ -6,6 +6,7 @@ How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
     root = data_root / "overlay2"
     sn = Overlay2Snapshotter(root) if overlay_supported(root) else VfsSnapshotter(data_root / "vfs")
     remove_unfinished_unpacks(sn)                        # at daemon start: what a kill -9 left
+    sn.name, sn.status()                                 # docker info: Driver, DriverStatus pairs
 
     # pull: unpack layers (bottom first); each becomes a committed snapshot named by its chain ID
     layers = [LayerSource(diff_id, lambda p=blob_path: open(p, "rb")) for ...]
