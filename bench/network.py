@@ -57,7 +57,7 @@ def iperf(server: list[str], client: list[str], target: str, port: int, seconds:
     srv = subprocess.Popen([*server, "iperf3", "-s", "-p", str(server_port)], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):  # connect only once it listens: a refused early try would skew nothing but fail
+        for _ in range(100):  # connect only once the server listens
             ss = subprocess.run([*server, "ss", "-Hltn", f"sport = :{server_port}"], capture_output=True, text=True)
             if ss.stdout.strip():
                 break
@@ -67,9 +67,6 @@ def iperf(server: list[str], client: list[str], target: str, port: int, seconds:
         try:
             return float(json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
         except (ValueError, KeyError):
-            if os.environ.get("SKIFF_BENCH_DEBUG"):
-                print(sh(*server, "ss", "-ltnp").stdout, sh("iptables", "-t", "nat", "-L", "-v", "-n").stdout,
-                      sh("ss", "-tanp").stdout)
             raise RuntimeError(f"iperf3 to {target}:{port} failed: {out.stdout[-200:]!r} {out.stderr[-200:]!r}")
     finally:
         srv.kill()
