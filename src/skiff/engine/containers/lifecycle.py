@@ -266,6 +266,7 @@ class Lifecycle:
             except Exception as e:  # an attach client that went away must not block the start
                 log.debug("pending attach of %s: %s", rec.id[:12], e)
         client = AsyncMonitorClient(handle.socket_path)
+        started_ns = time.time_ns()
         try:
             pid = await client.start()
         except Exception as e:
@@ -276,7 +277,7 @@ class Lifecycle:
             raise _start_error(msg) from None
         rec.transition("running")
         rec.pid = pid or handle.init_pid
-        rec.started_ns = time.time_ns()
+        rec.started_ns = started_ns
         rec.has_been_started = True
         rec.error = ""
         rec.oom_killed = False
@@ -406,7 +407,7 @@ class Lifecycle:
         rec.status = "exited"
         rec.exit_code = st.exit_code
         rec.oom_killed = st.oom_killed
-        rec.finished_ns = st.finished_at_ns or time.time_ns()
+        rec.finished_ns = max(st.finished_at_ns or time.time_ns(), rec.started_ns + 1)
         rec.pid = 0
         if st.error:
             rec.error = st.error

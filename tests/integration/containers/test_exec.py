@@ -1,0 +1,53 @@
+"""docker exec: exit codes, -u/-w/-e, -i stdin, -d, inspect, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def box(bbd: Daemon) -> str:
+    assert bbd.docker("run", "-d", "--name", "box", "busybox", "sleep", "600").returncode == 0
+    return "box"
+
+
+def test_exec_basic(bbd: Daemon, box: str) -> None:
+    r = bbd.docker("exec", box, "echo", "hi")
+    assert (r.returncode, r.stdout) == (0, "hi\n")
+    assert bbd.docker("exec", box, "sh", "-c", "exit 5").returncode == 5
+
+
+def test_exec_options(bbd: Daemon, box: str) -> None:
+    r = bbd.docker("exec", "-u", "nobody", "-w", "/tmp", "-e", "FOO=bar", box, "sh", "-c", "id -u; pwd; echo $FOO")
+    assert r.stdout.split() == ["65534", "/tmp", "bar"], r.stderr
+
+
+def test_exec_stdin(bbd: Daemon, box: str) -> None:
+    r = bbd.docker("exec", "-i", box, "cat", input="abc\n")
+    assert r.stdout == "abc\n"
+
+
+def test_exec_missing_command(bbd: Daemon, box: str) -> None:
+    r = bbd.docker("exec", box, "nosuch")
+    assert r.returncode == 127 and "executable file not found" in r.stdout + r.stderr
+
+
+def test_exec_detached(bbd: Daemon, box: str) -> None:
+    assert bbd.docker("exec", "-d", box, "sh", "-c", "echo x > /tmp/detached").returncode == 0
+    time.sleep(0.5)
+    assert bbd.docker("exec", box, "cat", "/tmp/detached").stdout == "x\n"
+    ids = json.loads(bbd.docker("inspect", box).stdout)[0]["ExecIDs"]
+    assert ids and len(ids) >= 2
+
+
+def test_exec_not_running(bbd: Daemon) -> None:
+    bbd.docker("create", "--name", "idle", "busybox", "true")
+    r = bbd.docker("exec", "idle", "true")
+    assert r.returncode != 0 and "is not running" in r.stderr

@@ -1,0 +1,110 @@
+"""stop / kill / restart / pause / unpause / rename / update / top / stats / restart policies / health."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.root
+
+
+def _state(d: Daemon, name: str) -> dict:
+    return json.loads(d.docker("inspect", name).stdout)[0]["State"]
+
+
+def test_stop_signal_and_timeout(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "trap", "busybox", "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done")
+    t = time.monotonic()
+    assert bbd.docker("stop", "trap").returncode == 0
+    assert time.monotonic() - t < 5
+    assert _state(bbd, "trap")["ExitCode"] == 42
+    assert bbd.docker("stop", "trap").returncode == 0  # 304 already stopped
+    bbd.docker("run", "-d", "--name", "stubborn", "--stop-timeout", "1", "busybox", "sh", "-c",
+               "trap '' TERM; while true; do sleep 0.1; done")
+    t = time.monotonic()
+    bbd.docker("stop", "stubborn")
+    assert 0.8 < time.monotonic() - t < 6
+    assert _state(bbd, "stubborn")["ExitCode"] == 137
+
+
+def test_kill_and_errors(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "kk", "busybox", "sh", "-c", "trap 'exit 143' TERM; sleep 100 & wait")
+    assert bbd.docker("kill", "-s", "TERM", "kk").returncode == 0
+    time.sleep(0.5)
+    st = _state(bbd, "kk")
+    assert st["Status"] == "exited" and st["ExitCode"] == 143
+    r = bbd.docker("kill", "kk")
+    assert r.returncode == 1 and "is not running" in r.stderr
+
+
+def test_pause_unpause(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "pp", "busybox", "sleep", "100")
+    assert bbd.docker("pause", "pp").returncode == 0
+    assert _state(bbd, "pp")["Paused"] is True
+    assert "(Paused)" in bbd.docker("ps", "--filter", "name=pp", "--format", "{{.Status}}").stdout
+    r = bbd.docker("exec", "pp", "true")
+    assert r.returncode != 0 and "paused" in r.stderr
+    assert bbd.docker("unpause", "pp").returncode == 0
+    assert _state(bbd, "pp")["Status"] == "running"
+    bbd.docker("rm", "-f", "pp")
+
+
+def test_restart_rename_top(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "r1", "busybox", "sleep", "100")
+    pid1 = _state(bbd, "r1")["Pid"]
+    assert bbd.docker("restart", "-t", "0", "r1").returncode == 0
+    st = _state(bbd, "r1")
+    assert st["Running"] and st["Pid"] != pid1
+    assert bbd.docker("rename", "r1", "r2").returncode == 0
+    assert bbd.docker("inspect", "-f", "{{.Name}}", "r2").stdout.strip() == "/r2"
+    top = bbd.docker("top", "r2").stdout.splitlines()
+    assert top[0].split()[:3] == ["UID", "PID", "PPID"] and "sleep 100" in top[1]
+    bbd.docker("rm", "-f", "r2")
+
+
+def test_update_and_stats(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "uu", "-m", "64m", "busybox", "sleep", "100")
+    assert bbd.docker("update", "-m", "128m", "--memory-swap", "256m", "--restart", "on-failure:3", "uu").returncode == 0
+    hc = json.loads(bbd.docker("inspect", "uu").stdout)[0]["HostConfig"]
+    assert hc["Memory"] == 128 << 20 and hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    out = bbd.docker("stats", "--no-stream", "uu").stdout.splitlines()
+    assert out[0].split()[:4] == ["CONTAINER", "ID", "NAME", "CPU"]
+    assert "128MiB" in out[1] and out[1].split()[-1] == "1"
+    bbd.docker("rm", "-f", "uu")
+
+
+def test_restart_policy_on_failure(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "rp", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        d = json.loads(bbd.docker("inspect", "rp").stdout)[0]
+        if d["RestartCount"] == 2 and d["State"]["Status"] == "exited":
+            break
+        time.sleep(0.2)
+    assert d["RestartCount"] == 2 and d["State"]["ExitCode"] == 3
+    bbd.docker("rm", "-f", "rp")
+
+
+def test_healthcheck(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "hc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms",
+               "--health-retries", "2", "busybox", "sh", "-c", "touch /tmp/ok; sleep 100")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        h = _state(bbd, "hc").get("Health", {})
+        if h.get("Status") == "healthy":
+            break
+        time.sleep(0.2)
+    assert h["Status"] == "healthy" and h["Log"][-1]["ExitCode"] == 0
+    assert "(healthy)" in bbd.docker("ps", "--filter", "name=hc", "--format", "{{.Status}}").stdout
+    assert bbd.docker("ps", "-q", "--filter", "health=healthy").stdout.strip()
+    bbd.docker("exec", "hc", "rm", "/tmp/ok")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _state(bbd, "hc")["Health"]["Status"] != "unhealthy":
+        time.sleep(0.2)
+    h = _state(bbd, "hc")["Health"]
+    assert h["Status"] == "unhealthy" and h["FailingStreak"] >= 2 and len(h["Log"]) <= 5
+    bbd.docker("rm", "-f", "hc")

@@ -1,0 +1,51 @@
+"""docker logs: stdout/stderr framing, --tail, -t, --since/--until, -f that ends with the container."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from tests.support.daemon import DOCKER_CLI, Daemon
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def logged(bbd: Daemon) -> str:
+    r = bbd.docker("run", "--name", "lg", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done")
+    assert r.returncode == 0
+    return "lg"
+
+
+def test_logs_streams(bbd: Daemon, logged: str) -> None:
+    r = bbd.docker("logs", logged)
+    assert r.stdout.split() == [f"out{i}" for i in range(1, 6)]
+    assert r.stderr.split() == [f"err{i}" for i in range(1, 6)]
+
+
+def test_logs_tail_timestamps(bbd: Daemon, logged: str) -> None:
+    r = bbd.docker("logs", "--tail", "2", "-t", logged)
+    lines = r.stdout.splitlines() + r.stderr.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        ts, _, msg = line.partition(" ")
+        assert ts.endswith("Z") and "T" in ts and msg in ("out5", "err5", "out4", "err4")
+
+
+def test_logs_since_until(bbd: Daemon, logged: str) -> None:
+    future = str(int(time.time()) + 3600)
+    assert bbd.docker("logs", "--since", future, logged).stdout == ""
+    assert bbd.docker("logs", "--until", "1", logged).stdout == ""
+
+
+def test_logs_follow_ends_with_container(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "fl", "busybox", "sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.3; done")
+    p = subprocess.run([DOCKER_CLI, "logs", "-f", "fl"], env=bbd.env, capture_output=True, text=True, timeout=20)
+    assert p.stdout.split() == ["n1", "n2", "n3"]
+
+
+def test_logs_tty_raw(bbd: Daemon) -> None:
+    bbd.docker("run", "-t", "--name", "tl", "busybox", "echo", "tty-line")
+    assert bbd.docker("logs", "tl").stdout.rstrip("\r\n") == "tty-line"

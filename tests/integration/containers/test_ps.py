@@ -1,0 +1,80 @@
+"""docker ps / inspect: columns, Status strings, filters, sizes, --format, -q."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def three(bbd: Daemon) -> dict[str, str]:
+    ids = {
+        "up": bbd.docker("run", "-d", "--name", "up", "--label", "tier=web", "busybox", "sleep", "300").stdout.strip(),
+        "done": bbd.docker("run", "--name", "done", "--label", "tier=db", "busybox", "sh", "-c", "exit 4").stdout,
+        "new": bbd.docker("create", "--name", "new", "busybox", "true").stdout.strip(),
+    }
+    ids["done"] = bbd.docker("inspect", "-f", "{{.Id}}", "done").stdout.strip()
+    return ids
+
+
+def _names(bbd: Daemon, *args: str) -> list[str]:
+    return bbd.docker("ps", *args, "--format", "{{.Names}}").stdout.split()
+
+
+def test_ps_table(bbd: Daemon, three: dict[str, str]) -> None:
+    out = bbd.docker("ps", "-a").stdout.splitlines()
+    assert out[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    rows = {line.split()[-1]: line for line in out[1:]}
+    assert "Up " in rows["up"] and '"sleep 300"' in rows["up"]
+    assert "Exited (4) " in rows["done"] and " ago" in rows["done"]
+    assert "Created" in rows["new"]
+    assert _names(bbd) == ["up"]
+
+
+def test_ps_quiet_and_no_trunc(bbd: Daemon, three: dict[str, str]) -> None:
+    q = bbd.docker("ps", "-aq").stdout.split()
+    assert three["up"][:12] in q and all(len(x) == 12 for x in q)
+    full = bbd.docker("ps", "-aq", "--no-trunc").stdout.split()
+    assert three["up"] in full
+
+
+def test_ps_filters(bbd: Daemon, three: dict[str, str]) -> None:
+    assert _names(bbd, "-a", "--filter", "status=exited") == ["done"]
+    assert _names(bbd, "-a", "--filter", "status=created") == ["new"]
+    assert _names(bbd, "-a", "--filter", "exited=4") == ["done"]
+    assert _names(bbd, "-a", "--filter", "label=tier=web") == ["up"]
+    assert sorted(_names(bbd, "-a", "--filter", "label=tier")) == ["done", "up"]
+    assert _names(bbd, "-a", "--filter", "name=^up$") == ["up"]
+    assert _names(bbd, "-a", "--filter", f"id={three['new'][:8]}") == ["new"]
+    assert "up" in _names(bbd, "-a", "--filter", "ancestor=busybox")
+    assert _names(bbd, "-a", "--filter", "before=new") == ["done", "up"] or \
+        sorted(_names(bbd, "-a", "--filter", "before=new")) == ["done", "up"]
+    assert _names(bbd, "-a", "--filter", "since=done") == ["new"]
+    bad = bbd.docker("ps", "--filter", "bogus=1")
+    assert bad.returncode != 0 and "invalid filter 'bogus'" in bad.stderr
+
+
+def test_ps_size_and_json_format(bbd: Daemon, three: dict[str, str]) -> None:
+    rows = [json.loads(x) for x in bbd.docker("ps", "-a", "-s", "--format", "{{json .}}").stdout.splitlines()]
+    by = {r["Names"]: r for r in rows}
+    assert by["up"]["State"] == "running" and "virtual" in by["up"]["Size"]
+
+
+def test_inspect_state_and_format(bbd: Daemon, three: dict[str, str]) -> None:
+    d = json.loads(bbd.docker("inspect", "done").stdout)[0]
+    st = d["State"]
+    for key in ("Status", "Running", "Paused", "Restarting", "OOMKilled", "Dead", "Pid", "ExitCode", "Error",
+                "StartedAt", "FinishedAt"):
+        assert key in st
+    assert st["ExitCode"] == 4 and st["FinishedAt"] > st["StartedAt"]
+    assert d["Config"]["Labels"] == {"tier": "db"} and d["Config"]["Image"] == "busybox"
+    assert d["Image"].startswith("sha256:") and d["Mounts"] == []
+    assert "Networks" in d["NetworkSettings"]
+    fmt = bbd.docker("inspect", "-f", "{{.State.Status}} {{.Name}}", "up").stdout.strip()
+    assert fmt == "running /up"
+    assert bbd.docker("container", "inspect", "nothere").returncode == 1

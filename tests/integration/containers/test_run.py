@@ -1,0 +1,109 @@
+"""docker run / create / start / wait / rm with the real docker CLI: exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.root
+
+
+def test_run_rm_echo(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "busybox", "echo", "hi")
+    assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    assert bbd.docker("ps", "-aq").stdout == ""
+
+
+def test_run_exit_code(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "busybox", "sh", "-c", "exit 3")
+    assert r.returncode == 3
+
+
+def test_run_missing_command_127(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "busybox", "nosuchcmd")
+    assert r.returncode == 127
+    assert "executable file not found" in r.stderr
+    assert "failed to create task for container" in r.stderr
+
+
+def test_run_stdin_half_close(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "-i", "busybox", "cat", input="hello\nworld\n")
+    assert (r.returncode, r.stdout) == (0, "hello\nworld\n"), r.stderr
+
+
+def test_run_stdout_stderr_split(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2")
+    assert r.stdout == "out\n" and r.stderr == "err\n"
+
+
+def test_run_env_user_workdir(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "-e", "FOO=bar", "-u", "nobody", "-w", "/tmp", "busybox",
+                   "sh", "-c", "echo $FOO; id -u; pwd")
+    assert r.stdout.split() == ["bar", "65534", "/tmp"], r.stderr
+
+
+def test_unknown_image_404(bbd: Daemon) -> None:
+    r = bbd.docker("create", "--pull", "never", "nosuchimage:1")
+    assert r.returncode != 0
+    assert "No such image: nosuchimage:1" in r.stderr
+
+
+def test_name_conflict(bbd: Daemon) -> None:
+    assert bbd.docker("create", "--name", "dup", "busybox", "true").returncode == 0
+    r = bbd.docker("create", "--name", "dup", "busybox", "true")
+    assert r.returncode != 0
+    assert 'Conflict. The container name "/dup" is already in use by container' in r.stderr
+    bad = bbd.docker("create", "--name", "-bad", "busybox", "true")
+    assert "Invalid container name (-bad)" in bad.stderr
+    assert bbd.docker("rm", "dup").returncode == 0
+
+
+def test_create_start_wait_rm(bbd: Daemon) -> None:
+    cid = bbd.docker("create", "busybox", "sh", "-c", "sleep 0.3; exit 9").stdout.strip()
+    assert len(cid) == 64
+    assert bbd.docker("start", cid).returncode == 0
+    w = bbd.docker("wait", cid[:12])
+    assert w.stdout.strip() == "9"
+    st = json.loads(bbd.docker("inspect", cid).stdout)[0]["State"]
+    assert st["Status"] == "exited" and st["ExitCode"] == 9 and not st["Running"]
+    assert bbd.docker("rm", cid).stdout.strip() == cid
+    r = bbd.docker("inspect", cid)
+    assert r.returncode == 1 and f"No such object: {cid}" in r.stderr
+
+
+def test_detached_lifecycle(bbd: Daemon) -> None:
+    cid = bbd.docker("run", "-d", "--name", "web", "busybox", "sleep", "1000").stdout.strip()
+    try:
+        again = bbd.docker("start", "web")
+        assert again.returncode == 0  # 304: already started
+        rm = bbd.docker("rm", "web")
+        assert rm.returncode == 1
+        assert 'cannot remove container "/web": container is running' in rm.stderr
+        ins = json.loads(bbd.docker("inspect", "web").stdout)[0]
+        assert ins["Name"] == "/web" and ins["State"]["Running"] and ins["State"]["Pid"] > 0
+        assert ins["Config"]["Cmd"] == ["sleep", "1000"] and ins["Path"] == "sleep"
+        assert ins["HostConfig"]["NetworkMode"] == "bridge"
+        assert ins["GraphDriver"]["Name"] in ("overlay2", "vfs")
+        assert ins["LogPath"].endswith(f"{cid}-json.log")
+        stop = bbd.docker("stop", "-t", "1", "web")
+        assert stop.returncode == 0 and stop.stdout.strip() == "web"
+        st = json.loads(bbd.docker("inspect", "web").stdout)[0]["State"]
+        assert st["Status"] == "exited" and st["ExitCode"] == 137
+    finally:
+        bbd.docker("rm", "-f", "web")
+
+
+def test_rm_force_running(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "victim", "busybox", "sleep", "100")
+    r = bbd.docker("rm", "-f", "victim")
+    assert r.returncode == 0 and r.stdout.strip() == "victim"
+    assert "victim" not in bbd.docker("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def test_wait_removed_with_autoremove(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "--name", "auto", "busybox", "sh", "-c", "exit 2")
+    assert r.returncode == 2
+    assert bbd.docker("inspect", "auto").returncode == 1
