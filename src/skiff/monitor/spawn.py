@@ -113,6 +113,11 @@ def handle_from_report(opts: MonitorOptions, report: bytes) -> MonitorHandle:
 
 
 def _grandchild(opts: MonitorOptions, ready_fd: int, exec_python: bool) -> int:
+    # A wakeup fd inherited from the forker would get a byte per signal (SIGCHLD = 0x11) written into
+    # whatever file reuses its number: the container's log file or pty. The monitor sets its own later.
+    import signal
+
+    signal.set_wakeup_fd(-1)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
