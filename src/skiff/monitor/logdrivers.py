@@ -30,7 +30,7 @@ from skiff.monitor.protocol import LogConfig
 
 __all__ = [
     "LogWriter", "JsonFileWriter", "LocalWriter", "NullWriter", "LogSink", "open_writer",
-    "encode_json_line", "format_time", "MAX_LINE", "LOCAL_HEADER", "parse_size", "validate_log_config",
+    "encode_json_line", "format_time", "MAX_LINE", "LOCAL_HEADER", "parse_size", "validate_log_config", "encode_attrs", "log_attrs",
 ]
 
 MAX_LINE = 16 * 1024
@@ -57,10 +57,44 @@ def format_time(ns: int, fixed: bool = False) -> str:
     return f"{base}.{f'{frac:09d}'.rstrip('0')}Z"
 
 
-def encode_json_line(stream: int, data: bytes, ns: int) -> bytes:
-    """One json-file line, escaped as Docker's jsonlog does (HTML-safe, invalid UTF-8 -> U+FFFD)."""
+def encode_json_line(stream: int, data: bytes, ns: int, attrs: str = "") -> bytes:
+    """One json-file line, escaped as Docker's jsonlog does (HTML-safe, invalid UTF-8 -> U+FFFD).
+
+    ``attrs`` is the pre-encoded ``,"attrs":{...}`` member (see :func:`encode_attrs`) or "".
+    """
     text = data.decode("utf-8", "replace").translate(_ESC)
-    return f'{{"log":"{text}","stream":"{_STREAM[stream]}","time":"{format_time(ns)}"}}\n'.encode()
+    return f'{{"log":"{text}","stream":"{_STREAM[stream]}"{attrs},"time":"{format_time(ns)}"}}\n'.encode()
+
+
+def encode_attrs(attrs: tuple[tuple[str, str], ...]) -> str:
+    """The json-file ``attrs`` member for ``docker logs --details`` ("" when there are none)."""
+    if not attrs:
+        return ""
+    body = ",".join(f'"{k.translate(_ESC)}":"{v.translate(_ESC)}"' for k, v in sorted(attrs))
+    return f',"attrs":{{{body}}}'
+
+
+def log_attrs(cfg: LogConfig, labels: dict[str, str], env: list[str]) -> tuple[tuple[str, str], ...]:
+    """Docker's ExtraAttributes: the container labels and env vars named by the ``labels``,
+    ``labels-regex``, ``env`` and ``env-regex`` log options, recorded with every json-file line."""
+    import re
+
+    out: dict[str, str] = {}
+    want = [x for x in cfg.opt("labels").split(",") if x]
+    for k in want:
+        if k in labels:
+            out[k] = labels[k]
+    if cfg.opt("labels-regex"):
+        rx = re.compile(cfg.opt("labels-regex"))
+        out.update({k: v for k, v in labels.items() if rx.match(k)})
+    envmap = dict(e.split("=", 1) for e in env if "=" in e)
+    for k in [x for x in cfg.opt("env").split(",") if x]:
+        if k in envmap:
+            out[k] = envmap[k]
+    if cfg.opt("env-regex"):
+        rx = re.compile(cfg.opt("env-regex"))
+        out.update({k: v for k, v in envmap.items() if rx.match(k)})
+    return tuple(sorted(out.items()))
 
 
 def parse_size(text: str) -> int:
@@ -128,17 +162,19 @@ class _RotatingFile:
 
 
 class JsonFileWriter:
-    def __init__(self, path: str, max_size: int = -1, max_file: int = 1) -> None:
+    def __init__(self, path: str, max_size: int = -1, max_file: int = 1,
+                 attrs: tuple[tuple[str, str], ...] = ()) -> None:
         self._f = _RotatingFile(path, max_size, max_file)
+        self._attrs = encode_attrs(attrs)
 
     def write(self, stream: int, data: bytes, ns: int, partial: bool) -> None:
-        self._f.append(encode_json_line(stream, data, ns))
+        self._f.append(encode_json_line(stream, data, ns, self._attrs))
 
     def write_lines(self, stream: int, block: bytes, ns: int) -> None:
         # One translate and one join for the whole block: per-line Python work is what limits
         # throughput with short lines (200 MB of 50-byte lines is 4 million records).
         text = block.decode("utf-8", "replace").translate(_ESC_KEEP_NL)
-        tail = f'\\n","stream":"{_STREAM[stream]}","time":"{format_time(ns)}"}}\n'
+        tail = f'\\n","stream":"{_STREAM[stream]}"{self._attrs},"time":"{format_time(ns)}"}}\n'
         parts = text.split("\n")
         parts.pop()
         out = ('{"log":"' + (tail + '{"log":"').join(parts) + tail).encode()
@@ -214,7 +250,7 @@ def validate_log_config(cfg: LogConfig) -> None:
         raise InvalidParameter(f"invalid value for compress: {cfg.opt('compress')}")
 
 
-def open_writer(cfg: LogConfig, path: str) -> LogWriter:
+def open_writer(cfg: LogConfig, path: str, attrs: tuple[tuple[str, str], ...] = ()) -> LogWriter:
     """The writer for ``cfg``; unknown drivers are refused by the engine before we get here."""
     if cfg.type == "none" or not path:
         return NullWriter()
@@ -222,7 +258,7 @@ def open_writer(cfg: LogConfig, path: str) -> LogWriter:
     if cfg.type == "local":
         return LocalWriter(path, parse_size(cfg.opt("max-size", "20m")), max_file)
     size = cfg.opt("max-size", "")
-    return JsonFileWriter(path, parse_size(size) if size and size != "-1" else -1, max_file)
+    return JsonFileWriter(path, parse_size(size) if size and size != "-1" else -1, max_file, attrs)
 
 
 class LogSink:

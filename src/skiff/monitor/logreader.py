@@ -37,6 +37,7 @@ class LogEntry(NamedTuple):
     data: bytes
     time_ns: int
     partial: bool = False
+    attrs: tuple[tuple[str, str], ...] = ()  # json-file "attrs" (docker logs --details)
 
 
 _sec_cache: dict[str, int] = {}
@@ -103,8 +104,9 @@ def _json_record(line: bytes) -> LogEntry | None:
     try:
         d = json.loads(line)
         log = d.get("log", "")
+        attrs = tuple(sorted((str(k), str(v)) for k, v in (d.get("attrs") or {}).items()))
         return LogEntry(_STREAMS.get(d.get("stream", "stdout"), 1), log.encode(), parse_time(d["time"]),
-                        not log.endswith("\n"))
+                        not log.endswith("\n"), attrs)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

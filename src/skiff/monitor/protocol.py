@@ -77,6 +77,7 @@ class MonitorOptions:
     log_path: str = ""
     start: bool = False
     console_size: tuple[int, int] = (0, 0)
+    log_attrs: tuple[tuple[str, str], ...] = ()  # json-file "attrs" (logdrivers.log_attrs) for --details
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -88,6 +89,7 @@ class MonitorOptions:
         lg = d.get("log") or {}
         d["log"] = LogConfig(lg.get("type", "json-file"), tuple(tuple(x) for x in lg.get("config", ())))
         d["console_size"] = tuple(d.get("console_size", (0, 0)))
+        d["log_attrs"] = tuple(tuple(x) for x in d.get("log_attrs", ()))
         return cls(**d)
 
 

@@ -83,7 +83,7 @@ class Monitor:
         self.paused = False
         self.state = "created"
         self.cgroup_files: list[str] = []
-        self.log = LogSink(open_writer(opts.log, opts.log_path))
+        self.log = LogSink(open_writer(opts.log, opts.log_path, opts.log_attrs))
         self.listener: socket.socket | None = None
         self.wake_r = -1
 

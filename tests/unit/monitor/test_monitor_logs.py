@@ -170,6 +170,24 @@ def test_log_config_validation() -> None:
             validate_log_config(cfg)
 
 
+def test_attrs_for_details(tmp_path: Path) -> None:
+    from skiff.monitor.logdrivers import log_attrs
+
+    cfg = LogConfig("json-file", (("labels", "app,missing"), ("env", "STAGE"), ("env-regex", "^X_")))
+    attrs = log_attrs(cfg, {"app": "web", "other": "no"}, ["STAGE=prod", "X_A=1", "HOME=/root"])
+    assert attrs == (("STAGE", "prod"), ("X_A", "1"), ("app", "web"))
+    path = tmp_path / "c.log"
+    sink = LogSink(open_writer(cfg, str(path), attrs))
+    sink.feed(1, b"one\ntwo\n", NS)
+    sink.close()
+    first = path.read_text().splitlines()[0]
+    assert first == ('{"log":"one\\n","stream":"stdout","attrs":{"STAGE":"prod","X_A":"1","app":"web"},'
+                     '"time":"2026-11-18T11:06:40.123456Z"}')
+    with LogFile(str(path)) as lf:
+        got = list(lf.entries())
+    assert [e.data for e in got] == [b"one\n", b"two\n"] and got[0].attrs == attrs
+
+
 def test_frames_and_options_round_trip() -> None:
     r = FrameReader()
     data = frame(b"1", b"hello") + frame(b"X", json.dumps(ExitStatus(137, 9).to_dict()).encode())
@@ -177,5 +195,5 @@ def test_frames_and_options_round_trip() -> None:
     got = r.feed(data[3:])
     assert got[0] == (b"1", b"hello") and ExitStatus.from_dict(json.loads(got[1][1])).exit_code == 137
     o = MonitorOptions("c1", "/b", "/s", runtime_args=("--root", "/r"), log=LogConfig("local", (("max-size", "1m"),)),
-                       console_size=(24, 80))
+                       console_size=(24, 80), log_attrs=(("app", "web"),))
     assert MonitorOptions.from_json(o.to_json()) == o
