@@ -303,6 +303,7 @@ def parse_api_mount(m: Mapping[str, Any]) -> MountSpec:
     kw: dict[str, Any] = {}
     if bind:
         kw["propagation"] = str(bind.get("Propagation") or "")
+        kw["create_source"] = bool(bind.get("CreateMountpoint"))
     if vol:
         kw["nocopy"] = bool(vol.get("NoCopy"))
         kw["volume_labels"] = tuple(sorted((vol.get("Labels") or {}).items()))
