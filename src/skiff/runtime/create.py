@@ -268,6 +268,9 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
             cgroup_paths=dict(mgr.paths()), config=raw, console_socket=opts.console_socket,
         )
         write_record(state_dir, rec)
+        import select  # noqa: F401  (start: imported while the child finishes)
+
+        import skiff.runtime.container  # noqa: F401
         if cfg.hooks.prestart or cfg.hooks.create_runtime:
             from skiff.runtime.hooks import run_hooks
 

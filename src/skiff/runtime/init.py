@@ -187,6 +187,10 @@ def _init(ctx: InitContext) -> None:
     if devices_early and own_mnt:
         rootfs.create_devices(cfg, in_userns)
         rootfs.dev_symlinks(cfg)
+    # Idle until the parent has the cgroup ready: import now what comes after.
+    _preload(ctx)
+    if cfg.namespace("user") is None:
+        import skiff.runtime.cgroups  # noqa: F401  (join_self below)
     go = sync.expect(ctx.sock, "go")  # our cgroup exists (and we are in it, unless we join it now)
     host_pid = int(go["pid"])
     if go.get("cgroup"):
@@ -203,7 +207,6 @@ def _init(ctx: InitContext) -> None:
         sync.send(ctx.sock, "hooks")
         sync.expect(ctx.sock, "go")  # prestart and createRuntime hooks have run
     run_hooks("createContainer", cfg.hooks.create_container, _state(ctx, "created", host_pid))
-    _preload(ctx)
     if not own_mnt:
         pass  # chroot after the fifo wait, which reopens the fifo through the host's /proc
     elif ctx.no_pivot:
