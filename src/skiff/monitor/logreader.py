@@ -270,6 +270,8 @@ class Follower:
         for _ in range(3):
             if self.fd < 0 and not self._reopen():
                 return out
+            if os.fstat(self.fd).st_size < self.offset:  # truncated in place (max-file=1 rotation)
+                self.offset, self._rest = 0, b""
             got = 0
             while got < max_bytes:
                 chunk = os.pread(self.fd, _BLOCK, self.offset)

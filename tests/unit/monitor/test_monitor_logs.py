@@ -140,6 +140,21 @@ def test_local_tail_with_a_torn_last_record(tmp_path: Path) -> None:
         assert [e.data for e in lf.entries(tail=2)] == [b"3\n", b"4\n"]
 
 
+def test_follow_across_in_place_truncation(tmp_path: Path) -> None:
+    path = tmp_path / "c.log"
+    w = JsonFileWriter(str(path), max_size=200, max_file=1)  # max-file=1: rotation truncates
+    lf = LogFile(str(path))
+    fol = lf.follower()
+    seen: list[bytes] = []
+    for i in range(20):
+        w.write(1, f"line {i:02d}\n".encode(), NS, False)
+        seen += [e.data for e in fol.poll()]
+    w.close()
+    fol.close()
+    lf.close()
+    assert seen[-1] == b"line 19\n" and len(seen) == 20
+
+
 def test_tail_larger_than_file_and_zero(tmp_path: Path) -> None:
     path = tmp_path / "c.log"
     w = JsonFileWriter(str(path))
