@@ -1,0 +1,58 @@
+"""The Docker SDK for Python (7.2) against skiffd: run/create/start/logs/exec_run/wait/remove/stats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def client(bbd: Daemon) -> Iterator[docker.DockerClient]:
+    c = docker.DockerClient(base_url=bbd.host)
+    yield c
+    c.close()
+
+
+def test_run_and_logs(client: docker.DockerClient) -> None:
+    assert client.containers.run("busybox", ["echo", "from-sdk"], remove=True) == b"from-sdk\n"
+    with pytest.raises(docker.errors.ContainerError) as ei:
+        client.containers.run("busybox", ["sh", "-c", "echo bad >&2; exit 2"], remove=True)
+    assert ei.value.exit_status == 2
+
+
+def test_create_start_wait_exec(client: docker.DockerClient) -> None:
+    ct = client.containers.create("busybox", ["sleep", "60"], name="sdk1", labels={"a": "b"})
+    ct.start()
+    ct.reload()
+    assert ct.status == "running" and ct.labels == {"a": "b"}
+    res = ct.exec_run(["sh", "-c", "echo $X; exit 3"], environment={"X": "y"})
+    assert res.exit_code == 3 and res.output == b"y\n"
+    st = ct.stats(stream=False)
+    assert st["name"] == "/sdk1" and "cpu_stats" in st and st["pids_stats"]["current"] >= 1
+    ct.kill()
+    assert ct.wait()["StatusCode"] == 137
+    ct.remove()
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("sdk1")
+
+
+def test_list_filters(client: docker.DockerClient) -> None:
+    a = client.containers.run("busybox", ["sleep", "60"], detach=True, labels={"grp": "x"})
+    try:
+        assert [c.id for c in client.containers.list(filters={"label": "grp=x"})] == [a.id]
+        assert client.containers.list(filters={"label": "grp=nope"}) == []
+    finally:
+        a.remove(force=True)
+
+
+def test_logs_stream(client: docker.DockerClient) -> None:
+    ct = client.containers.run("busybox", ["sh", "-c", "for i in 1 2 3; do echo l$i; sleep 0.1; done"], detach=True)
+    lines = list(ct.logs(stream=True, follow=True))
+    assert b"".join(lines) == b"l1\nl2\nl3\n"
+    ct.remove(force=True)
