@@ -46,7 +46,6 @@ class CreateOptions:
     pid_file: str = ""
     no_pivot: bool = False
     preserve_fds: int = 0
-    foreground: bool = False  # `run` without --detach: the caller will wait for the init
 
 
 def _now() -> str:
