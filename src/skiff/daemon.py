@@ -101,28 +101,19 @@ def _images_block(engine: Engine) -> None:
 
 
 def _containers_block(engine: Engine) -> None:
-    """Containers and exec (engine/containers). Until engine/images.py wires the ImageService, this
-    block makes one itself (marked below): the images engineer replaces that part."""
+    """Containers and exec (engine/containers) over the images block's ImageService and snapshotter."""
     from skiff.api.containers import ContainerBackend, ContainerIOBackend
     from skiff.api.exec import ExecBackend
     from skiff.engine.containers.exec import ExecManager
     from skiff.engine.containers.service import ContainerService
-    from skiff.image.service import ImageService
-    from skiff.image.unpack import SnapshotUnpacker
-    from skiff.storage import Overlay2Snapshotter, VfsSnapshotter, overlay_supported
+    from skiff.storage import Overlay2Snapshotter
 
     config = engine.config
-    # -- images (containers engineer's stand-in until engine/images.py exists) --
-    images = getattr(engine, "images", None)
-    snapshotter = getattr(engine, "snapshotter", None)
-    if images is None or snapshotter is None:
-        ov_root = config.data_root / "overlay2"
-        driver = "overlay2" if overlay_supported(ov_root) else "vfs"
-        snapshotter = Overlay2Snapshotter(ov_root) if driver == "overlay2" else VfsSnapshotter(config.data_root / "vfs")
-        images = ImageService(config.data_root / "image", SnapshotUnpacker(snapshotter))
-        engine.on_stop.append(images.close)
-    # -- end of the stand-in --
+    images, snapshotter = engine.images, engine.snapshotter
+    # the network and volume blocks (when present, placed before this one) may set these seams:
+    # engine.network_hook (engine.containers.seams.NetworkHook), engine.volume_backend (VolumeBackend)
     svc = ContainerService(config, engine.db, engine.events, images, snapshotter,
+                           network=getattr(engine, "network_hook", None), volumes=getattr(engine, "volume_backend", None),
                            graph_driver="overlay2" if isinstance(snapshotter, Overlay2Snapshotter) else "vfs")
     images.is_running = svc.is_running
     execs = ExecManager(svc)
