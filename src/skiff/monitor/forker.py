@@ -54,6 +54,7 @@ def serve(socket_path: str) -> int:
         pass
     listener = bind_unix(socket_path)
     os.chmod(socket_path, 0o600)
+    my_socket = os.stat(socket_path).st_ino
     listener.listen(128)
     listener.setblocking(False)
     with open(os.path.join(os.path.dirname(socket_path), "forker.pid"), "w") as f:
@@ -67,6 +68,8 @@ def serve(socket_path: str) -> int:
     watched: dict[int, tuple[int, MonitorOptions]] = {}  # monitor pid -> (init pid, options)
     orphans: dict[int, MonitorOptions] = {}  # init pid of a container whose monitor died
     while not stop:
+        if not watched and not orphans and not pending and _unreachable(socket_path, my_socket):
+            break  # nobody can reach us (exec-root removed, or another forker took the socket) and idle
         for key, _ in sel.select(1.0):
             kind, obj = key.data
             if kind == "listen":
@@ -128,11 +131,16 @@ def serve(socket_path: str) -> int:
             if pid in orphans:
                 _record_orphan_exit(orphans.pop(pid), pid, status)
     listener.close()
-    try:
+    if not _unreachable(socket_path, my_socket):
         os.unlink(socket_path)
-    except FileNotFoundError:
-        pass
     return 0
+
+
+def _unreachable(socket_path: str, inode: int) -> bool:
+    try:
+        return os.stat(socket_path).st_ino != inode
+    except FileNotFoundError:
+        return True
 
 
 def _reply(conn: socket.socket, obj: dict[str, object]) -> None:

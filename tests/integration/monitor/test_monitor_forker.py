@@ -105,3 +105,21 @@ def test_forker_records_exit_when_a_monitor_is_killed(tmp_path: Path, make_bundl
         time.sleep(0.05)
     st = MonitorClient(h.socket_path).wait()  # the socket is stale: falls back to exit.json
     assert (st.exit_code, st.signal) == (137, 9) and "forker" in st.error
+
+
+def test_idle_forker_exits_when_its_socket_is_gone(tmp_path: Path) -> None:
+    sock = tmp_path / "exec2" / "forker.sock"
+    pid = start_forker(str(sock))
+    sock.unlink()  # what removing a test's exec-root does
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        except ChildProcessError:
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError("the idle forker did not exit")
