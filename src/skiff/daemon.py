@@ -102,7 +102,7 @@ def _images_block(engine: Engine) -> None:
 
 def _containers_block(engine: Engine) -> None:
     """Containers and exec (engine/containers) over the images block's ImageService and snapshotter."""
-    from skiff.api.containers import ContainerBackend, ContainerIOBackend
+    from skiff.api.containers import ArchiveBackend, ContainerBackend, ContainerIOBackend
     from skiff.api.exec import ExecBackend
     from skiff.engine.containers.exec import ExecManager
     from skiff.engine.containers.service import ContainerService
@@ -123,6 +123,8 @@ def _containers_block(engine: Engine) -> None:
     engine.services.provide(ContainerBackend, c_backend)
     engine.services.provide(ContainerIOBackend, io_backend)
     engine.services.provide(ExecBackend, exec_backend)
+    archive_backend: ArchiveBackend = svc
+    engine.services.provide(ArchiveBackend, archive_backend)
     engine.system.add_info_source(svc)
     engine.system.add_disk_usage_source(svc)
     engine.on_start.append(svc.reconcile)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from skiff.engine.config import DaemonConfig
+from skiff.engine.containers.archive import Archive
 from skiff.engine.containers.health import Health
 from skiff.engine.containers.io import ClientStream, attach, log_entries
 from skiff.engine.containers.lifecycle import Lifecycle
@@ -57,7 +58,7 @@ def image_config_of(images: ImageProvider, rec: Any) -> ImageConfig:
     return ImageConfig.from_dict(images.config_of(rec).config.to_json())
 
 
-class ContainerService(Health, Lifecycle):
+class ContainerService(Archive, Health, Lifecycle):
     def __init__(self, config: DaemonConfig, db: StateDB, events: EventBus, images: ImageProvider,
                  snapshotter: Snapshotter, *, network: NetworkHook | None = None,
                  volumes: VolumeBackend | None = None, graph_driver: str = "overlay2") -> None:

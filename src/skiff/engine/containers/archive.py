@@ -1,0 +1,264 @@
+"""docker cp (archive HEAD/GET/PUT), export, diff (changes) and commit, over the container's rootfs.
+
+Paths inside the container are resolved with :func:`secure_join`: symlinks are followed as the
+container would see them (absolute targets relative to its root, ``..`` clamped at the root), so no
+path or link in the container reaches outside its rootfs. A stopped container's snapshot is
+mounted for the operation and unmounted after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+import tarfile
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from skiff.engine.containers.record import ContainerRecord
+from skiff.errors import Forbidden, InvalidParameter, NotFound
+from skiff.storage import apply_layer, changes, mount_all, unmount_all, write_diff, write_tree
+
+if TYPE_CHECKING:
+    from skiff.engine.containers.service import ContainerService
+
+__all__ = ["Archive", "secure_join", "go_file_mode"]
+
+_CHUNK = 1 << 16
+
+
+def secure_join(root: str, path: str, follow_last: bool = True) -> str:
+    """``path`` inside ``root`` with every symlink resolved inside ``root`` (like securejoin)."""
+    root = os.path.abspath(root)
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        name = parts.pop(0)
+        if name == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        cur = os.path.join(root, *resolved, name)
+        if (parts or follow_last) and os.path.islink(cur):
+            hops += 1
+            if hops > 255:
+                raise InvalidParameter(f"too many levels of symbolic links: {path}")
+            target = os.readlink(cur)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(name)
+    return os.path.join(root, *resolved)
+
+
+def go_file_mode(st: os.stat_result) -> int:
+    """Go's os.FileMode bits for a stat result (what X-Docker-Container-Path-Stat carries)."""
+    mode = st.st_mode & 0o777
+    if st.st_mode & stat.S_ISUID:
+        mode |= 1 << 23
+    if st.st_mode & stat.S_ISGID:
+        mode |= 1 << 22
+    if st.st_mode & stat.S_ISVTX:
+        mode |= 1 << 20
+    fmt = stat.S_IFMT(st.st_mode)
+    mode |= {stat.S_IFDIR: 1 << 31, stat.S_IFLNK: 1 << 27, stat.S_IFIFO: 1 << 25, stat.S_IFSOCK: 1 << 24,
+             stat.S_IFBLK: 1 << 26, stat.S_IFCHR: (1 << 26) | (1 << 21)}.get(fmt, 0)
+    return mode
+
+
+class Archive:
+    """Mixed into the container service."""
+
+    @contextlib.contextmanager
+    def _rootfs(self, rec: ContainerRecord) -> Iterator[str]:
+        svc: ContainerService = self  # type: ignore[assignment]
+        rootfs = svc.rootfs_of(rec.id)
+        if os.path.ismount(rootfs):
+            yield str(rootfs)
+            return
+        rootfs.mkdir(parents=True, exist_ok=True)
+        mount_all(svc.snapshotter.mounts(rec.snapshot_key), str(rootfs))
+        try:
+            yield str(rootfs)
+        finally:
+            r = svc._cache.get(rec.id)
+            if r is None or not r.running:
+                with contextlib.suppress(OSError):
+                    unmount_all(rootfs, lazy=True)
+
+    def _stat(self, root: str, path: str) -> tuple[str, dict[str, Any]]:
+        if not path:
+            raise InvalidParameter("path cannot be empty")
+        full = secure_join(root, path, follow_last=False)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            raise NotFound(f"Could not find the file {path} in container") from None
+        link = ""
+        if stat.S_ISLNK(st.st_mode):
+            link = os.readlink(full)
+            target = secure_join(root, path)
+            with contextlib.suppress(OSError):
+                st2 = os.stat(target)
+                link = "/" + os.path.relpath(target, root) if target != root else "/"
+                st = st2 if path.endswith("/") else st
+        mtime = datetime.fromtimestamp(st.st_mtime, UTC).isoformat().replace("+00:00", "Z")
+        name = os.path.basename(path.rstrip("/")) or "/"
+        return full, {"name": name, "size": st.st_size, "mode": go_file_mode(st), "mtime": mtime,
+                      "linkTarget": link}
+
+    def stat_path(self, ref: str, path: str) -> dict[str, Any]:
+        svc: ContainerService = self  # type: ignore[assignment]
+        rec = svc.get(ref)
+        with self._rootfs(rec) as root:
+            return self._stat(root, path)[1]
+
+    def get_archive(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        svc: ContainerService = self  # type: ignore[assignment]
+        rec = svc.get(ref)
+        cm = self._rootfs(rec)
+        root = cm.__enter__()
+        try:
+            full, st = self._stat(root, path)
+            if path.endswith(("/", "/.")):
+                full = secure_join(root, path)
+            spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the generator
+            base = os.path.basename(path.rstrip("/")) if not path.endswith("/.") else "."
+            if base in ("", "/"):
+                base = "."
+            with tarfile.open(fileobj=spool, mode="w", format=tarfile.PAX_FORMAT) as tf:
+                tf.add(full, arcname=base, recursive=True)
+            spool.seek(0)
+        except BaseException:
+            cm.__exit__(None, None, None)
+            raise
+        cm.__exit__(None, None, None)
+        svc.publish(rec, "archive-path")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    data = await asyncio.to_thread(spool.read, _CHUNK)
+                    if not data:
+                        return
+                    yield data
+            finally:
+                spool.close()
+        return st, chunks()
+
+    async def put_archive(self, ref: str, path: str, body: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool,
+                          copy_uid_gid: bool) -> None:
+        svc: ContainerService = self  # type: ignore[assignment]
+        rec = svc.get(ref)
+        if rec.host_config.get("ReadonlyRootfs"):
+            raise Forbidden("container rootfs is marked read-only")
+        spool = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            async for chunk in body:
+                await asyncio.to_thread(spool.write, chunk)
+            spool.seek(0)
+            await asyncio.to_thread(self._extract, rec, path, spool)
+        finally:
+            spool.close()
+        svc.publish(rec, "extract-to-dir")
+
+    def _extract(self, rec: ContainerRecord, path: str, stream: BinaryIO) -> None:
+        with self._rootfs(rec) as root:
+            dest = secure_join(root, path)
+            if not os.path.exists(dest):
+                raise NotFound(f"Could not find the file {path} in container {rec.short}")
+            if not os.path.isdir(dest):
+                raise InvalidParameter("extraction point is not a directory")
+            apply_layer(dest, stream, overlay_whiteouts=False)
+
+    def export(self, ref: str) -> AsyncIterator[bytes]:
+        svc: ContainerService = self  # type: ignore[assignment]
+        rec = svc.get(ref)
+
+        async def gen() -> AsyncIterator[bytes]:
+            spool = tempfile.TemporaryFile()  # noqa: SIM115
+
+            def work() -> None:
+                with self._rootfs(rec) as root:
+                    write_tree(root, spool)
+                spool.seek(0)
+            try:
+                await asyncio.to_thread(work)
+                svc.publish(rec, "export")
+                while True:
+                    data = await asyncio.to_thread(spool.read, _CHUNK)
+                    if not data:
+                        return
+                    yield data
+            finally:
+                spool.close()
+        return gen()
+
+    async def changes(self, ref: str) -> list[dict[str, Any]]:
+        svc: ContainerService = self  # type: ignore[assignment]
+        rec = svc.get(ref)
+        dirs = svc.snapshotter.layer_dirs(rec.snapshot_key)  # type: ignore[attr-defined]
+        ch = await asyncio.to_thread(changes, dirs)
+        skip = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys", "/.dockerenv"}
+        out = []
+        for c in ch:
+            p = str(c.path)
+            if p in skip or p.startswith(("/dev/", "/proc/", "/sys/")):
+                continue
+            out.append({"Path": p, "Kind": int(c.kind)})
+        return out
+
+    async def commit(self, ref: str, *, repo: str, tag: str, comment: str, author: str, pause: bool,
+                     changes: list[str], config: dict[str, Any] | None) -> str:
+        from skiff.engine.images import parse_changes
+        from skiff.oci.image_spec import ContainerConfig as ImgContainerConfig
+        from skiff.oci.image_spec import History
+
+        svc: ContainerService = self  # type: ignore[assignment]
+        rec = svc.get(ref)
+        images: Any = svc.images
+        base = images.config_of(images.resolve(rec.image_id))
+        c = rec.config
+        merged = {"User": c.get("User") or "", "Env": c.get("Env") or [], "Cmd": c.get("Cmd"),
+                  "Entrypoint": c.get("Entrypoint"), "WorkingDir": c.get("WorkingDir") or "",
+                  "Labels": c.get("Labels") or {}, "ExposedPorts": c.get("ExposedPorts") or {},
+                  "Volumes": c.get("Volumes") or {}, "StopSignal": c.get("StopSignal") or "",
+                  "Healthcheck": c.get("Healthcheck")}
+        if config:
+            merged.update({k: v for k, v in config.items() if v not in (None, "", [], {})})
+        ccfg = ImgContainerConfig.from_json({k: v for k, v in merged.items() if v is not None})
+        if changes:
+            ccfg = parse_changes(changes, ccfg)
+        paused_here = False
+        if pause and rec.status == "running":
+            await svc.pause(rec.id)
+            paused_here = True
+        try:
+            spool = tempfile.TemporaryFile()  # noqa: SIM115
+            dirs = svc.snapshotter.layer_dirs(rec.snapshot_key)  # type: ignore[attr-defined]
+            await asyncio.to_thread(write_diff, dirs, spool)
+        finally:
+            if paused_here:
+                with contextlib.suppress(Exception):
+                    await svc.unpause(rec.id)
+        spool.seek(0)
+        refs = []
+        if repo:
+            refs.append(f"{repo}:{tag or 'latest'}")
+        created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        cmd = " ".join([rec.path, *rec.args])
+        hist = History(created=created, created_by=cmd, author=author, comment=comment)
+        cfg = base.with_changes(config=ccfg, author=author, comment=comment, created=created)
+        try:
+            img = await asyncio.to_thread(images.commit, cfg, spool, history=hist, refs=refs,
+                                          parent=rec.image_id)
+        finally:
+            spool.close()
+        iid = str(img.id)
+        svc.publish(rec, "commit", comment=comment, imageID=iid, imageRef=refs[0] if refs else "")
+        return iid
