@@ -54,6 +54,7 @@ class Engine:
     on_stop: list[Hook] = field(default_factory=list)    # run in reverse order at shutdown
     images: Any = None        # skiff.image.service.ImageService, set by the images block
     snapshotter: Any = None   # the storage snapshotter images are unpacked into (overlay2 or vfs)
+    volumes: Any = None       # engine.volumes.VolumeEngine (the containers' VolumeBackend), set by the volumes block
 
 
 def build_engine(config: DaemonConfig) -> Engine:
@@ -75,7 +76,9 @@ def build_engine(config: DaemonConfig) -> Engine:
     engine.on_stop.append(events.close)  # stop hooks run in reverse: events close before the db
     # ---- resource services: one block each (construct, provide its Protocols, add sources/hooks)
     _images_block(engine)
+    _volumes_block(engine)
     _containers_block(engine)
+    _builds_block(engine)
     return engine
 
 
@@ -100,6 +103,18 @@ def _images_block(engine: Engine) -> None:
     engine.images, engine.snapshotter = images.service, images.snapshotter
 
 
+def _volumes_block(engine: Engine) -> None:
+    """Volumes (engine/volumes.py): local driver under <data-root>/volumes; sets ``engine.volumes``."""
+    from skiff.api.volumes import VolumeBackend
+    from skiff.engine.volumes import VolumeEngine
+
+    volumes = VolumeEngine(engine.config, engine.db, engine.events)
+    v_backend: VolumeBackend = volumes
+    engine.services.provide(VolumeBackend, v_backend)
+    engine.system.add_disk_usage_source(volumes)
+    engine.volumes = volumes
+
+
 def _containers_block(engine: Engine) -> None:
     """Containers and exec (engine/containers) over the images block's ImageService and snapshotter."""
     from skiff.api.containers import ArchiveBackend, ContainerBackend, ContainerIOBackend
@@ -112,7 +127,7 @@ def _containers_block(engine: Engine) -> None:
     images, snapshotter = engine.images, engine.snapshotter
     # the network and volume blocks (when present, placed before this one) may set these seams:
     # engine.network_hook (engine.containers.seams.NetworkHook), engine.volume_backend (VolumeBackend)
-    svc = ContainerService(config, engine.db, engine.events, images, snapshotter,
+    svc = ContainerService(config, engine.db, engine.events, images, snapshotter, volumes=engine.volumes,
                            network=getattr(engine, "network_hook", None), volumes=getattr(engine, "volume_backend", None),
                            graph_driver="overlay2" if isinstance(snapshotter, Overlay2Snapshotter) else "vfs")
     images.is_running = svc.is_running
@@ -126,6 +141,20 @@ def _containers_block(engine: Engine) -> None:
     archive_backend: ArchiveBackend = svc
     engine.services.provide(ArchiveBackend, archive_backend)
     engine.system.add_info_source(svc)
+    engine.system.add_disk_usage_source(svc)
+    engine.on_start.append(svc.reconcile)
+    engine.on_stop.append(svc.close)
+
+
+def _builds_block(engine: Engine) -> None:
+    """Builds (engine/builds.py): POST /build over the images block's ImageEngine and snapshotter."""
+    from skiff.api.build import BuildAPIBackend
+    from skiff.api.images import ImageBackend
+    from skiff.engine.builds import BuildService
+
+    svc = BuildService(engine.config, engine.services.get(ImageBackend), engine.snapshotter)
+    b_backend: BuildAPIBackend = svc
+    engine.services.provide(BuildAPIBackend, b_backend)
     engine.system.add_disk_usage_source(svc)
     engine.on_start.append(svc.reconcile)
     engine.on_stop.append(svc.close)

@@ -1,0 +1,502 @@
+"""BuildService: the engine side of ``docker build`` (the classic builder's ``POST /build``).
+
+It implements ``skiff.build.backend.BuildBackend`` over the daemon's own stores, so a build shares
+images, layers and the runtime with everything else:
+
+- workspaces are snapshots of the image's layer chain (overlay2 or vfs) mounted under
+  ``<data-root>/builds/ws/<key>/rootfs``; ``commit`` writes the snapshot's diff as the new layer
+  and hands the snapshot itself to ``ImageService.commit(snapshot_key=...)``, so nothing is
+  extracted again;
+- RUN is a container on the daemon's runtime (``skiff-runtime run`` with an OCI bundle made by
+  ``engine.containers.spec.build_spec``, Docker's defaults), with the step's env, user, workdir,
+  network mode and ``RUN --mount`` binds / tmpfs as OCI mounts; its output is piped to the step;
+- tags go through ``ImageEngine.tag`` (image ``tag`` events, as dockerd).
+
+Network modes: ``none`` = a private namespace with ``lo`` only, ``host`` = the host's. ``default``
+(Docker's bridge) has a seam, :attr:`BuildService.network_for_default`; until the bridge driver is
+wired in, it runs as ``host`` so RUN steps still reach the network as on dockerd.
+
+One :class:`_BuildSession` per build records its RUN containers, so ``POST /build/cancel`` and a
+client that goes away kill the RUN in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+from skiff.build.backend import Image, OutputSink, ProgressSink, RunMount, RunSpec, Workspace
+from skiff.build.builder import Builder
+from skiff.build.cache import JsonCacheStore
+from skiff.build.context import extract_context
+from skiff.build.options import BuildOptions
+from skiff.engine.config import DaemonConfig
+from skiff.engine.containers.spec import ImageConfig as SpecImageConfig
+from skiff.engine.containers.spec import SpecContext, build_spec, ensure_working_dir, parse_create
+from skiff.engine.images import registry_domain
+from skiff.errors import InvalidParameter, NotFound, SkiffError
+from skiff.image import reference
+from skiff.image.registry.auth import AuthConfig
+from skiff.oci.digest import Digest
+from skiff.oci.image_spec import History, ImageConfig
+from skiff.storage import LayerAccess, Snapshotter, mount_all, unmount_all, write_diff
+
+__all__ = ["BuildService"]
+
+log = logging.getLogger("skiff.builds")
+
+_ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")
+_DEFAULT_MOUNT_POINTS = ("/proc", "/dev", "/sys", "/etc")
+_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
+def _runtime_path(name: str, runtimes: Mapping[str, str]) -> str:
+    path = runtimes.get(name, name)
+    if os.path.isabs(path):
+        return path
+    local = os.path.join(os.path.dirname(sys.executable), path)
+    if os.path.exists(local):
+        return local
+    return shutil.which(path) or path
+
+
+class BuildService:
+    """The daemon's builds: ``build`` (POST /build), ``cancel``, ``prune``; the BuildBackend."""
+
+    def __init__(self, config: DaemonConfig, images: Any, snapshotter: Snapshotter) -> None:
+        self.config = config
+        self.images = images  # engine.images.ImageEngine (tag events) with .service: ImageService
+        self.service = images.service
+        self.sn = snapshotter
+        self.root = config.data_root / "builds"
+        self.ws_root = self.root / "ws"
+        self.run_root = self.root / "run"
+        self.cache_mounts = self.root / "cache-mounts"
+        for d in (self.ws_root, self.run_root, self.cache_mounts):
+            d.mkdir(parents=True, exist_ok=True)
+        self.cache = JsonCacheStore(config.data_root / "buildcache")
+        runtime = str(config.default_runtime or "skiff")
+        self.runtime = _runtime_path(runtime, dict(config.runtimes))
+        self.runtime_args = ("--root", str(config.exec_root / "runtime" / runtime))
+        self.network_for_default = "host"  # the bridge seam: "default" runs here until bridge lands
+        self._lock = threading.Lock()
+        self._sessions: dict[str, _BuildSession] = {}
+        self._parents: dict[tuple[Any, ...], str] = {}
+
+    # ---- daemon hooks ----------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """At start: unmount and drop what a killed daemon left (workspaces, bundles)."""
+        for d in list(self.ws_root.iterdir()) + list(self.run_root.iterdir()):
+            with contextlib.suppress(OSError):
+                unmount_all(d, lazy=True)
+            if d.parent == self.ws_root:
+                with contextlib.suppress(SkiffError):
+                    self.sn.remove(d.name)
+            shutil.rmtree(d, ignore_errors=True)
+
+    def close(self) -> None:
+        for s in list(self._sessions.values()):
+            s.kill_all()
+
+    # ---- API verbs -------------------------------------------------------------------------------
+    async def build(self, body: AsyncIterable[bytes], options: BuildOptions,
+                    auths: Mapping[str, AuthConfig] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """POST /build: the context tar in, Docker's JSON messages out. Errors found before the first
+        message (bad context, Dockerfile parse errors) raise from the first ``__anext__``."""
+        for t in options.tags:
+            _check_tag(t)
+        tmp = Path(tempfile.mkdtemp(prefix="ctx-", dir=self.root))
+        try:
+            tar = tmp / "context.tar"
+            with open(tar, "wb") as f:
+                async for chunk in body:
+                    f.write(chunk)
+            with open(tar, "rb") as rf:
+                ctx = await asyncio.to_thread(extract_context, rf, options.dockerfile)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        build_id = options.build_id or secrets.token_hex(16)
+        options = replace(options, build_id=build_id)
+        session = _BuildSession(self, build_id, auths or {})
+        builder = Builder(session, self.cache)
+        session.builder_cancel = lambda: builder.cancel(build_id)
+        with self._lock:
+            self._sessions[build_id] = session
+        stream = builder.stream(ctx, options)
+        it = iter(stream)
+        done = object()
+
+        def step() -> Any:
+            return next(it, done)
+
+        async def gen() -> AsyncGenerator[dict[str, Any]]:
+            try:
+                while True:
+                    msg = await asyncio.to_thread(step)
+                    if msg is done:
+                        return
+                    yield dict(msg)
+            finally:
+                stream.close()
+                session.kill_all()
+                with self._lock:
+                    self._sessions.pop(build_id, None)
+                await asyncio.to_thread(ctx.close)
+
+        g = gen()
+        try:
+            first = await anext(g)
+        except StopAsyncIteration:
+            first = None
+        except BaseException:
+            await g.aclose()
+            raise
+
+        async def relay() -> AsyncIterator[dict[str, Any]]:
+            if first is not None:
+                yield first
+            async for m in g:
+                yield m
+        return relay()
+
+    def cancel(self, build_id: str) -> None:
+        """POST /build/cancel?id=: stop the build and kill its running RUN (no-op if unknown)."""
+        with self._lock:
+            session = self._sessions.get(build_id)
+        if session is not None:
+            session.cancelled.set()
+            session.builder_cancel()
+            session.kill_all()
+
+    def prune(self, all: bool = False, filters: Mapping[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
+        """POST /build/prune: forget the cache index and empty the cache mounts."""
+        ids = self.cache.prune()
+        reclaimed = 0
+        for d in list(self.cache_mounts.iterdir()):
+            reclaimed += _du(d)
+            shutil.rmtree(d, ignore_errors=True)
+        return {"CachesDeleted": ids or None, "SpaceReclaimed": reclaimed}
+
+    def disk_usage(self, types: frozenset[str]) -> Mapping[str, Any]:
+        if types and "build-cache" not in types:
+            return {}
+        items = []
+        for d in sorted(self.cache_mounts.iterdir()) if self.cache_mounts.exists() else []:
+            items.append({"ID": d.name, "Type": "exec.cachemount", "Description": "cached mount",
+                          "InUse": False, "Shared": False, "Size": _du(d), "UsageCount": 0})
+        return {"BuildCache": items}
+
+    # ---- BuildBackend ------------------------------------------------------------------------------
+    def _image(self, rec: Any) -> Image:
+        cfg: ImageConfig = self.service.config_of(rec)
+        img = Image(str(rec.id), cfg)
+        self._remember(img)
+        return img
+
+    def _remember(self, img: Image) -> None:
+        key = (tuple(img.config.diff_ids), tuple(img.config.history))
+        with self._lock:
+            self._parents[key] = img.id
+
+    def resolve_image(self, ref: str, *, platform: str, pull: bool, progress: ProgressSink,
+                      auths: Mapping[str, AuthConfig] | None = None) -> Image:
+        if not pull:
+            with contextlib.suppress(NotFound):
+                return self._image(self.service.resolve(ref))
+        parsed = reference.parse(ref)
+        name = parsed.familiar if (parsed.tag or parsed.digest) else parsed.with_default_tag().familiar
+        auth = next((a for reg, a in (auths or {}).items() if registry_domain(reg) == parsed.domain), None)
+        asyncio.run(self._pull(name, platform, progress, auth))  # the build's own thread: no loop here
+        return self._image(self.service.resolve(ref))
+
+    async def _pull(self, ref: str, platform: str, progress: ProgressSink, auth: AuthConfig | None) -> None:
+        async for msg in await self.images.pull(ref, platform=platform, auth=auth):
+            progress(msg)
+
+    def get_image(self, image_id: str) -> Image | None:
+        rec = self.service.images.get(image_id)
+        return self._image(rec) if rec is not None else None
+
+    def _top_chain(self, image_id: str) -> str | None:
+        if not image_id:
+            return None
+        top = self.service.rootfs_for(image_id).top_chain_id
+        return str(top) if top is not None else None
+
+    def _workspace(self, image_id: str, writable: bool) -> Workspace:
+        key = ("build-" if writable else "buildview-") + secrets.token_hex(12)
+        parent = self._top_chain(image_id)
+        d = self.ws_root / key
+        rootfs = d / "rootfs"
+        rootfs.mkdir(parents=True)
+        try:
+            if writable:
+                mounts = self.sn.prepare(key, parent)
+            elif parent is None:
+                return Workspace(key, rootfs, image_id, writable=False)
+            else:
+                mounts = self.sn.view(key, parent)
+            try:
+                mount_all(mounts, rootfs)
+            except BaseException:
+                with contextlib.suppress(SkiffError):
+                    self.sn.remove(key)
+                raise
+        except BaseException:
+            shutil.rmtree(d, ignore_errors=True)
+            raise
+        return Workspace(key, rootfs, image_id, writable=writable)
+
+    def prepare(self, image_id: str) -> Workspace:
+        return self._workspace(image_id, True)
+
+    def view(self, image_id: str) -> Workspace:
+        return self._workspace(image_id, False)
+
+    def release(self, workspace: Workspace) -> None:
+        d = self.ws_root / workspace.id
+        if not d.exists():
+            return
+        with contextlib.suppress(OSError):
+            unmount_all(workspace.rootfs)
+        with contextlib.suppress(SkiffError):
+            self.sn.remove(workspace.id)  # gone already when committed
+        shutil.rmtree(d, ignore_errors=True)
+
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
+        parent = self._parents.get((tuple(config.diff_ids), tuple(config.history)), "")
+        if workspace is None:
+            rec = self.service.commit(config, None, history=history, parent=parent)
+            return self._image(rec)
+        parent = workspace.image_id or parent
+        unmount_all(workspace.rootfs)
+        d = self.ws_root / workspace.id
+        dirs = cast(LayerAccess, self.sn).layer_dirs(workspace.id)
+        with tempfile.TemporaryFile(dir=d) as tar:
+            write_diff(dirs, cast(Any, tar))
+            tar.seek(0)
+            rec = self.service.commit(config, cast(Any, tar), history=history, parent=parent,
+                                      snapshot_key=workspace.id)
+        return self._image(rec)
+
+    def tag(self, image_id: str, ref: str) -> str:
+        parsed = reference.parse(ref)
+        repo = parsed.familiar_name
+        tag = parsed.tag or "latest"
+        return str(self.images.tag(image_id, repo, tag))
+
+    def cache_mount_dir(self, cache_id: str) -> Path:
+        d = self.cache_mounts / Digest.of(cache_id.encode()).hex[:24]
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def run(self, workspace: Workspace, spec: RunSpec, output: OutputSink,
+            track: Callable[[str, subprocess.Popen[bytes] | None], None] | None = None) -> int:
+        rootfs = str(workspace.rootfs)
+        bundle = self.run_root / spec.container_id
+        bundle.mkdir(parents=True)
+        try:
+            network = spec.network or "default"
+            if network == "default":
+                network = self.network_for_default
+            if network not in ("none", "host"):
+                raise InvalidParameter(f'network mode "{spec.network}" not supported by the classic builder: '
+                                       "use default, none or host")
+            missing = [p for p in (*_DEFAULT_MOUNT_POINTS, *_ETC_FILES)
+                       if not os.path.lexists(os.path.join(rootfs, p.lstrip("/")))]
+            etc = self._etc_files(bundle, network, spec)
+            res = spec.resources
+            body = {
+                "Cmd": list(spec.args), "Env": list(spec.env), "User": spec.user,
+                "WorkingDir": spec.workdir or "/",
+                "HostConfig": {
+                    "NetworkMode": network, "Memory": int(res.get("memory") or 0),
+                    "MemorySwap": int(res.get("memswap") or 0), "CpuShares": int(res.get("cpushares") or 0),
+                    "CpuPeriod": int(res.get("cpuperiod") or 0), "CpuQuota": int(res.get("cpuquota") or 0),
+                    "CpusetCpus": str(res.get("cpusetcpus") or ""), "CpusetMems": str(res.get("cpusetmems") or ""),
+                    "ShmSize": int(res.get("shmsize") or 0),
+                    "Privileged": spec.insecure,
+                },
+            }
+            cfg, host = parse_create(body)
+            ensure_working_dir(rootfs, spec.workdir or "/")
+            ctx = SpecContext(container_id=spec.container_id, rootfs=rootfs, resolv_conf=etc["resolv"],
+                              hosts=etc["hosts"], hostname_file=etc["hostname"],
+                              cgroups_path=f"/skiff/build-{spec.container_id}")
+            oci = build_spec(SpecImageConfig(), cfg, host, ctx)
+            oci["mounts"].extend(_oci_mount(m) for m in spec.mounts)
+            oci["mounts"].sort(key=lambda m: len([p for p in m["destination"].split("/") if p]))
+            with open(bundle / "config.json", "w") as f:
+                json.dump(oci, f)
+            code = self._run_runtime(spec.container_id, bundle, output, track)
+            for p in sorted(missing, key=len, reverse=True):
+                _remove_mountpoint(Path(rootfs) / p.lstrip("/"))
+            return code
+        finally:
+            shutil.rmtree(bundle, ignore_errors=True)
+
+    def _etc_files(self, bundle: Path, network: str, spec: RunSpec) -> dict[str, str]:
+        hosts = _HOSTS
+        resolv = ""
+        hostname = spec.container_id[:12]
+        if network == "host":
+            with contextlib.suppress(OSError):
+                hosts = Path("/etc/hosts").read_text()
+            with contextlib.suppress(OSError):
+                resolv = Path("/etc/resolv.conf").read_text()
+            hostname = os.uname().nodename
+        for h in spec.extra_hosts:
+            name, _, ip = h.partition(":")
+            if ip.startswith("[") and ip.endswith("]"):
+                ip = ip[1:-1]
+            hosts += f"{ip}\t{name}\n"
+        paths = {"hosts": bundle / "hosts", "resolv": bundle / "resolv.conf", "hostname": bundle / "hostname"}
+        paths["hosts"].write_text(hosts)
+        paths["resolv"].write_text(resolv)
+        paths["hostname"].write_text(hostname + "\n")
+        return {k: str(v) for k, v in paths.items()}
+
+    def _run_runtime(self, cid: str, bundle: Path, output: OutputSink,
+                     track: Callable[[str, subprocess.Popen[bytes] | None], None] | None) -> int:
+        proc = subprocess.Popen([self.runtime, *self.runtime_args, "run", "--bundle", str(bundle), cid],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                cwd=str(bundle), start_new_session=True)
+        if track is not None:
+            track(cid, proc)
+        try:
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                output(chunk)
+            return proc.wait()
+        except BaseException:
+            self._kill(cid, proc)
+            raise
+        finally:
+            if track is not None:
+                track(cid, None)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def _kill(self, cid: str, proc: subprocess.Popen[bytes]) -> None:
+        """Kill a RUN container (the runtime forwards nothing to it once killed itself)."""
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run([self.runtime, *self.runtime_args, "kill", cid, "KILL"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            proc.wait(timeout=10)
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+            proc.wait()
+
+
+class _BuildSession:
+    """The BuildBackend one build sees: the service, plus the RUN containers it has running."""
+
+    def __init__(self, service: BuildService, build_id: str, auths: Mapping[str, AuthConfig]) -> None:
+        self.s = service
+        self.auths = auths
+        self.build_id = build_id
+        self.cancelled = threading.Event()
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self.builder_cancel: Callable[[], object] = lambda: None
+
+    def _track(self, cid: str, proc: subprocess.Popen[bytes] | None) -> None:
+        with self._lock:
+            if proc is None:
+                self._procs.pop(cid, None)
+            else:
+                self._procs[cid] = proc
+
+    def kill_all(self) -> None:
+        with self._lock:
+            procs = list(self._procs.items())
+        for cid, proc in procs:
+            if proc.poll() is None:
+                self.s._kill(cid, proc)
+
+    def resolve_image(self, ref: str, *, platform: str, pull: bool, progress: ProgressSink) -> Image:
+        return self.s.resolve_image(ref, platform=platform, pull=pull, progress=progress, auths=self.auths)
+
+    def get_image(self, image_id: str) -> Image | None:
+        return self.s.get_image(image_id)
+
+    def prepare(self, image_id: str) -> Workspace:
+        return self.s.prepare(image_id)
+
+    def view(self, image_id: str) -> Workspace:
+        return self.s.view(image_id)
+
+    def release(self, workspace: Workspace) -> None:
+        self.s.release(workspace)
+
+    def run(self, workspace: Workspace, spec: RunSpec, output: OutputSink) -> int:
+        if self.cancelled.is_set():
+            raise InvalidParameter("Build cancelled")
+        return self.s.run(workspace, spec, output, self._track)
+
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
+        return self.s.commit(config, history, workspace)
+
+    def tag(self, image_id: str, ref: str) -> str:
+        return self.s.tag(image_id, ref)
+
+    def cache_mount_dir(self, cache_id: str) -> Path:
+        return self.s.cache_mount_dir(cache_id)
+
+
+def _oci_mount(m: RunMount) -> dict[str, Any]:
+    if m.type == "tmpfs":
+        opts = ["nosuid", "nodev", "mode=1777"] + ([f"size={m.size}"] if m.size else [])
+        return {"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts}
+    return {"destination": m.target, "type": "bind", "source": str(m.source),
+            "options": ["rbind", "ro" if m.readonly else "rw", "rprivate"]}
+
+
+def _remove_mountpoint(p: Path) -> None:
+    """A default mount point the runtime made (empty dir or file): keep it out of the layer."""
+    with contextlib.suppress(OSError):
+        if p.is_symlink():
+            return
+        if p.is_dir():
+            p.rmdir()
+        elif p.is_file() and p.stat().st_size == 0:
+            p.unlink()
+
+
+def _check_tag(tag: str) -> None:
+    """dockerd validates every ``t=`` before reading the context (400 with its text)."""
+    try:
+        ref = reference.parse(tag)
+    except SkiffError:
+        raise InvalidParameter(f"invalid reference format: repository name ({tag}) must be lowercase"
+                               if tag.lower() != tag else "invalid reference format") from None
+    if ref.digest is not None:
+        raise InvalidParameter("refusing to create a tag with a digest reference")
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
