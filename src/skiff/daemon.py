@@ -54,7 +54,6 @@ class Engine:
     on_stop: list[Hook] = field(default_factory=list)    # run in reverse order at shutdown
     images: Any = None        # skiff.image.service.ImageService, set by the images block
     snapshotter: Any = None   # the storage snapshotter images are unpacked into (overlay2 or vfs)
-    volumes: Any = None       # engine.volumes.VolumeEngine (the containers' VolumeBackend), set by the volumes block
 
 
 def build_engine(config: DaemonConfig) -> Engine:
@@ -104,7 +103,8 @@ def _images_block(engine: Engine) -> None:
 
 
 def _volumes_block(engine: Engine) -> None:
-    """Volumes (engine/volumes.py): local driver under <data-root>/volumes; sets ``engine.volumes``."""
+    """Volumes (engine/volumes.py): local driver under <data-root>/volumes; sets ``engine.volume_backend``
+    (the containers block's VolumeBackend)."""
     from skiff.api.volumes import VolumeBackend
     from skiff.engine.volumes import VolumeEngine
 
@@ -112,7 +112,7 @@ def _volumes_block(engine: Engine) -> None:
     v_backend: VolumeBackend = volumes
     engine.services.provide(VolumeBackend, v_backend)
     engine.system.add_disk_usage_source(volumes)
-    engine.volumes = volumes
+    engine.volume_backend = volumes  # type: ignore[attr-defined]
 
 
 def _containers_block(engine: Engine) -> None:
@@ -126,9 +126,9 @@ def _containers_block(engine: Engine) -> None:
     config = engine.config
     images, snapshotter = engine.images, engine.snapshotter
     # the network and volume blocks (when present, placed before this one) may set these seams:
-    # engine.network_hook (engine.containers.seams.NetworkHook), engine.volume_backend (VolumeBackend)
-    svc = ContainerService(config, engine.db, engine.events, images, snapshotter, volumes=engine.volumes,
-                           network=getattr(engine, "network_hook", None), volumes=getattr(engine, "volume_backend", None),
+    # engine.network_hook (engine.containers.seams.NetworkHook), engine.volumes (VolumeBackend)
+    svc = ContainerService(config, engine.db, engine.events, images, snapshotter,
+                           network=getattr(engine, "network_hook", None),
                            graph_driver="overlay2" if isinstance(snapshotter, Overlay2Snapshotter) else "vfs")
     images.is_running = svc.is_running
     execs = ExecManager(svc)
