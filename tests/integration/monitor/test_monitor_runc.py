@@ -284,3 +284,18 @@ def test_log_dir_is_created_and_setup_errors_are_reported(tmp_path: Path, make_b
     bad = _opts(tmp_path, bundle, runc_root, log_path=str(tmp_path / "blocker" / "c.log"))
     with pytest.raises(MonitorStartError, match="File exists"):  # reported, not a silent death
         spawn_monitor(bad)
+
+
+def test_long_state_dir_path(tmp_path: Path, make_bundle: Callable[..., Path], runc_root: Path,
+                             monitor_pids: list[int]) -> None:
+    """Unix socket paths are limited to 108 bytes; deep exec-roots must still work (TTY too)."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    bundle = make_bundle(["sh", "-c", "tty"], tty=True)
+    cid = new_id()
+    opts = _opts(tmp_path, bundle, runc_root, cid=cid, tty=True, state_dir=str(deep / cid),
+                 log_path=str(deep / cid / "c.log"))
+    assert len(os.path.join(opts.state_dir, "monitor.sock")) > 108
+    h = _spawn(opts, monitor_pids)
+    assert MonitorClient(h.socket_path).wait(timeout=20).exit_code == 0
+    with LogFile(opts.log_path) as lf:
+        assert b"/dev/pts/0" in b"".join(e.data for e in lf.entries())
