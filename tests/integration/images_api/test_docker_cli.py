@@ -1,0 +1,258 @@
+"""The real docker CLI v28 against skiffd: load, images, tag, push/pull (tag and digest), rmi, save |
+load, import --change, prune, history, inspect, events, system df, login/logout, search."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.image.registry_fixture import PASSWORD, USER, Registry
+from tests.integration.images_api.conftest import make_archive
+from tests.support.daemon import DOCKER_CLI, Daemon
+from tests.support.images import busybox_tar
+
+
+def ok(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r.stdout
+
+
+def load_busybox(d: Daemon, tmp_path: Path, tags: tuple[str, ...] = ("busybox:latest",)) -> str:
+    arc = tmp_path / "busybox.tar"
+    iid = make_archive(arc, list(tags))
+    out = ok(d.docker("load", "-i", str(arc)))
+    for t in tags:
+        assert f"Loaded image: {t}" in out
+    return iid
+
+
+def test_load_images_columns_inspect(d: Daemon, tmp_path: Path) -> None:
+    iid = load_busybox(d, tmp_path)
+    lines = ok(d.docker("images")).splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    assert re.split(r"\s{2,}", lines[1].strip())[:3] == ["busybox", "latest", iid[7:19]]
+    assert ok(d.docker("images", "-q")).split() == [iid[7:19]]
+    assert ok(d.docker("images", "-q", "--no-trunc")).split() == [iid]
+    assert ok(d.docker("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")).strip() == f"busybox:latest {iid[7:19]}"
+    row = json.loads(ok(d.docker("images", "--format", "json")).splitlines()[0])
+    assert row["Repository"] == "busybox" and row["Tag"] == "latest"
+    info = json.loads(ok(d.docker("image", "inspect", "busybox")))[0]
+    assert info["Id"] == iid and info["RepoTags"] == ["busybox:latest"]
+    assert info["Config"]["Cmd"] == ["sh"] and info["RootFS"]["Type"] == "layers"
+    assert ok(d.docker("image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox")).strip() == "linux/amd64"
+    r = d.docker("image", "inspect", "nosuch")
+    assert r.returncode == 1 and "No such image: nosuch" in r.stderr
+
+
+def test_history(d: Daemon, tmp_path: Path) -> None:
+    load_busybox(d, tmp_path)
+    lines = ok(d.docker("history", "busybox")).splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+    assert len(lines) == 3
+    assert "<missing>" in lines[2] or "<missing>" in lines[1]
+    full = ok(d.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "busybox")).splitlines()
+    assert full[0].startswith('/bin/sh -c #(nop)  CMD ["sh"]|0B')
+    raw = ok(d.docker("history", "-H=false", "--format", "{{.Size}}", "busybox")).split()
+    assert raw[0] == "0" and int(raw[1]) > 1_000_000
+
+
+def test_tag_and_rmi(d: Daemon, tmp_path: Path) -> None:
+    iid = load_busybox(d, tmp_path)
+    ok(d.docker("tag", "busybox", "example.com/team/bb:v1"))
+    ok(d.docker("tag", iid[7:19], "bb2"))
+    tags = json.loads(ok(d.docker("image", "inspect", "busybox")))[0]["RepoTags"]
+    assert set(tags) == {"busybox:latest", "example.com/team/bb:v1", "bb2:latest"}
+    assert ok(d.docker("rmi", "bb2")).strip() == "Untagged: bb2:latest"
+    r = d.docker("rmi", iid[7:19])
+    assert r.returncode == 1 and "must be forced" in r.stderr
+    out = ok(d.docker("rmi", "-f", iid[7:19]))
+    assert "Untagged: busybox:latest" in out and f"Deleted: {iid}" in out
+    assert ok(d.docker("images", "-q")) == ""
+    r = d.docker("rmi", "busybox")
+    assert r.returncode == 1 and "No such image: busybox" in r.stderr
+
+
+def test_push_rmi_pull_by_tag_and_digest(d: Daemon, tmp_path: Path, registry: Registry) -> None:
+    iid = load_busybox(d, tmp_path)
+    ref = f"{registry.host}/busybox"
+    ok(d.docker("tag", "busybox", ref))
+    out = ok(d.docker("push", ref))
+    m = re.search(r"latest: digest: (sha256:[0-9a-f]{64}) size: \d+", out)
+    assert m, out
+    digest = m.group(1)
+    ok(d.docker("rmi", ref, "busybox"))
+    assert ok(d.docker("images", "-q")) == ""
+    out = ok(d.docker("pull", ref))
+    assert f"Digest: {digest}" in out and f"{ref}:latest" in out
+    assert json.loads(ok(d.docker("image", "inspect", ref)))[0]["Id"] == iid
+    ok(d.docker("rmi", ref))
+    out = ok(d.docker("pull", f"{ref}@{digest}"))
+    assert f"{ref}@{digest}" in out
+    lines = ok(d.docker("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}")).splitlines()
+    assert f"{ref} <none> {digest}" in lines
+    r = d.docker("pull", f"{registry.host}/nosuch:latest")
+    assert r.returncode == 1 and "not found" in r.stderr
+
+
+def test_save_load_round_trip(d: Daemon, tmp_path: Path) -> None:
+    iid = load_busybox(d, tmp_path)
+    ok(d.docker("tag", "busybox", "other:1"))
+    ok(d.docker("save", "-o", str(tmp_path / "out.tar"), "busybox", "other:1"))
+    ok(d.docker("rmi", "-f", iid))
+    out = ok(d.docker("load", "-i", str(tmp_path / "out.tar")))
+    assert "Loaded image: busybox:latest" in out and "Loaded image: other:1" in out
+    # piped: docker save | docker load
+    ok(d.docker("rmi", "other:1"))
+    r = subprocess.run(f"{DOCKER_CLI} save busybox | {DOCKER_CLI} load", shell=True, env=d.env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Loaded image: busybox:latest" in r.stdout, r.stderr
+    assert json.loads(ok(d.docker("image", "inspect", "busybox")))[0]["Id"] == iid
+    r = d.docker("save", "-o", str(tmp_path / "x.tar"), "nosuch")
+    assert r.returncode == 1 and "No such image" in r.stderr
+
+
+def test_import_with_changes(d: Daemon, tmp_path: Path) -> None:
+    tar = tmp_path / "rootfs.tar"
+    tar.write_bytes(busybox_tar())
+    out = ok(d.docker("import", "--change", 'CMD ["/bin/sh", "-c", "echo hi"]', "-c", "ENV A=1 B=two",
+                      "-c", "EXPOSE 8080", "-c", "LABEL team=skiff", "-c", "WORKDIR /srv", "-c", "USER nobody",
+                      "-m", "imported by test", str(tar), "imp:v1"))
+    iid = out.strip().splitlines()[-1]
+    assert iid.startswith("sha256:")
+    info = json.loads(ok(d.docker("image", "inspect", "imp:v1")))[0]
+    cfg = info["Config"]
+    assert cfg["Cmd"] == ["/bin/sh", "-c", "echo hi"]
+    assert "A=1" in cfg["Env"] and "B=two" in cfg["Env"]
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}} and cfg["Labels"] == {"team": "skiff"}
+    assert cfg["WorkingDir"] == "/srv" and cfg["User"] == "nobody"
+    assert info["Comment"] == "imported by test"
+    # from stdin, shell-form CMD
+    rb = subprocess.run([DOCKER_CLI, "import", "-c", "CMD echo hello", "-", "imp:v2"], input=busybox_tar(),
+                        env=d.env, capture_output=True, timeout=120)
+    assert rb.returncode == 0, rb.stderr
+    cmd = json.loads(ok(d.docker("image", "inspect", "imp:v2")))[0]["Config"]["Cmd"]
+    assert cmd == ["/bin/sh", "-c", "echo hello"]
+    r = d.docker("import", "-c", "RUN echo no", str(tar))
+    assert r.returncode == 1 and "run is not a valid change command" in r.stderr
+
+
+def test_rmi_refused_while_a_container_uses_it(d: Daemon, tmp_path: Path) -> None:
+    load_busybox(d, tmp_path)
+    r = d.docker("create", "--name", "user1", "busybox", "true")
+    if r.returncode != 0:
+        pytest.skip(f"containers not available here: {r.stderr.strip()}")
+    try:
+        r = d.docker("rmi", "busybox")
+        assert r.returncode == 1
+        assert "conflict: unable to" in r.stderr and "is using its referenced image" in r.stderr
+        r = d.docker("image", "prune", "-a", "-f")
+        assert r.returncode == 0
+        assert ok(d.docker("images", "-q")).strip() != ""
+    finally:
+        d.docker("rm", "-f", "user1")
+    out = ok(d.docker("rmi", "busybox"))
+    assert "Deleted:" in out
+
+
+def test_image_prune(d: Daemon, tmp_path: Path) -> None:
+    iid = load_busybox(d, tmp_path)
+    # dangling: load another image under the same tag, the old one loses its name
+    other = tmp_path / "other.tar"
+    make_archive(other, ["busybox:latest"], cmd=["echo", "new"])
+    ok(d.docker("load", "-i", str(other)))
+    dangling = ok(d.docker("images", "-f", "dangling=true", "-q", "--no-trunc")).split()
+    assert dangling == [iid]
+    out = ok(d.docker("image", "prune", "-f"))
+    assert f"deleted: {iid}" in out and "Total reclaimed space:" in out
+    assert len(ok(d.docker("images", "-q")).split()) == 1
+    out = ok(d.docker("image", "prune", "-a", "-f"))
+    assert "untagged: busybox:latest" in out
+    assert ok(d.docker("images", "-q")) == ""
+    assert ok(d.docker("image", "prune", "-f")).strip() == "Total reclaimed space: 0B"
+
+
+def test_list_filters(d: Daemon, tmp_path: Path) -> None:
+    a = tmp_path / "a.tar"
+    make_archive(a, ["first:1"], labels={"tier": "base"})
+    ok(d.docker("load", "-i", str(a)))
+    time.sleep(0.01)
+    b = tmp_path / "b.tar"
+    make_archive(b, ["second:1"], cmd=["echo"], labels={"tier": "app"})
+    ok(d.docker("load", "-i", str(b)))
+    fmt = ["--format", "{{.Repository}}"]
+    assert ok(d.docker("images", *fmt, "-f", "label=tier=app")).split() == ["second"]
+    assert ok(d.docker("images", *fmt, "-f", "reference=fir*")).split() == ["first"]
+    assert ok(d.docker("images", *fmt, "second")).split() == ["second"]
+    r = d.docker("images", "-f", "bogus=1")
+    assert r.returncode == 1 and "invalid filter" in r.stderr
+
+
+def test_system_df_and_events(d: Daemon, tmp_path: Path) -> None:
+    since = str(time.time())
+    iid = load_busybox(d, tmp_path)
+    ok(d.docker("tag", "busybox", "ev:1"))
+    ok(d.docker("rmi", "ev:1"))
+    ok(d.docker("save", "-o", str(tmp_path / "s.tar"), "busybox"))
+    ok(d.docker("rmi", "busybox"))
+    lines = ok(d.docker("system", "df")).splitlines()
+    assert lines[1].split()[:3] == ["Images", "0", "0"]
+    out = ok(d.docker("events", "--since", since, "--until", str(time.time() + 0.5), "--filter", "type=image",
+                      "--format", "{{.Action}} {{.Actor.ID}}"))
+    actions = out.splitlines()
+    for want in (f"load {iid}", f"tag {iid}", f"untag {iid}", f"save {iid}", f"delete {iid}"):
+        assert want in actions, actions
+
+
+def test_system_df_counts_images(d: Daemon, tmp_path: Path) -> None:
+    load_busybox(d, tmp_path)
+    du = json.loads(ok(d.docker("system", "df", "--format", "json")).splitlines()[0])
+    assert du["Type"] == "Images" and str(du["TotalCount"]) == "1"
+    assert ok(d.docker("info", "--format", "{{.Images}}")).strip() == "1"
+
+
+def test_login_push_logout_htpasswd(d: Daemon, tmp_path: Path, start_registry: object) -> None:
+    reg: Registry = start_registry("htpasswd")  # type: ignore[operator]
+    load_busybox(d, tmp_path)
+    ref = f"{reg.host}/busybox:1"
+    ok(d.docker("tag", "busybox", ref))
+    r = d.docker("push", ref, input="")
+    assert r.returncode == 1 and ("no basic auth credentials" in r.stderr or "unauthorized" in r.stderr.lower())
+    r = d.docker("login", "-u", USER, "--password-stdin", reg.host, input="wrong\n")
+    assert r.returncode == 1 and "401" in r.stderr + r.stdout
+    out = ok(d.docker("login", "-u", USER, "--password-stdin", reg.host, input=PASSWORD + "\n"))
+    assert "Login Succeeded" in out
+    cfg = json.loads((Path(d.env["DOCKER_CONFIG"]) / "config.json").read_text())
+    assert base64.b64decode(cfg["auths"][reg.host]["auth"]).decode() == f"{USER}:{PASSWORD}"
+    ok(d.docker("push", ref))
+    ok(d.docker("rmi", ref))
+    ok(d.docker("pull", ref))
+    out = ok(d.docker("logout", reg.host))
+    assert f"Removing login credentials for {reg.host}" in out
+    cfg = json.loads((Path(d.env["DOCKER_CONFIG"]) / "config.json").read_text())
+    assert reg.host not in cfg.get("auths", {})
+    ok(d.docker("rmi", ref))
+    r = d.skiff("pull", ref)  # (the docker CLI would prompt for a login on this 401)
+    assert r.returncode == 1 and "unauthorized" in r.stderr
+
+
+def test_login_token_registry(d: Daemon, tmp_path: Path, start_registry: object) -> None:
+    reg: Registry = start_registry("token")  # type: ignore[operator]
+    load_busybox(d, tmp_path)
+    r = d.docker("login", "-u", USER, "--password-stdin", reg.host, input="nope\n")
+    assert r.returncode == 1
+    ok(d.docker("login", "-u", USER, "--password-stdin", reg.host, input=PASSWORD + "\n"))
+    ref = f"{reg.host}/team/busybox:2"
+    ok(d.docker("tag", "busybox", ref))
+    ok(d.docker("push", ref))
+
+
+def test_search_fails_cleanly(d: Daemon) -> None:
+    r = d.docker("search", "busybox", timeout=60)
+    assert r.returncode == 1 and r.stderr.startswith("Error response from daemon:")
+    assert "Traceback" not in r.stderr
