@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -26,7 +27,11 @@ from skiff.build.query import options_from_query
 from skiff.errors import InvalidParameter
 from skiff.image.registry.auth import AuthConfig
 
-__all__ = ["routes", "BuildAPIBackend", "parse_registry_config"]
+__all__ = ["routes", "BuildAPIBackend", "parse_registry_config", "parse_secrets", "SECRETS_HEADER"]
+
+SECRETS_HEADER = "X-Skiff-Build-Secrets"
+"""Skiff's extension for ``--secret``: base64url JSON ``{id: base64(content)}`` (the classic
+builder has no session to fetch secrets from). Never logged, never in a layer or the history."""
 
 
 class BuildAPIBackend(Protocol):
@@ -78,6 +83,19 @@ def parse_registry_config(header: str | None) -> dict[str, AuthConfig]:
     return out
 
 
+def parse_secrets(header: str | None) -> dict[str, bytes]:
+    if not header or not header.strip():
+        return {}
+    s = header.strip()
+    try:
+        data = json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        return {str(k): base64.b64decode(v) for k, v in data.items()}
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidParameter(f"invalid {SECRETS_HEADER} header: {exc}") from None
+
+
 def _query(request: web.Request) -> dict[str, list[str]]:
     q: dict[str, list[str]] = {}
     for k, v in request.query.items():
@@ -91,6 +109,9 @@ class _Handlers:
 
     async def build(self, request: web.Request) -> web.StreamResponse:
         options = options_from_query(_query(request))
+        secrets = parse_secrets(request.headers.get(SECRETS_HEADER))
+        if secrets:
+            options = replace(options, secrets=secrets)
         auths = parse_registry_config(request.headers.get("X-Registry-Config"))
         msgs = await self.builds.build(request.content.iter_chunked(1 << 20), options, auths)
         return await stream_messages(request, msgs)

@@ -37,7 +37,7 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "stop": ("container", "stop"), "top": ("container", "top"), "unpause": ("container", "unpause"),
     "update": ("container", "update"), "wait": ("container", "wait"),
     # images
-    "build": ("image", "build"), "history": ("image", "history"), "images": ("image", "ls"),
+    "build": ("builder", "build"), "history": ("image", "history"), "images": ("image", "ls"),
     "import": ("image", "import"), "load": ("image", "load"), "pull": ("image", "pull"),
     "push": ("image", "push"), "rmi": ("image", "rm"), "save": ("image", "save"),
     "tag": ("image", "tag"),

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from skiff.cli.command import Cli, Command
+from skiff.cli.commands.build import BUILD
 from skiff.cli.commands.registry import auth_for_image
 from skiff.cli.commands.system import GoView, parse_filter_flags
 from skiff.cli.exitcodes import GENERIC, StatusError
@@ -488,4 +489,5 @@ COMMANDS = [
     Command("import", "Import the contents from a tarball to create a filesystem image", _import,
             usage="[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", setup=_import_flags, args=(1, 2)),
     Command("prune", "Remove unused images", _prune, setup=_prune_flags),
+    BUILD,  # skiff image build (cli/commands/build.py)
 ]
