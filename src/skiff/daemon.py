@@ -76,6 +76,7 @@ def build_engine(config: DaemonConfig) -> Engine:
     # ---- resource services: one block each (construct, provide its Protocols, add sources/hooks)
     _images_block(engine)
     _volumes_block(engine)
+    _networks_block(engine)
     _containers_block(engine)
     _builds_block(engine)
     return engine
@@ -113,6 +114,27 @@ def _volumes_block(engine: Engine) -> None:
     engine.services.provide(VolumeBackend, v_backend)
     engine.system.add_disk_usage_source(volumes)
     engine.volume_backend = volumes  # type: ignore[attr-defined]
+
+
+def _networks_block(engine: Engine) -> None:
+    """Networks (engine/networks.py) over skiff.network; also the containers' NetworkHook
+    (``engine.network_hook``), so it runs before the containers block."""
+    from skiff.api.containers import ContainerBackend
+    from skiff.api.networks import NetworkBackend
+    from skiff.engine.containers.seams import NetworkHook
+    from skiff.engine.networks import ContainerLookup, NetworkEngine
+
+    def containers() -> ContainerLookup | None:
+        found: Any = engine.services.get(ContainerBackend) if engine.services.has(ContainerBackend) else None
+        return found  # the ContainerService, once the containers block has provided it
+
+    svc = NetworkEngine(engine.config, engine.events, containers)
+    n_backend: NetworkBackend = svc
+    hook: NetworkHook = svc
+    engine.services.provide(NetworkBackend, n_backend)
+    engine.network_hook = hook  # type: ignore[attr-defined]
+    engine.on_start.append(svc.start)   # before the containers' reconcile (restart policies)
+    engine.on_stop.append(svc.close)    # after the containers stopped (hooks run in reverse)
 
 
 def _containers_block(engine: Engine) -> None:
@@ -213,6 +235,8 @@ _FLAGS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--dns-search",), "dns-search", "list"),
     (("--bip",), "bip", "str"),
     (("--fixed-cidr",), "fixed-cidr", "str"),
+    (("--default-address-pool",), "default-address-pools", "list"),
+    (("--iptables-chain-prefix",), "iptables-chain-prefix", "str"),
     (("-b", "--bridge"), "bridge", "str"),
     (("--ip",), "ip", "str"),
     (("--iptables",), "iptables", "bool"),

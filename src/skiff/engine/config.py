@@ -72,6 +72,7 @@ OPTIONS: Mapping[str, Any] = {
     "mtu": 0,
     "icc": True,
     "userland-proxy": True,
+    "iptables-chain-prefix": "SKIFF",  # Skiff-only: the prefix of its own iptables chains (tests)
     "default-gateway": None,
     "insecure-registries": [],
     "registry-mirrors": [],
