@@ -243,7 +243,17 @@ def _init(ctx: InitContext) -> None:
     sync.send(ctx.sock, "ready")
     ctx.sock.close()
     # Wait for `start`: opening the fifo for writing blocks until it is opened for reading.
+    # Once a second, check that the fifo still has a name: if the state dir was removed without
+    # `delete`, nobody can start us any more and we would wait forever, so leave.
+    def orphan_check(_sig: int, _frame: Any) -> None:
+        if os.fstat(ctx.fifo_fd).st_nlink == 0:
+            os._exit(1)
+
+    signal.signal(signal.SIGALRM, orphan_check)
+    signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
     fd = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    signal.setitimer(signal.ITIMER_REAL, 0)  # timers survive execve: stop it first
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     os.write(fd, b"0")
     os.close(fd)
     os.close(ctx.fifo_fd)

@@ -115,3 +115,19 @@ def test_list(rt: Runtime, sleeper: Path, cid: str) -> None:
 def test_list_empty_root(rt: Runtime) -> None:
     assert rt.ok("list", "-q").out == ""
     assert json.loads(rt.ok("list", "--format", "json").out) == []
+
+
+def test_created_init_leaves_when_its_state_dir_is_removed(rt: Runtime, sleeper: Path, cid: str) -> None:
+    """Nobody can start a container whose state dir is gone: its waiting init must not stay forever."""
+    import shutil
+
+    rt.ok("create", "-b", str(sleeper), cid)
+    pid = json.loads(rt.ok("state", cid).out)["pid"]
+    shutil.rmtree(rt.root / cid)
+    for _ in range(300):
+        status = Path(f"/proc/{pid}/status")
+        if not status.exists() or "zombie" in status.read_text():
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the init is still waiting")
