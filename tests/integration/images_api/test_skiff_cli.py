@@ -72,10 +72,10 @@ def test_import_prune(d: Daemon, tmp_path: Path) -> None:
     assert out.strip().startswith("sha256:")
     info = json.loads(ok(d.skiff("image", "inspect", "imp")))[0]
     assert info["Config"]["Entrypoint"] == ["/bin/sh"] and info["Comment"] == "hello"
-    r = subprocess.run([sys.executable, "-m", "skiff.cli.main", "import", "-"], input=busybox_tar(), env=d.env,
-                       capture_output=True, timeout=120)
-    assert r.returncode == 0
-    dangling = r.stdout.decode().strip()
+    rb = subprocess.run([sys.executable, "-m", "skiff.cli.main", "import", "-"], input=busybox_tar(), env=d.env,
+                        capture_output=True, timeout=120)
+    assert rb.returncode == 0
+    dangling = rb.stdout.decode().strip()
     out = ok(d.skiff("image", "prune", "-f"))
     assert f"deleted: {dangling}" in out
     out = ok(d.skiff("image", "prune", "-a", "-f"))
