@@ -80,8 +80,17 @@ class ProcIO:
             self.pty_fd = -1
 
 
-def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None) -> tuple[int, str]:
-    """Run one runtime command to completion; returns (exit code, its stderr text)."""
+def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None,
+                timeout: float = 120.0) -> tuple[int, str]:
+    """Run one runtime command to completion; returns (exit code, its stderr text).
+
+    Waits on a pidfd, not on EOF of stderr (the container may inherit it), and kills the command
+    after ``timeout`` seconds (exit code 124, like timeout(1)) so a hung runtime cannot wedge the
+    monitor.
+    """
+    import select
+    import signal
+
     r, w = os.pipe()
     null = os.open(os.devnull, os.O_RDWR)
     fds = stdio or (null, null, w)
@@ -94,14 +103,32 @@ def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None) 
         return 127, f"{argv[0]}: {e.strerror}"
     os.close(w)
     os.close(null)
+    pidfd = os.pidfd_open(pid)
     err = bytearray()
-    while len(err) < 65536:
-        chunk = os.read(r, 4096)
-        if not chunk:
-            break
-        err += chunk
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
+    deadline = time.monotonic() + timeout
+    try:
+        exited, r_open = False, True
+        while not exited:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return 124, f"{argv[0]} {' '.join(argv[1:3])}: timed out after {timeout:g}s"
+            ready = select.select([pidfd, r] if r_open else [pidfd], [], [], left)[0]
+            exited = pidfd in ready
+            if r_open and (r in ready or exited):
+                os.set_blocking(r, False)
+                try:
+                    while chunk := os.read(r, 65536):
+                        if len(err) < 65536:
+                            err += chunk
+                    r_open = False  # EOF
+                except BlockingIOError:
+                    pass
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(pidfd)
+        os.close(r)
     return os.waitstatus_to_exitcode(status), err.decode(errors="replace").strip()
 
 
