@@ -42,7 +42,7 @@ from skiff.build.backend import Image, OutputSink, ProgressSink, RunMount, RunSp
 from skiff.build.builder import Builder
 from skiff.build.cache import JsonCacheStore
 from skiff.build.context import extract_context
-from skiff.build.options import BuildOptions
+from skiff.build.options import BuildOptions, error_message
 from skiff.engine.config import DaemonConfig
 from skiff.engine.containers.spec import ImageConfig as SpecImageConfig
 from skiff.engine.containers.spec import SpecContext, build_spec, ensure_working_dir, parse_create
@@ -168,8 +168,11 @@ class BuildService:
         async def relay() -> AsyncIterator[dict[str, Any]]:
             if first is not None:
                 yield first
-            async for m in g:
-                yield m
+            try:
+                async for m in g:
+                    yield m
+            except SkiffError as exc:  # after the first message: in-band, with a failed RUN's code
+                yield error_message(exc)
         return relay()
 
     def cancel(self, build_id: str) -> None:
@@ -285,6 +288,8 @@ class BuildService:
         unmount_all(workspace.rootfs)
         d = self.ws_root / workspace.id
         dirs = cast(LayerAccess, self.sn).layer_dirs(workspace.id)
+        if dirs.overlay:
+            _prune_copy_ups(dirs.upper, dirs.lowers)
         with tempfile.TemporaryFile(dir=d) as tar:
             write_diff(dirs, cast(Any, tar))
             tar.seek(0)
@@ -469,6 +474,32 @@ def _oci_mount(m: RunMount) -> dict[str, Any]:
         return {"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts}
     return {"destination": m.target, "type": "bind", "source": str(m.source),
             "options": ["rbind", "ro" if m.readonly else "rw", "rprivate"]}
+
+
+def _prune_copy_ups(upper: Path, lowers: tuple[Path, ...]) -> None:
+    """Drop directories overlay copied up without a change (a mount point made and removed in
+    them): empty, not opaque, same owner and mode as below. Docker keeps mount points in an init
+    layer, so they never show in its diffs; neither should they in ours."""
+    for dirpath, _dirs, _files in os.walk(upper, topdown=False):
+        if dirpath == str(upper):
+            continue
+        with contextlib.suppress(OSError):
+            if os.listdir(dirpath):
+                continue
+            if os.getxattr(dirpath, "trusted.overlay.opaque", follow_symlinks=False) == b"y":
+                continue
+        rel = os.path.relpath(dirpath, upper)
+        st = os.lstat(dirpath)
+        for lower in lowers:
+            below = lower / rel
+            try:
+                lst = os.lstat(below)
+            except OSError:
+                continue
+            if (lst.st_mode, lst.st_uid, lst.st_gid) == (st.st_mode, st.st_uid, st.st_gid):
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)
+            break
 
 
 def _remove_mountpoint(p: Path) -> None:
