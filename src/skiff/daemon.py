@@ -148,9 +148,10 @@ def _containers_block(engine: Engine) -> None:
     config = engine.config
     images, snapshotter = engine.images, engine.snapshotter
     # the network and volume blocks (when present, placed before this one) may set these seams:
-    # engine.network_hook (engine.containers.seams.NetworkHook), engine.volumes (VolumeBackend)
+    # engine.network_hook (engine.containers.seams.NetworkHook), engine.volume_backend (VolumeBackend)
     svc = ContainerService(config, engine.db, engine.events, images, snapshotter,
                            network=getattr(engine, "network_hook", None),
+                           volumes=getattr(engine, "volume_backend", None),
                            graph_driver="overlay2" if isinstance(snapshotter, Overlay2Snapshotter) else "vfs")
     images.is_running = svc.is_running
     execs = ExecManager(svc)

@@ -102,10 +102,19 @@ def stop_helpers(d: Daemon) -> None:
                 subprocess.run(["umount", "-l", str(rootfs)], capture_output=True)
 
 
+def private_network_args() -> tuple[str, ...]:
+    """A bridge and subnet of this daemon's own, no iptables: test daemons running at the same time
+    (other areas' too) do not fight over skiff0 and the SKIFF chains."""
+    tag = os.urandom(3).hex()
+    n = int(tag, 16)
+    return ("--bridge", f"skb{tag}", "--bip", f"10.{200 + n % 50}.{(n >> 8) % 256}.1/24", "--iptables=false")
+
+
 @contextlib.contextmanager
 def busybox_daemon(tmp: Path, args: Sequence[str] = ()) -> Iterator[Daemon]:
     seed_busybox(tmp / "skiffd" / "data")
-    d = start_daemon(tmp, args)
+    net = private_network_args() if "--bridge" not in args else ()
+    d = start_daemon(tmp, (*net, *args))
     try:
         yield d
     finally:
@@ -115,3 +124,5 @@ def busybox_daemon(tmp: Path, args: Sequence[str] = ()) -> Iterator[Daemon]:
             d.stop()
             stop_helpers(d)
             d.cleanup()
+            if net:
+                subprocess.run(["ip", "link", "del", net[1]], capture_output=True)

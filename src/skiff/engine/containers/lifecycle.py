@@ -260,6 +260,11 @@ class Lifecycle:
         except BaseException as e:
             await self._start_failed(rec, getattr(e, "message", str(e)))
             raise
+        if not netns and mode not in ("host",) and not mode.startswith("container:"):
+            try:  # a fresh network namespace (none, or no network hook): lo up, as Docker's sandbox
+                await asyncio.to_thread(_lo_up, handle.init_pid)
+            except Exception as e:
+                log.warning("lo up in %s: %s", rec.id[:12], e)
         for connect in self._pending_attach.pop(rec.id, []):
             try:
                 await asyncio.wait_for(connect(handle.socket_path), 5)
@@ -321,11 +326,16 @@ class Lifecycle:
         rootfs = self._svc.rootfs_of(rec.id)
         with contextlib.suppress(OSError):
             unmount_all(rootfs, lazy=True)
+        self._release_volumes(rec)
 
     def _resolve_mounts(self, rec: ContainerRecord, host: Any) -> list[ResolvedMount]:
+        from dataclasses import replace
+
+        from skiff.engine.containers.archive import secure_join
+        from skiff.engine.containers.spec import MountSpec
         out = []
         vol = self._svc.volumes
-        views = []
+        rootfs = str(self._svc.rootfs_of(rec.id))
         for m in host.mounts:
             if m.type == "bind":
                 if not os.path.exists(m.source):
@@ -337,19 +347,31 @@ class Lifecycle:
                 out.append(ResolvedMount(m, m.source))
             elif m.type == "tmpfs":
                 out.append(ResolvedMount(m))
-            elif m.type == "volume":
-                if vol is None:
-                    raise InvalidParameter("volumes are not available in this daemon yet")
-                name, path = vol.mount_volume(m.source, rec.id, dict(m.volume_options))
-                out.append(ResolvedMount(m, path))
-                views.append((m.target, name, path))
-        if views:
-            for mv in rec.mounts:
-                for target, name, path in views:
-                    if mv.get("Destination") == target:
-                        mv["Name"], mv["Source"] = name, path
-            self._svc.save(rec)
+        for view in rec.mounts:
+            if view.get("Type") != "volume" or not view.get("Name"):
+                continue
+            if vol is None:
+                raise InvalidParameter("volumes are not available in this daemon")
+            target = view["Destination"]
+            spec = next((m for m in host.mounts if m.type == "volume" and m.target == target), None)
+            if spec is None:
+                spec = MountSpec(type="volume", target=target)
+            src_in_image = secure_join(rootfs, target)
+            copy = "" if spec.nocopy or not os.path.isdir(src_in_image) else src_in_image
+            name, path = vol.mount_volume(view["Name"], rec.id, dict(spec.volume_options), copy_from=copy,
+                                          destination=target, read_write=view.get("RW", True))
+            view["Source"] = path
+            out.append(ResolvedMount(replace(spec, source=name), path))
         return out
+
+    def _release_volumes(self, rec: ContainerRecord) -> None:
+        vol = self._svc.volumes
+        if vol is None:
+            return
+        for view in rec.mounts:
+            if view.get("Type") == "volume" and view.get("Name"):
+                with contextlib.suppress(Exception):
+                    vol.unmount_volume(view["Name"], rec.id, release=False)
 
     async def _attach_network(self, rec: ContainerRecord, cfg: Any, host: Any) -> str:
         hook = self._svc.network
@@ -725,6 +747,11 @@ class Lifecycle:
                 with open(p) as f:
                     return [int(x) for x in f.read().split()]
         return [rec.pid] if rec.pid else []
+
+
+def _lo_up(pid: int) -> None:
+    from skiff.network import netlink
+    netlink.set_up("lo", netns=f"/proc/{pid}/ns/net")
 
 
 def _runtime_message(msg: str) -> str:

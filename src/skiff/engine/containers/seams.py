@@ -59,10 +59,16 @@ class NetworkHook(Protocol):
 
 
 class VolumeBackend(Protocol):
-    def mount_volume(self, name: str, container_id: str, options: Mapping[str, str]) -> tuple[str, str]:
-        """Create the volume if needed (``name`` "" = anonymous) and return (name, host path)."""
-        ...
+    """engine/volumes.py's VolumeEngine: referenced at create, mounted at start, released at rm."""
 
-    def unmount_volume(self, name: str, container_id: str) -> None: ...
+    def reference_volume(self, name: str, container_id: str, *, driver: str = "",
+                         options: Mapping[str, str] | None = None,
+                         labels: Mapping[str, str] | None = None) -> tuple[str, str]: ...
+
+    def mount_volume(self, name: str, container_id: str, options: Mapping[str, str], *, copy_from: str = "",
+                     driver: str = "", labels: Mapping[str, str] | None = None, destination: str = "",
+                     read_write: bool = True, propagation: str = "") -> tuple[str, str]: ...
+
+    def unmount_volume(self, name: str, container_id: str, *, release: bool = True) -> None: ...
 
     def remove_anonymous(self, name: str) -> None: ...

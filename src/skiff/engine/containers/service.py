@@ -171,6 +171,8 @@ class ContainerService(Archive, Health, Lifecycle):
         raw_cfg = dict(body)
         raw_cfg.pop("HostConfig", None)
         raw_cfg.pop("NetworkingConfig", None)
+        if (host.network_mode == "host" or host.uts_mode == "host") and not cfg.hostname:
+            raw_cfg["Hostname"] = socket.gethostname()
         config_view = self._config_view(raw_cfg, merged, cid)
         host_view = self._host_view(dict(body.get("HostConfig") or {}), log_type, log_opts)
         rec = ContainerRecord(
@@ -180,7 +182,12 @@ class ContainerService(Archive, Health, Lifecycle):
             runtime=host.runtime or self.config.default_runtime,
             mounts=[self._mount_view(m) for m in host.mounts],
         )
-        rec.network = {"Requested": dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})}
+        self._reference_volumes(rec, host, merged)
+        requested = dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+        if "default" in requested:  # the CLI names the default network "default"
+            requested.setdefault("bridge", requested.pop("default"))
+            requested.pop("default", None)
+        rec.network = {"Requested": requested}
         self._write_etc_files(rec)
         self.save(rec)
         self._names[full] = cid
@@ -188,6 +195,27 @@ class ContainerService(Archive, Health, Lifecycle):
         self.publish(rec, "create")
         warnings: list[str] = []
         return {"Id": cid, "Warnings": warnings}
+
+    def _reference_volumes(self, rec: ContainerRecord, host: Any, merged: Any) -> None:
+        """Docker's create-time step: named and anonymous volumes (incl. the image's VOLUMEs) exist
+        and are held by this container; their names go into Mounts."""
+        from skiff.engine.containers.spec import anonymous_volumes
+        specs = [m for m in host.mounts if m.type == "volume"] + anonymous_volumes(merged, host)
+        if not specs:
+            return
+        if self.volumes is None:
+            raise InvalidParameter("volumes are not available in this daemon")
+        views = [v for v in rec.mounts if v.get("Type") != "volume"]
+        for m in specs:
+            name, path = self.volumes.reference_volume(m.source, rec.id, driver=m.volume_driver,
+                                                       options=dict(m.volume_options) or None,
+                                                       labels=dict(m.volume_labels) or None)
+            view = self._mount_view(m)
+            view.update(Name=name, Source=path)
+            if not m.source:
+                view["Anonymous"] = True
+            views.append(view)
+        rec.mounts = views
 
     def _generate_name(self) -> str:
         from skiff.engine.containers.names import random_name
@@ -449,7 +477,7 @@ class ContainerService(Archive, Health, Lifecycle):
             for m in rec.mounts:
                 if m.get("Type") == "volume" and m.get("Name"):
                     try:
-                        self.volumes.unmount_volume(m["Name"], rec.id)
+                        self.volumes.unmount_volume(m["Name"], rec.id, release=True)
                         if volumes and m.get("Anonymous"):
                             self.volumes.remove_anonymous(m["Name"])
                     except Exception as e:
