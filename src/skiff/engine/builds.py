@@ -124,6 +124,7 @@ class BuildService:
             with open(tar, "wb") as f:
                 async for chunk in body:
                     f.write(chunk)
+            _terminate_tar(tar)
             with open(tar, "rb") as rf:
                 ctx = await asyncio.to_thread(extract_context, rf, options.dockerfile)
         finally:
@@ -511,6 +512,21 @@ def _remove_mountpoint(p: Path) -> None:
             p.rmdir()
         elif p.is_file() and p.stat().st_size == 0:
             p.unlink()
+
+
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
+
+
+def _terminate_tar(path: Path) -> None:
+    """The docker CLI's ``-f -`` context (ReplaceFileTarWrapper) ends without the last entry's
+    padding and the end-of-archive blocks; Go's reader accepts that, Python's does not. Pad an
+    uncompressed tar to a block and add the two zero blocks (harmless after a proper end)."""
+    with open(path, "r+b") as f:
+        head = f.read(6)
+        if not head or head.startswith(_COMPRESSED):
+            return
+        size = f.seek(0, os.SEEK_END)
+        f.write(b"\0" * ((-size) % 512 + 1024))
 
 
 def _check_tag(tag: str) -> None:
