@@ -90,7 +90,8 @@ class MonitorOptions:
         d["log"] = LogConfig(lg.get("type", "json-file"), tuple(tuple(x) for x in lg.get("config", ())))
         d["console_size"] = tuple(d.get("console_size", (0, 0)))
         d["log_attrs"] = tuple(tuple(x) for x in d.get("log_attrs", ()))
-        return cls(**d)
+        # Unknown keys are dropped: a monitor or forker from an older Skiff may read a newer file.
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
