@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from skiff.runtime.config import Capabilities, Process
 
 __all__ = ["apply_rlimits", "set_oom_score_adj", "lookup_path", "prepare_env", "switch_user",
-           "apply_caps", "exec_process", "mark_fds_cloexec"]
+           "apply_caps", "exec_process", "mark_fds_cloexec", "close_stray_fds"]
 
 
 def apply_rlimits(proc: Process) -> None:
@@ -141,6 +141,22 @@ def mark_fds_cloexec(keep_below: int) -> None:
         if fd >= keep_below:
             try:
                 os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
+def close_stray_fds(first_free: int, keep: set[int]) -> None:
+    """Close what the caller of the runtime left open (fds from ``first_free`` up, except ``keep``):
+    runc's init never holds them, and a waiting container holding a caller's pipe would keep that
+    caller from ever seeing EOF."""
+    try:
+        fds = [int(x) for x in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd >= first_free and fd not in keep:
+            try:
+                os.close(fd)
             except OSError:
                 pass
 

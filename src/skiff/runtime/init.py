@@ -15,6 +15,7 @@ from skiff.runtime import rootfs, sync
 from skiff.runtime.config import Config
 from skiff.runtime.execute import (
     apply_rlimits,
+    close_stray_fds,
     exec_process,
     lookup_path,
     mark_fds_cloexec,
@@ -174,6 +175,10 @@ def _init(ctx: InitContext) -> None:
     proc = cfg.process
     assert proc is not None
     os.setsid()
+    keep = {ctx.sock.rfd, ctx.sock.wfd, ctx.fifo_fd}
+    if ctx.console is not None:
+        keep.add(ctx.console.fileno())
+    close_stray_fds(3 + ctx.preserve_fds, keep)
     _enter_namespaces(ctx)
     in_userns = cfg.namespace("user") is not None
     cgns = cfg.namespace("cgroup")

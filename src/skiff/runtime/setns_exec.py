@@ -48,6 +48,10 @@ def _child(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket.
         cfg = c.config
         pid = c.record.pid
         os.setsid()
+        from skiff.runtime.execute import close_stray_fds
+
+        close_stray_fds(3 + opts.preserve_fds,
+                        {sock.rfd, sock.wfd} | ({console.fileno()} if console is not None else set()))
         types = {n.type for n in cfg.namespaces}
         # Open every namespace first: once in the container's mount namespace, /proc is its own.
         wanted = [t for t in (*_JOIN_ORDER, "pid") if t in types]

@@ -106,3 +106,26 @@ def test_preserve_fds(rt: Runtime, bundle: Path, cid: str, tmp_path: Path) -> No
                            stdout=o, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, timeout=30,
                            close_fds=False, preexec_fn=lambda: os.dup2(f.fileno(), 3))
     assert out.read_text() == "through fd 3\n", p.stderr
+
+
+def test_waiting_init_does_not_hold_callers_fds(rt: Runtime, bundle: Path, cid: str) -> None:
+    """A pipe the caller leaves open (not --preserve-fds) must see EOF once create returns."""
+    import subprocess
+
+    from tests.support.bundle import RUNTIME
+
+    edit_config(bundle, lambda c: c["process"].update(args=["sleep", "30"]))
+    r, w = os.pipe()
+    try:
+        # (stdio to DEVNULL: the container's own stdio is the caller's, and is meant to stay open)
+        p = subprocess.run([RUNTIME, "--root", str(rt.root), "create", "-b", str(bundle), cid], pass_fds=(w,),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        assert p.returncode == 0
+        os.close(w)
+        w = -1
+        os.set_blocking(r, False)
+        assert os.read(r, 1) == b""  # EOF: nobody holds the write end any more
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
