@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from skiff.monitor.protocol import ExitStatus
 from skiff.monitor.sockpath import bind_unix
 
-__all__ = ["ProcIO", "run_runtime", "launch"]
+__all__ = ["ProcIO", "run_runtime", "launch", "clean_runtime_error"]
 
 
 class ProcIO:
@@ -129,7 +129,21 @@ def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None,
     finally:
         os.close(pidfd)
         os.close(r)
-    return os.waitstatus_to_exitcode(status), err.decode(errors="replace").strip()
+    return os.waitstatus_to_exitcode(status), clean_runtime_error(err.decode(errors="replace"))
+
+
+def clean_runtime_error(text: str) -> str:
+    """runc-style logrus lines (``time=… level=error msg="…"``) -> the last error message itself."""
+    import json
+    import re
+
+    found = re.findall(r'level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"', text)
+    if not found:
+        return text.strip()
+    try:
+        return str(json.loads(f'"{found[-1]}"'))
+    except ValueError:
+        return str(found[-1])
 
 
 def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: str,
@@ -181,7 +195,7 @@ def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: st
     if rc != 0:
         os.set_blocking(err_r, False)
         try:
-            err = (err + "\n" + os.read(err_r, 65536).decode(errors="replace")).strip()
+            err = clean_runtime_error(err + "\n" + os.read(err_r, 65536).decode(errors="replace"))
         except BlockingIOError:
             pass
         for fd in (out_r, err_r):

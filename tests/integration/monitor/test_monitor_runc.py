@@ -203,6 +203,7 @@ def test_create_failure_is_reported(tmp_path: Path, make_bundle: Callable[..., P
     with pytest.raises(MonitorStartError) as e:
         spawn_monitor(_opts(tmp_path, bundle, runc_root))
     assert "no such file" in str(e.value).lower() or "not found" in str(e.value).lower()
+    assert "level=" not in str(e.value)  # the runtime's message itself, not its log line
 
 
 def test_exec_python_mode(tmp_path: Path, make_bundle: Callable[..., Path], runc_root: Path,

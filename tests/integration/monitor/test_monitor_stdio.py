@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from skiff.monitor.stdio import run_runtime
+from skiff.monitor.stdio import clean_runtime_error, run_runtime
 
 
 def test_run_runtime_captures_and_times_out() -> None:
@@ -16,3 +16,12 @@ def test_run_runtime_captures_and_times_out() -> None:
     assert run_runtime(["sh", "-c", "(sleep 3 &); echo bg >&2"]) == (0, "bg")  # a child keeps stderr open
     assert time.monotonic() - t < 2
     assert run_runtime(["/no/such/runtime"])[0] == 127
+
+
+def test_runc_error_lines_are_cleaned() -> None:
+    text = ('time="2026-11-22T16:50:21Z" level=warning msg="x"\n'
+            'time="2026-11-22T16:50:21Z" level=error msg="runc create failed: unable to start container process: '
+            'exec: \\"/nope\\": stat /nope: no such file or directory"\n')
+    assert clean_runtime_error(text) == ('runc create failed: unable to start container process: exec: "/nope": '
+                                         "stat /nope: no such file or directory")
+    assert clean_runtime_error("  plain error\n") == "plain error"
