@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,17 +28,20 @@ def _userns(c: dict, args: list[str]) -> None:
 
 
 @pytest.fixture
-def userns_bundle(bundle: Path) -> Path:
-    # The mapped root must be able to reach the rootfs: pytest's tmp dirs are 0700.
-    for parent in bundle.parents:
-        if parent == Path("/tmp"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
-    os.chown(bundle / "rootfs", BASE, BASE)
-    for dirpath, dirnames, filenames in os.walk(bundle / "rootfs"):
-        for name in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, name), BASE, BASE)
-    return bundle
+def userns_bundle(bundle: Path) -> Iterator[Path]:
+    """The bundle moved to a 0711 dir of its own: the mapped root must reach the rootfs, and
+    pytest keeps (and, in concurrent sessions, resets) its tmp root at 0700."""
+    base = Path(tempfile.mkdtemp(prefix="skiff-test-userns-"))
+    try:
+        base.chmod(0o711)
+        moved = Path(shutil.move(str(bundle), str(base / "bundle")))
+        os.chown(moved / "rootfs", BASE, BASE)
+        for dirpath, dirnames, filenames in os.walk(moved / "rootfs"):
+            for name in dirnames + filenames:
+                os.lchown(os.path.join(dirpath, name), BASE, BASE)
+        yield moved
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_maps_inside(rt: Runtime, userns_bundle: Path, cid: str) -> None:
