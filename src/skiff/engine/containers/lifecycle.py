@@ -229,6 +229,8 @@ class Lifecycle:
             mode = host.network_mode or "bridge"
             if mode not in ("none", "host") and not mode.startswith("container:"):
                 netns = await self._attach_network(rec, cfg, host)
+            elif mode.startswith("container:"):  # (network engineer) the other container's netns
+                netns = await asyncio.to_thread(self._joined_netns, rec, mode.split(":", 1)[1])
             paths = svc.etc_paths(rec)
             init_default = bool(svc.config.get("init"))
             if host.init is None and init_default:
@@ -372,6 +374,19 @@ class Lifecycle:
             if view.get("Type") == "volume" and view.get("Name"):
                 with contextlib.suppress(Exception):
                     vol.unmount_volume(view["Name"], rec.id, release=False)
+
+    def _joined_netns(self, rec: ContainerRecord, ref: str) -> str:
+        """--network container:<ref>: its netns, and its /etc/hosts and /etc/resolv.conf (as Docker)."""
+        other = self._svc.get(ref)
+        if other.id == rec.id:
+            raise InvalidParameter("cannot join own network namespace")
+        if not other.running or not other.pid:
+            raise Conflict(f"cannot join network of a non running container: {other.id}")
+        mine, theirs = self._svc.etc_paths(rec), self._svc.etc_paths(other)
+        for key in ("hosts", "resolv"):
+            with contextlib.suppress(OSError):
+                shutil.copyfile(theirs[key], mine[key])
+        return f"/proc/{other.pid}/ns/net"
 
     async def _attach_network(self, rec: ContainerRecord, cfg: Any, host: Any) -> str:
         hook = self._svc.network
