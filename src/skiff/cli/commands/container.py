@@ -1,0 +1,770 @@
+"""``skiff container ...`` (and docker's shortcuts run, ps, exec, logs, ...) with docker's flags and output.
+
+The create body is built by :mod:`skiff.cli.commands.run_opts`; the stdio relay (raw terminal,
+SIGWINCH resize, half-close of stdin, demultiplexing) by :mod:`skiff.cli.commands.stdio`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from skiff.cli.command import Cli, Command
+from skiff.cli.commands.system import GoView, parse_filter_flags
+from skiff.cli.exitcodes import GENERIC, StatusError, UsageError, run_exit_code
+from skiff.cli.formatting import choose_format, render_list
+from skiff.cli.gotemplate import Template, TemplateError
+from skiff.cli.units import bytes_size, human_duration, human_size
+
+__all__ = ["NOUN", "HELP", "COMMANDS", "container_rows"]
+
+NOUN = "container"
+HELP = "Manage containers"
+
+_PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+_PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
+               "CreatedAt": "CREATED AT", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES", "Size": "SIZE",
+               "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS", "State": "STATE",
+               "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM"}
+_STATS_TABLE = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
+                "\t{{.PIDs}}")
+_STATS_HEADERS = {"ID": "CONTAINER ID", "Name": "NAME", "Container": "CONTAINER", "CPUPerc": "CPU %",
+                  "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+                  "PIDs": "PIDS"}
+
+
+def _client(cli: Cli) -> Any:
+    return cli.client
+
+
+# ---- ps ----------------------------------------------------------------------------------------
+
+def _ports(ports: list[Mapping[str, Any]]) -> str:
+    out = []
+    for p in ports:
+        if p.get("PublicPort"):
+            ip = p.get("IP") or "0.0.0.0"
+            out.append(f"{ip}:{p['PublicPort']}->{p['PrivatePort']}/{p.get('Type', 'tcp')}")
+        else:
+            out.append(f"{p.get('PrivatePort')}/{p.get('Type', 'tcp')}")
+    return ", ".join(out)
+
+
+def container_rows(items: Sequence[Mapping[str, Any]], trunc: bool = True) -> list[GoView]:
+    rows = []
+    now = time.time()
+    for c in items:
+        cmd = str(c.get("Command", ""))
+        if trunc and len(cmd) > 20:
+            cmd = cmd[:19] + "…"
+        names = [n.lstrip("/") for n in c.get("Names") or []]
+        labels = c.get("Labels") or {}
+        size = ""
+        if "SizeRw" in c:
+            size = f"{human_size(int(c.get('SizeRw') or 0))} (virtual {human_size(int(c.get('SizeRootFs') or 0))})"
+        created = int(c.get("Created") or 0)
+        fields = {
+            "ID": c["Id"][:12] if trunc else c["Id"], "Image": c.get("Image", ""), "Command": f'"{cmd}"',
+            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
+            "RunningFor": human_duration(now - created) + " ago", "Status": c.get("Status", ""),
+            "State": c.get("State", ""), "Ports": _ports(c.get("Ports") or []),
+            "Names": ",".join(names), "Size": size, "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
+            "Mounts": ",".join(str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []),
+            "Networks": ",".join((c.get("NetworkSettings") or {}).get("Networks") or {}),
+            "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
+            "Platform": "",
+        }
+        rows.append(GoView(fields, c))
+    return rows
+
+
+def _ps(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+
+    filters = parse_filter_flags(ns.filter)
+    all_ = ns.all or ns.last > 0 or ns.latest
+    limit = 1 if ns.latest else ns.last
+    items = containers.list_containers(_client(cli), all=all_, limit=limit, size=ns.size, filters=filters)
+    table = _PS_TABLE + ("\t{{.Size}}" if ns.size else "")
+    fmt = choose_format(ns.format, table, ns.quiet)
+    rows = container_rows(items, trunc=not ns.no_trunc)
+    try:
+        cli.print(render_list(fmt, rows, _PS_HEADERS, json_rows=[dict(r) for r in rows]), end="")
+    except TemplateError as exc:
+        raise StatusError(GENERIC, f"template: {exc}") from exc
+    return 0
+
+
+def _ps_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
+    p.add_argument("-f", "--filter", action="append", help="Filter output based on conditions provided")
+    p.add_argument("--format", help="Format output using a custom template")
+    p.add_argument("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states)")
+    p.add_argument("-l", "--latest", action="store_true", help="Show the latest created container (includes all states)")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
+
+
+# ---- create / run / start / attach / exec --------------------------------------------------------
+
+def _create_container(cli: Cli, ns: argparse.Namespace) -> str:
+    from skiff.cli.commands.run_opts import build_create_body
+    from skiff.client import containers
+    from skiff.errors import NotFound
+
+    body = build_create_body(ns, tty_size=_term_size() if ns.tty else None)
+    image = ns.args[0]
+    if ns.pull == "always":
+        _pull(cli, image)
+    try:
+        resp = containers.create(_client(cli), body, name=ns.name or "", platform=ns.platform or "")
+    except NotFound:
+        if ns.pull == "never":
+            raise
+        cli.warn(f"Unable to find image '{image if ':' in image or '@' in image else image + ':latest'}' locally")
+        _pull(cli, image)
+        resp = containers.create(_client(cli), body, name=ns.name or "", platform=ns.platform or "")
+    for w in resp.get("Warnings") or []:
+        cli.warn(f"WARNING: {w}")
+    if ns.cidfile:
+        with open(ns.cidfile, "x") as f:
+            f.write(resp["Id"])
+    return str(resp["Id"])
+
+
+def _pull(cli: Cli, image: str) -> None:
+    from skiff.cli.progress import display_stream
+    from skiff.client import images
+
+    display_stream(images.pull(_client(cli), image), cli.err)
+
+
+def _term_size() -> tuple[int, int] | None:
+    try:
+        sz = os.get_terminal_size(sys.stdout.fileno())
+        return sz.lines, sz.columns
+    except OSError:
+        return None
+
+
+def _create(cli: Cli, ns: argparse.Namespace) -> int:
+    cli.print(_create_container(cli, ns))
+    return 0
+
+
+def _run(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.commands.stdio import relay_session
+    from skiff.client import containers
+
+    if ns.tty and ns.interactive and not sys.stdin.isatty():
+        raise StatusError(1, "the input device is not a TTY")
+    cid = _create_container(cli, ns)
+    c = _client(cli)
+    if ns.detach:
+        containers.start(c, cid)
+        cli.print(cid)
+        return 0
+    attach_streams = set(ns.attach or []) or {"stdout", "stderr"} | ({"stdin"} if ns.interactive else set())
+    conn = containers.attach(c, cid, stdin="stdin" in attach_streams, stdout="stdout" in attach_streams,
+                             stderr="stderr" in attach_streams, detach_keys=ns.detach_keys or "")
+    wait = containers.wait_request(c, cid, "removed" if ns.rm else "next-exit")
+    try:
+        containers.start(c, cid)
+    except Exception:
+        conn.close()
+        if ns.rm:
+            wait.json()
+        raise
+    detached = relay_session(conn, tty=ns.tty, stdin="stdin" in attach_streams,
+                             resize=lambda h, w: containers.resize(c, cid, h, w) if ns.tty else None)
+    if detached:
+        return 0
+    result = wait.json() or {}
+    code = int(result.get("StatusCode", 0))
+    if code:
+        raise StatusError(code)
+    return 0
+
+
+def _start(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.commands.stdio import relay_session
+    from skiff.client import containers
+
+    c = _client(cli)
+    if ns.attach or ns.interactive:
+        if len(ns.args) > 1:
+            raise UsageError("you cannot start and attach multiple containers at once", GENERIC)
+        cid = ns.args[0]
+        info = containers.inspect(c, cid)
+        tty = bool(info["Config"].get("Tty"))
+        stdin = ns.interactive and bool(info["Config"].get("OpenStdin"))
+        conn = containers.attach(c, cid, stdin=stdin, stdout=True, stderr=True, detach_keys=ns.detach_keys or "")
+        wait = containers.wait_request(c, cid, "next-exit")
+        containers.start(c, cid, ns.detach_keys or "")
+        if relay_session(conn, tty=tty, stdin=stdin, resize=lambda h, w: containers.resize(c, cid, h, w) if tty else None):
+            return 0
+        code = int((wait.json() or {}).get("StatusCode", 0))
+        if code:
+            raise StatusError(code)
+        return 0
+    return _each(cli, ns.args, lambda ref: containers.start(c, ref), "start")
+
+
+def _attach(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.commands.stdio import relay_session
+    from skiff.client import containers
+
+    c = _client(cli)
+    cid = ns.args[0]
+    info = containers.inspect(c, cid)
+    if not info["State"]["Running"]:
+        raise StatusError(GENERIC, "You cannot attach to a stopped container, start it first")
+    tty = bool(info["Config"].get("Tty"))
+    stdin = not ns.no_stdin and bool(info["Config"].get("OpenStdin"))
+    conn = containers.attach(c, cid, stdin=stdin, stdout=True, stderr=True, detach_keys=ns.detach_keys or "")
+    if tty:
+        size = _term_size()
+        if size:
+            containers.resize(c, cid, *size)
+    wait = containers.wait_request(c, cid, "not-running")
+    if relay_session(conn, tty=tty, stdin=stdin, resize=lambda h, w: containers.resize(c, cid, h, w) if tty else None):
+        return 0
+    code = int((wait.json() or {}).get("StatusCode", 0))
+    if code:
+        raise StatusError(code)
+    return 0
+
+
+def _exec(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.commands.stdio import relay_session
+    from skiff.client import exec as execs
+
+    c = _client(cli)
+    cid, cmd = ns.args[0], ns.args[1:]
+    if not cmd:
+        raise UsageError("skiff: 'skiff exec' requires at least 2 arguments", GENERIC)
+    env = list(ns.env or [])
+    for path in ns.env_file or []:
+        from skiff.cli.commands.run_opts import read_env_file
+        env += read_env_file(path)
+    size = _term_size() if ns.tty else None
+    body: dict[str, Any] = {"User": ns.user or "", "Privileged": ns.privileged, "Tty": ns.tty,
+                            "AttachStdin": ns.interactive and not ns.detach, "AttachStdout": not ns.detach,
+                            "AttachStderr": not ns.detach, "DetachKeys": ns.detach_keys or "", "Env": env,
+                            "WorkingDir": ns.workdir or "", "Cmd": cmd}
+    if size:
+        body["ConsoleSize"] = list(size)
+    eid = execs.create(c, cid, body)
+    if ns.detach:
+        execs.start_detached(c, eid)
+        return 0
+    conn = execs.start(c, eid, ns.tty, size)
+    relay_session(conn, tty=ns.tty, stdin=ns.interactive, resize=lambda h, w: execs.resize(c, eid, h, w) if ns.tty else None)
+    code = int(execs.inspect(c, eid).get("ExitCode") or 0)
+    if code:
+        raise StatusError(code)
+    return 0
+
+
+def _exec_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--detach", action="store_true", help="Detached mode: run command in the background")
+    p.add_argument("--detach-keys", help="Override the key sequence for detaching a container")
+    p.add_argument("-e", "--env", action="append", help="Set environment variables")
+    p.add_argument("--env-file", action="append", help="Read in a file of environment variables")
+    p.add_argument("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
+    p.add_argument("--privileged", action="store_true", help="Give extended privileges to the command")
+    p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    p.add_argument("-u", "--user", help="Username or UID (format: \"<name|uid>[:<group|gid>]\")")
+    p.add_argument("-w", "--workdir", help="Working directory inside the container")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG")
+
+
+# ---- simple verbs over one or more containers ------------------------------------------------
+
+def _each(cli: Cli, refs: list[str], fn: Any, verb: str, echo: bool = True) -> int:
+    failed = []
+    for ref in refs:
+        try:
+            fn(ref)
+            if echo:
+                cli.print(ref)
+        except Exception as exc:
+            failed.append(str(exc))
+    if failed:
+        raise StatusError(GENERIC, "\n".join(failed))
+    return 0
+
+
+def _stop(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    return _each(cli, ns.args, lambda r: containers.stop(_client(cli), r, ns.time, ns.signal or ""), "stop")
+
+
+def _restart(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    return _each(cli, ns.args, lambda r: containers.restart(_client(cli), r, ns.time, ns.signal or ""), "restart")
+
+
+def _stop_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-s", "--signal", help="Signal to send to the container")
+    p.add_argument("-t", "--time", "--timeout", type=int, default=None, help="Seconds to wait before killing the container")
+
+
+def _kill(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    return _each(cli, ns.args, lambda r: containers.kill(_client(cli), r, ns.signal or ""), "kill")
+
+
+def _kill_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-s", "--signal", help="Signal to send to the container")
+
+
+def _rm(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    return _each(cli, ns.args, lambda r: containers.remove(_client(cli), r, ns.force, ns.volumes, ns.link), "rm")
+
+
+def _rm_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)")
+    p.add_argument("-l", "--link", action="store_true", help="Remove the specified link")
+    p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes associated with the container")
+
+
+def _pause(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    return _each(cli, ns.args, lambda r: containers.pause(_client(cli), r), "pause")
+
+
+def _unpause(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    return _each(cli, ns.args, lambda r: containers.unpause(_client(cli), r), "unpause")
+
+
+def _wait(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    failed = []
+    for ref in ns.args:
+        try:
+            cli.print(str((containers.wait_request(_client(cli), ref).json() or {}).get("StatusCode", 0)))
+        except Exception as exc:
+            failed.append(str(exc))
+    if failed:
+        raise StatusError(GENERIC, "\n".join(failed))
+    return 0
+
+
+def _rename(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    containers.rename(_client(cli), ns.args[0], ns.args[1])
+    return 0
+
+
+def _update(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.commands.run_opts import parse_bytes
+    from skiff.client import containers
+    body: dict[str, Any] = {}
+    if ns.memory:
+        body["Memory"] = parse_bytes(ns.memory)
+    if ns.memory_swap:
+        body["MemorySwap"] = -1 if ns.memory_swap == "-1" else parse_bytes(ns.memory_swap)
+    if ns.memory_reservation:
+        body["MemoryReservation"] = parse_bytes(ns.memory_reservation)
+    if ns.cpus:
+        body["NanoCpus"] = int(float(ns.cpus) * 1e9)
+    for flag, key in (("cpu_shares", "CpuShares"), ("cpu_period", "CpuPeriod"), ("cpu_quota", "CpuQuota"),
+                      ("pids_limit", "PidsLimit"), ("blkio_weight", "BlkioWeight")):
+        if getattr(ns, flag) is not None:
+            body[key] = getattr(ns, flag)
+    for flag, key in (("cpuset_cpus", "CpusetCpus"), ("cpuset_mems", "CpusetMems")):
+        if getattr(ns, flag):
+            body[key] = getattr(ns, flag)
+    if ns.restart:
+        name, _, n = ns.restart.partition(":")
+        body["RestartPolicy"] = {"Name": name, "MaximumRetryCount": int(n or 0)}
+    return _each(cli, ns.args, lambda r: containers.update(_client(cli), r, body), "update")
+
+
+def _update_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--blkio-weight", type=int, help="Block IO (relative weight), between 10 and 1000, or 0 to disable")
+    p.add_argument("--cpu-period", type=int, help="Limit CPU CFS (Completely Fair Scheduler) period")
+    p.add_argument("--cpu-quota", type=int, help="Limit CPU CFS (Completely Fair Scheduler) quota")
+    p.add_argument("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)")
+    p.add_argument("--cpus", help="Number of CPUs")
+    p.add_argument("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
+    p.add_argument("--cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
+    p.add_argument("-m", "--memory", help="Memory limit")
+    p.add_argument("--memory-reservation", help="Memory soft limit")
+    p.add_argument("--memory-swap", help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    p.add_argument("--pids-limit", type=int, help="Tune container pids limit (set -1 for unlimited)")
+    p.add_argument("--restart", help="Restart policy to apply when a container exits")
+
+
+# ---- inspect / logs / top / port / diff ------------------------------------------------------
+
+def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    found, errors = [], []
+    for ref in ns.args:
+        try:
+            found.append(containers.inspect(_client(cli), ref, size=ns.size))
+        except Exception as exc:
+            errors.append(str(exc))
+    if ns.format and ns.format.strip() != "json":
+        try:
+            tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"))
+            for obj in found:
+                cli.print(tmpl.execute(obj))
+        except TemplateError as exc:
+            raise StatusError(GENERIC, f"template: {exc}") from exc
+    else:
+        cli.print(json.dumps(found, indent=4, ensure_ascii=False))
+    if errors:
+        raise StatusError(GENERIC, "\n".join(errors))
+    return 0
+
+
+def _inspect_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", help="Format output using a custom template")
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
+
+
+def _logs(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.units import get_timestamp
+    from skiff.client import containers
+    from skiff.client.streams import demux
+    c = _client(cli)
+    info = containers.inspect(c, ns.args[0])
+    resp = containers.logs(c, ns.args[0], follow=ns.follow, since=get_timestamp(ns.since) if ns.since else "",
+                           until=get_timestamp(ns.until) if ns.until else "", timestamps=ns.timestamps,
+                           tail=ns.tail or "all", details=ns.details)
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    sys.stdout.flush()
+    if info["Config"].get("Tty"):
+        for chunk in resp.chunks():
+            out.write(chunk)
+            out.flush()
+    else:
+        for stream, data in demux(resp.chunks()):
+            (err if stream == 2 else out).write(data)
+            (err if stream == 2 else out).flush()
+    return 0
+
+
+def _logs_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--details", action="store_true", help="Show extra details provided to logs")
+    p.add_argument("-f", "--follow", action="store_true", help="Follow log output")
+    p.add_argument("--since", help="Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+    p.add_argument("-n", "--tail", default="all", help="Number of lines to show from the end of the logs")
+    p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
+    p.add_argument("--until", help="Show logs before a timestamp")
+
+
+def _top(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.formatting import tabwrite
+    from skiff.client import containers
+    res = containers.top(_client(cli), ns.args[0], " ".join(ns.args[1:]))
+    lines = ["\t".join(res.get("Titles") or [])] + ["\t".join(p) for p in res.get("Processes") or []]
+    cli.print(tabwrite("\n".join(lines) + "\n", minwidth=20, padding=3), end="")
+    return 0
+
+
+def _port(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    info = containers.inspect(_client(cli), ns.args[0])
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    want = ns.args[1] if len(ns.args) > 1 else ""
+    if want and "/" not in want:
+        want += "/tcp"
+    found = False
+    for port, binds in sorted(ports.items()):
+        if want and port != want:
+            continue
+        for b in binds or []:
+            found = True
+            addr = f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}"
+            cli.print(addr if want else f"{port} -> {addr}")
+    if want and not found:
+        raise StatusError(GENERIC, f"Error: No public port '{want}' published for {ns.args[0]}")
+    return 0
+
+
+def _diff(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    for ch in containers.changes(_client(cli), ns.args[0]):
+        cli.print(f"{'CAD'[int(ch.get('Kind', 0))]} {ch.get('Path')}")
+    return 0
+
+
+def _export(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    if not ns.output and sys.stdout.isatty():
+        raise StatusError(GENERIC, "cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    resp = containers.export(_client(cli), ns.args[0])
+    out = open(ns.output, "wb") if ns.output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        for chunk in resp.chunks():
+            out.write(chunk)
+    finally:
+        if ns.output:
+            out.close()
+    return 0
+
+
+def _output_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
+
+
+def _commit(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    repo, tag = "", ""
+    if len(ns.args) > 1:
+        ref = ns.args[1]
+        slash = ref.rfind("/")
+        colon = ref.rfind(":")
+        if colon > slash:
+            repo, tag = ref[:colon], ref[colon + 1:]
+        else:
+            repo = ref
+    res = containers.commit(_client(cli), ns.args[0], repo, tag, ns.message or "", ns.author or "",
+                            pause=not ns.no_pause if ns.no_pause else ns.pause, changes=ns.change or [])
+    cli.print(str(res.get("Id", "")))
+    return 0
+
+
+def _commit_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--author", help="Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+    p.add_argument("-c", "--change", action="append", help="Apply Dockerfile instruction to the created image")
+    p.add_argument("-m", "--message", help="Commit message")
+    p.add_argument("-p", "--pause", type=lambda v: v.lower() in ("1", "true"), default=True, nargs="?", const=True,
+                   help="Pause container during commit (default true)")
+    p.add_argument("--no-pause", action="store_true", help="Disable pausing container during commit")
+
+
+def _prune(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    if not ns.force:
+        cli.out.write("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+        cli.out.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    res = containers.prune(_client(cli), parse_filter_flags(ns.filter))
+    deleted = res.get("ContainersDeleted") or []
+    if deleted:
+        cli.print("Deleted Containers:")
+        for d in deleted:
+            cli.print(d)
+        cli.print()
+    cli.print(f"Total reclaimed space: {human_size(int(res.get('SpaceReclaimed') or 0))}")
+    return 0
+
+
+def _prune_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--filter", action="append", help="Provide filter values (e.g. \"until=<timestamp>\")")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+
+
+# ---- cp ----------------------------------------------------------------------------------------
+
+def _split_cp(arg: str) -> tuple[str, str]:
+    if ":" in arg and not arg.startswith(("/", ".")):
+        c, _, p = arg.partition(":")
+        return c, p
+    return "", arg
+
+
+def _cp(cli: Cli, ns: argparse.Namespace) -> int:
+    import io
+    import tarfile
+
+    from skiff.client import containers
+    c = _client(cli)
+    (sc, sp), (dc, dp) = _split_cp(ns.args[0]), _split_cp(ns.args[1])
+    if sc and dc:
+        raise StatusError(GENERIC, "copying between containers is not supported")
+    if not sc and not dc:
+        raise StatusError(GENERIC, "must specify at least one container source")
+    if sc:
+        resp = containers.get_archive(c, sc, sp)
+        data = b"".join(resp.chunks())
+        if dp == "-":
+            sys.stdout.buffer.write(data)
+            return 0
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            members = tf.getmembers()
+            base = members[0].name.split("/")[0] if members else ""
+            target = dp
+            if os.path.isdir(dp):
+                target = os.path.join(dp, base)
+            for m in members:
+                rel = m.name[len(base):].lstrip("/")
+                m.name = os.path.relpath(os.path.join(target, rel)) if rel else os.path.relpath(target)
+                tf.extract(m, path=".")
+        return 0
+    buf = io.BytesIO()
+    src = sp
+    if src == "-":
+        buf.write(sys.stdin.buffer.read())
+    else:
+        if not os.path.exists(src):
+            raise StatusError(GENERIC, f"stat {src}: no such file or directory")
+        name = os.path.basename(src.rstrip("/"))
+        dest_dir = dp
+        try:
+            st = containers.archive_stat(c, dc, dp)
+            if not (int(st.get("mode", 0)) & (1 << 31)):
+                dest_dir, name = os.path.dirname(dp) or "/", os.path.basename(dp)
+        except Exception:
+            dest_dir, name = os.path.dirname(dp.rstrip("/")) or "/", os.path.basename(dp.rstrip("/"))
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            tf.add(src, arcname=name)
+        dp = dest_dir
+    containers.put_archive(c, dc, dp, buf.getvalue())
+    return 0
+
+
+def _cp_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress progress output during copy")
+
+
+# ---- stats -------------------------------------------------------------------------------------
+
+def _stats_row(s: Mapping[str, Any], name: str) -> GoView:
+    cpu, pre = s.get("cpu_stats") or {}, s.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get("total_usage", 0)
+    sys_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    ncpu = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    cpu_pct = cpu_delta / sys_delta * ncpu * 100.0 if sys_delta > 0 and cpu_delta > 0 else 0.0
+    mem = s.get("memory_stats") or {}
+    st = mem.get("stats") or {}
+    usage = mem.get("usage", 0) - st.get("total_inactive_file", st.get("inactive_file", 0))
+    limit = mem.get("limit", 0)
+    mem_pct = usage / limit * 100.0 if limit else 0.0
+    rx = sum(n.get("rx_bytes", 0) for n in (s.get("networks") or {}).values())
+    tx = sum(n.get("tx_bytes", 0) for n in (s.get("networks") or {}).values())
+    rd = wr = 0
+    for e in (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
+        if e.get("op", "").lower() == "read":
+            rd += e.get("value", 0)
+        elif e.get("op", "").lower() == "write":
+            wr += e.get("value", 0)
+    fields = {"ID": str(s.get("id", ""))[:12], "Container": name, "Name": str(s.get("name", "")).lstrip("/"),
+              "CPUPerc": f"{cpu_pct:.2f}%", "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
+              "MemPerc": f"{mem_pct:.2f}%", "NetIO": f"{human_size(rx)} / {human_size(tx)}",
+              "BlockIO": f"{human_size(rd)} / {human_size(wr)}", "PIDs": str((s.get("pids_stats") or {}).get("current", 0))}
+    return GoView(fields, fields)
+
+
+def _stats(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.client import containers
+    c = _client(cli)
+    refs = ns.args or [x["Id"] for x in containers.list_containers(c, all=ns.all)]
+    fmt = choose_format(ns.format, _STATS_TABLE)
+    while True:
+        rows = []
+        for ref in refs:
+            it = containers.stats(c, ref, stream=False)
+            s = next(iter(it), None)
+            if s is not None:
+                rows.append(_stats_row(s, ref))
+        text = render_list(fmt, rows, _STATS_HEADERS)
+        if ns.no_stream:
+            cli.print(text, end="")
+            return 0
+        cli.out.write("\033[2J\033[H" + text)
+        cli.out.flush()
+        time.sleep(0.5)
+
+
+def _stats_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
+    p.add_argument("--format", help="Format output using a custom template")
+    p.add_argument("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result")
+    p.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
+
+
+# ---- flags shared by run/create/start/attach ---------------------------------------------------
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    from skiff.cli.commands.run_opts import add_create_flags
+    add_create_flags(p)
+    p.add_argument("-d", "--detach", action="store_true", help="Run container in background and print container ID")
+    p.add_argument("--detach-keys", help="Override the key sequence for detaching a container")
+    p.add_argument("--sig-proxy", default="true", help="Proxy received signals to the process (default true)")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG")
+
+
+def _create_flags(p: argparse.ArgumentParser) -> None:
+    from skiff.cli.commands.run_opts import add_create_flags
+    add_create_flags(p)
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG")
+
+
+def _start_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals")
+    p.add_argument("--detach-keys", help="Override the key sequence for detaching a container")
+    p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
+
+
+def _attach_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach-keys", help="Override the key sequence for detaching a container")
+    p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
+    p.add_argument("--sig-proxy", default="true", help="Proxy all received signals to the process (default true)")
+
+
+COMMANDS = [
+    Command("attach", "Attach local standard input, output, and error streams to a running container", _attach,
+            usage="[OPTIONS] CONTAINER", setup=_attach_flags, args=(1, 1)),
+    Command("commit", "Create a new image from a container's changes", _commit,
+            usage="[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", setup=_commit_flags, args=(1, 2)),
+    Command("cp", "Copy files/folders between a container and the local filesystem", _cp,
+            usage="[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-", setup=_cp_flags, args=(2, 2)),
+    Command("create", "Create a new container", _create, usage="[OPTIONS] IMAGE [COMMAND] [ARG...]",
+            setup=_create_flags, args=(1, None), error_exit=run_exit_code),
+    Command("diff", "Inspect changes to files or directories on a container's filesystem", _diff,
+            usage="CONTAINER", args=(1, 1)),
+    Command("exec", "Execute a command in a running container", _exec,
+            usage="[OPTIONS] CONTAINER COMMAND [ARG...]", setup=_exec_flags, args=(1, None), error_exit=run_exit_code),
+    Command("export", "Export a container's filesystem as a tar archive", _export, usage="[OPTIONS] CONTAINER",
+            setup=_output_flag, args=(1, 1)),
+    Command("inspect", "Display detailed information on one or more containers", _inspect,
+            usage="[OPTIONS] CONTAINER [CONTAINER...]", setup=_inspect_flags, args=(1, None)),
+    Command("kill", "Kill one or more running containers", _kill, usage="[OPTIONS] CONTAINER [CONTAINER...]",
+            setup=_kill_flags, args=(1, None)),
+    Command("logs", "Fetch the logs of a container", _logs, usage="[OPTIONS] CONTAINER", setup=_logs_flags,
+            args=(1, 1)),
+    Command("ls", "List containers", _ps, setup=_ps_flags, aliases=("list", "ps")),
+    Command("pause", "Pause all processes within one or more containers", _pause,
+            usage="CONTAINER [CONTAINER...]", args=(1, None)),
+    Command("port", "List port mappings or a specific mapping for the container", _port,
+            usage="CONTAINER [PRIVATE_PORT[/PROTO]]", args=(1, 2)),
+    Command("prune", "Remove all stopped containers", _prune, setup=_prune_flags),
+    Command("rename", "Rename a container", _rename, usage="CONTAINER NEW_NAME", args=(2, 2)),
+    Command("restart", "Restart one or more containers", _restart, usage="[OPTIONS] CONTAINER [CONTAINER...]",
+            setup=_stop_flags, args=(1, None)),
+    Command("rm", "Remove one or more containers", _rm, usage="[OPTIONS] CONTAINER [CONTAINER...]",
+            setup=_rm_flags, aliases=("remove",), args=(1, None)),
+    Command("run", "Create and run a new container from an image", _run, usage="[OPTIONS] IMAGE [COMMAND] [ARG...]",
+            setup=_run_flags, args=(1, None), error_exit=run_exit_code),
+    Command("start", "Start one or more stopped containers", _start, usage="[OPTIONS] CONTAINER [CONTAINER...]",
+            setup=_start_flags, args=(1, None)),
+    Command("stats", "Display a live stream of container(s) resource usage statistics", _stats,
+            usage="[OPTIONS] [CONTAINER...]", setup=_stats_flags, args=(0, None)),
+    Command("stop", "Stop one or more running containers", _stop, usage="[OPTIONS] CONTAINER [CONTAINER...]",
+            setup=_stop_flags, args=(1, None)),
+    Command("top", "Display the running processes of a container", _top, usage="CONTAINER [ps OPTIONS]",
+            args=(1, None)),
+    Command("unpause", "Unpause all processes within one or more containers", _unpause,
+            usage="CONTAINER [CONTAINER...]", args=(1, None)),
+    Command("update", "Update configuration of one or more containers", _update,
+            usage="[OPTIONS] CONTAINER [CONTAINER...]", setup=_update_flags, args=(1, None)),
+    Command("wait", "Block until one or more containers stop, then print their exit codes", _wait,
+            usage="CONTAINER [CONTAINER...]", args=(1, None)),
+]

@@ -1,0 +1,249 @@
+"""``run``/``create`` flags -> the ``POST /containers/create`` body, as docker's CLI builds it."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from skiff.cli.exitcodes import UsageError
+
+__all__ = ["add_create_flags", "build_create_body", "parse_bytes", "read_env_file", "parse_duration_ns"]
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+
+
+def parse_bytes(value: str) -> int:
+    """docker's RAMInBytes: 64m, 1g, 512k, 1024 (binary units)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)b?\s*", value.lower())
+    if not m:
+        raise UsageError(f"invalid size: '{value}'")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_duration_ns(value: str) -> int:
+    from skiff.cli.units import parse_go_duration
+    secs = parse_go_duration(value)
+    if secs is None:
+        raise UsageError(f'invalid argument "{value}": time: invalid duration "{value}"')
+    return int(secs * 1e9)
+
+
+def read_env_file(path: str) -> list[str]:
+    out = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.append(line)
+    return out
+
+
+def add_create_flags(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument
+    a("--add-host", action="append", help="Add a custom host-to-IP mapping (host:ip)")
+    a("-a", "--attach", action="append", help="Attach to STDIN, STDOUT or STDERR")
+    a("--blkio-weight", type=int, default=0, help="Block IO (relative weight), between 10 and 1000")
+    a("--cap-add", action="append", help="Add Linux capabilities")
+    a("--cap-drop", action="append", help="Drop Linux capabilities")
+    a("--cgroup-parent", help="Optional parent cgroup for the container")
+    a("--cidfile", help="Write the container ID to the file")
+    a("--cpu-period", type=int, default=0, help="Limit CPU CFS (Completely Fair Scheduler) period")
+    a("--cpu-quota", type=int, default=0, help="Limit CPU CFS (Completely Fair Scheduler) quota")
+    a("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
+    a("--cpus", help="Number of CPUs")
+    a("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
+    a("--cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
+    a("--device", action="append", help="Add a host device to the container")
+    a("--dns", action="append", help="Set custom DNS servers")
+    a("--dns-option", action="append", help="Set DNS options")
+    a("--dns-search", action="append", help="Set custom DNS search domains")
+    a("--domainname", help="Container NIS domain name")
+    a("--entrypoint", help="Overwrite the default ENTRYPOINT of the image")
+    a("-e", "--env", action="append", help="Set environment variables")
+    a("--env-file", action="append", help="Read in a file of environment variables")
+    a("--expose", action="append", help="Expose a port or a range of ports")
+    a("--group-add", action="append", help="Add additional groups to join")
+    a("--health-cmd", help="Command to run to check health")
+    a("--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)")
+    a("--health-retries", type=int, default=0, help="Consecutive failures needed to report unhealthy")
+    a("--health-start-period", help="Start period for the container to initialize before starting health-retries countdown")
+    a("--health-start-interval", help="Time between running the check during the start period")
+    a("--health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    a("--hostname", help="Container host name")
+    a("--init", action="store_true", default=None, help="Run an init inside the container that forwards signals and reaps processes")
+    a("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
+    a("--ipc", help="IPC mode to use")
+    a("-l", "--label", action="append", help="Set meta data on a container")
+    a("--log-driver", help="Logging driver for the container")
+    a("--log-opt", action="append", help="Log driver options")
+    a("-m", "--memory", help="Memory limit")
+    a("--memory-reservation", help="Memory soft limit")
+    a("--memory-swap", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    a("--mount", action="append", help="Attach a filesystem mount to the container")
+    a("--name", help="Assign a name to the container")
+    a("--network", "--net", help="Connect a container to a network")
+    a("--network-alias", action="append", help="Add network-scoped alias for the container")
+    a("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
+    a("--oom-kill-disable", action="store_true", default=None, help="Disable OOM Killer")
+    a("--oom-score-adj", type=int, default=0, help="Tune host's OOM preferences (-1000 to 1000)")
+    a("--pid", help="PID namespace to use")
+    a("--pids-limit", type=int, default=None, help="Tune container pids limit (set -1 for unlimited)")
+    a("--platform", help="Set platform if server is multi-platform capable")
+    a("--privileged", action="store_true", help="Give extended privileges to this container")
+    a("-p", "--publish", action="append", help="Publish a container's port(s) to the host")
+    a("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports")
+    a("--pull", default="missing", help='Pull image before running ("always", "missing", "never")')
+    a("-q", "--quiet", action="store_true", help="Suppress the pull output")
+    a("--read-only", action="store_true", help="Mount the container's root filesystem as read only")
+    a("--restart", default="no", help="Restart policy to apply when a container exits")
+    a("--rm", action="store_true", help="Automatically remove the container and its associated anonymous volumes when it exits")
+    a("--runtime", help="Runtime to use for this container")
+    a("--security-opt", action="append", help="Security Options")
+    a("--shm-size", help="Size of /dev/shm")
+    a("--stop-signal", help="Signal to stop the container")
+    a("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container")
+    a("--sysctl", action="append", help="Sysctl options")
+    a("--tmpfs", action="append", help="Mount a tmpfs directory")
+    a("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    a("--ulimit", action="append", help="Ulimit options")
+    a("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
+    a("--userns", help="User namespace to use")
+    a("--uts", help="UTS namespace to use")
+    a("-v", "--volume", action="append", help="Bind mount a volume")
+    a("--volumes-from", action="append", help="Mount volumes from the specified container(s)")
+    a("-w", "--workdir", help="Working directory inside the container")
+
+
+def _kv(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for raw in items or []:
+        k, _, v = raw.partition("=")
+        out[k] = v
+    return out
+
+
+def _parse_mount(raw: str) -> dict[str, Any]:
+    fields: dict[str, str] = {}
+    for x in raw.split(","):
+        k, sep, v = x.partition("=")
+        fields[k] = v if sep else "true"
+    typ = fields.pop("type", "volume")
+    m: dict[str, Any] = {"Type": typ}
+    for k, v in fields.items():
+        if k in ("source", "src"):
+            m["Source"] = v
+        elif k in ("target", "dst", "destination"):
+            m["Target"] = v
+        elif k in ("readonly", "ro"):
+            m["ReadOnly"] = v in ("true", "1")
+        elif k == "bind-propagation":
+            m.setdefault("BindOptions", {})["Propagation"] = v
+        elif k == "tmpfs-size":
+            m.setdefault("TmpfsOptions", {})["SizeBytes"] = parse_bytes(v)
+        elif k == "tmpfs-mode":
+            m.setdefault("TmpfsOptions", {})["Mode"] = int(v, 8)
+        elif k == "volume-nocopy":
+            m.setdefault("VolumeOptions", {})["NoCopy"] = v in ("true", "1")
+        elif k == "volume-opt":
+            ok, _, ov = v.partition("=")
+            m.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {"Name": "local", "Options": {}})[
+                "Options"][ok] = ov
+    return m
+
+
+def _ports(publish: list[str] | None) -> tuple[dict[str, Any], dict[str, list[dict[str, str]]]]:
+    exposed: dict[str, Any] = {}
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for raw in publish or []:
+        spec, _, proto = raw.partition("/")
+        proto = proto or "tcp"
+        parts = spec.split(":")
+        ip, host, cport = "", "", parts[-1]
+        if len(parts) == 2:
+            host = parts[0]
+        elif len(parts) >= 3:
+            ip, host = ":".join(parts[:-2]), parts[-2]
+        key = f"{cport}/{proto}"
+        exposed[key] = {}
+        bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": host})
+    return exposed, bindings
+
+
+def build_create_body(ns: argparse.Namespace, tty_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    image, cmd = ns.args[0], ns.args[1:]
+    env = []
+    for path in ns.env_file or []:
+        env += read_env_file(path)
+    env += list(ns.env or [])
+    attach = set(ns.attach or [])
+    detach = bool(getattr(ns, "detach", False))
+    exposed, bindings = _ports(ns.publish)
+    for e in ns.expose or []:
+        exposed[e if "/" in e else f"{e}/tcp"] = {}
+    cfg: dict[str, Any] = {
+        "Hostname": ns.hostname or "", "Domainname": ns.domainname or "", "User": ns.user or "",
+        "AttachStdin": not detach and (ns.interactive or "stdin" in attach),
+        "AttachStdout": not detach and (not attach or "stdout" in attach),
+        "AttachStderr": not detach and (not attach or "stderr" in attach),
+        "Tty": ns.tty, "OpenStdin": ns.interactive, "StdinOnce": ns.interactive and not detach,
+        "Env": env, "Cmd": cmd or None, "Image": image, "Volumes": {}, "WorkingDir": ns.workdir or "",
+        "Entrypoint": None if ns.entrypoint is None else ([ns.entrypoint] if ns.entrypoint else [""]),
+        "Labels": _kv(ns.label), "ExposedPorts": exposed or None,
+    }
+    if ns.stop_signal:
+        cfg["StopSignal"] = ns.stop_signal
+    if ns.stop_timeout is not None:
+        cfg["StopTimeout"] = ns.stop_timeout
+    if ns.no_healthcheck:
+        cfg["Healthcheck"] = {"Test": ["NONE"]}
+    elif ns.health_cmd:
+        hc: dict[str, Any] = {"Test": ["CMD-SHELL", ns.health_cmd]}
+        for flag, key in (("health_interval", "Interval"), ("health_timeout", "Timeout"),
+                          ("health_start_period", "StartPeriod"), ("health_start_interval", "StartInterval")):
+            if getattr(ns, flag):
+                hc[key] = parse_duration_ns(getattr(ns, flag))
+        if ns.health_retries:
+            hc["Retries"] = ns.health_retries
+        cfg["Healthcheck"] = hc
+    policy, _, count = (ns.restart or "no").partition(":")
+    ulimits = []
+    for u in ns.ulimit or []:
+        name, _, val = u.partition("=")
+        soft, _, hard = val.partition(":")
+        ulimits.append({"Name": name, "Soft": int(soft), "Hard": int(hard or soft)})
+    devices = []
+    for d in ns.device or []:
+        parts = d.split(":")
+        devices.append({"PathOnHost": parts[0], "PathInContainer": parts[1] if len(parts) > 1 else parts[0],
+                        "CgroupPermissions": parts[2] if len(parts) > 2 else "rwm"})
+    tmpfs = {}
+    for t in ns.tmpfs or []:
+        path, _, opts = t.partition(":")
+        tmpfs[path] = opts
+    host: dict[str, Any] = {
+        "Binds": list(ns.volume or []) or None, "NetworkMode": ns.network or "default",
+        "PortBindings": bindings, "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(count or 0)},
+        "AutoRemove": ns.rm, "VolumesFrom": ns.volumes_from, "CapAdd": ns.cap_add, "CapDrop": ns.cap_drop,
+        "Dns": ns.dns or [], "DnsOptions": ns.dns_option or [], "DnsSearch": ns.dns_search or [],
+        "ExtraHosts": ns.add_host, "GroupAdd": ns.group_add, "IpcMode": ns.ipc or "", "PidMode": ns.pid or "",
+        "OomScoreAdj": ns.oom_score_adj, "Privileged": ns.privileged, "PublishAllPorts": ns.publish_all,
+        "ReadonlyRootfs": ns.read_only, "SecurityOpt": ns.security_opt, "UTSMode": ns.uts or "",
+        "UsernsMode": ns.userns or "", "ShmSize": parse_bytes(ns.shm_size) if ns.shm_size else 0,
+        "Sysctls": _kv(ns.sysctl) or None, "Runtime": ns.runtime or "", "CgroupParent": ns.cgroup_parent or "",
+        "Memory": parse_bytes(ns.memory) if ns.memory else 0,
+        "MemoryReservation": parse_bytes(ns.memory_reservation) if ns.memory_reservation else 0,
+        "MemorySwap": (-1 if ns.memory_swap == "-1" else parse_bytes(ns.memory_swap)) if ns.memory_swap else 0,
+        "NanoCpus": int(float(ns.cpus) * 1e9) if ns.cpus else 0, "CpuShares": ns.cpu_shares,
+        "CpuPeriod": ns.cpu_period, "CpuQuota": ns.cpu_quota, "CpusetCpus": ns.cpuset_cpus or "",
+        "CpusetMems": ns.cpuset_mems or "", "BlkioWeight": ns.blkio_weight, "PidsLimit": ns.pids_limit,
+        "OomKillDisable": ns.oom_kill_disable, "Ulimits": ulimits or None, "Devices": devices or None,
+        "Init": ns.init, "Mounts": [_parse_mount(m) for m in ns.mount or []] or None, "Tmpfs": tmpfs or None,
+        "LogConfig": {"Type": ns.log_driver or "", "Config": _kv(ns.log_opt)},
+        "ConsoleSize": list(tty_size) if tty_size else [0, 0],
+    }
+    endpoint: dict[str, Any] = {}
+    if ns.network_alias:
+        endpoint["Aliases"] = ns.network_alias
+    net_name = ns.network or "default"
+    return {**cfg, "HostConfig": host, "NetworkingConfig": {"EndpointsConfig": {net_name: endpoint}}}
