@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -26,7 +27,7 @@ from skiff.engine.config import DaemonConfig
 from skiff.engine.events import EventBus
 from skiff.engine.filters import Filters, InvalidFilter
 from skiff.engine.state import StateDB
-from skiff.errors import InvalidParameter
+from skiff.errors import Conflict, InvalidParameter
 from skiff.volume.drivers import DEFAULT_DRIVER
 from skiff.volume.drivers.local import LocalDriver
 from skiff.volume.service import ANONYMOUS_LABEL, VolumeMeta, VolumeService
@@ -110,6 +111,7 @@ class VolumeEngine:
         self.events = events
         self.driver = LocalDriver(config.data_root / "volumes")
         self.service = VolumeService(self.driver, DbCatalog(db))
+        self._pruning = threading.Lock()
 
     # ---- API ------------------------------------------------------------------------------------
     def create(self, name: str = "", driver: str = "", driver_opts: Mapping[str, str] | None = None,
@@ -144,6 +146,14 @@ class VolumeEngine:
     def prune(self, filters: Filters) -> dict[str, Any]:
         """Unreferenced local volumes without mount options; only anonymous ones unless ``all=true``."""
         filters.validate(PRUNE_FILTERS)
+        if not self._pruning.acquire(blocking=False):
+            raise Conflict("a prune operation is already running")
+        try:
+            return self._prune(filters)
+        finally:
+            self._pruning.release()
+
+    def _prune(self, filters: Filters) -> dict[str, Any]:
         all_values = filters.get("all")
         if len(all_values) > 1:
             raise InvalidFilter(f"invalid filter 'all={all_values}': only one value is expected")

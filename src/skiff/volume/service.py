@@ -104,21 +104,20 @@ class VolumeService:
             labels = {**(labels or {}), ANONYMOUS_LABEL: ""}
         else:
             validate_volume_name(name)
-        want = driver
-        with self._lock:
+        with self._name_lock(name), self._lock:
             existing = self._vols.get(name)
             if existing is not None and self.driver.exists(name):
-                if want and check_driver(want) != existing.driver:
+                if driver and check_driver(driver) != existing.driver:
                     raise Conflict(f"create {name}: driver '{existing.driver}' already has volume '{name}': "
                                    "volume name must be unique")
                 if ref and ref not in existing.refs:
                     existing = self._save(replace(existing, refs=existing.refs | {ref}))
                 return existing, False
-            drv = check_driver(want)
+            drv = check_driver(driver)
             self.driver.create(name, dict(opts or {}))
+            refs = (existing.refs if existing is not None else frozenset()) | ({ref} if ref else set())
             meta = VolumeMeta(name, drv, dict(labels) if labels is not None else None,
-                              dict(opts) if opts is not None else None, time.time_ns(),
-                              refs=frozenset({ref}) if ref else frozenset())
+                              dict(opts) if opts is not None else None, time.time_ns(), refs=frozenset(refs))
             try:
                 return self._save(meta), True
             except BaseException:
@@ -152,14 +151,14 @@ class VolumeService:
 
     # ---- references and mounts --------------------------------------------------------------------
     def acquire(self, name: str, ref: str) -> VolumeMeta:
-        with self._lock:
+        with self._name_lock(name), self._lock:
             meta = self.get(name)
             return meta if ref in meta.refs else self._save(replace(meta, refs=meta.refs | {ref}))
 
     def release(self, name: str, ref: str) -> None:
         """Drop ``ref``'s reference and its mount (the filesystem is unmounted with the last mount)."""
         self.unmount(name, ref)
-        with self._lock:
+        with self._name_lock(name), self._lock:
             meta = self._vols.get(name)
             if meta is not None and ref in meta.refs:
                 self._save(replace(meta, refs=meta.refs - {ref}))
@@ -199,24 +198,26 @@ class VolumeService:
 
     # ---- remove ---------------------------------------------------------------------------------
     def remove(self, name: str, force: bool = False) -> VolumeMeta | None:
-        """Remove an unreferenced volume. ``force`` only ignores a missing one (Docker's PurgeOnError)."""
-        with self._name_lock(name), self._lock:
-            meta = self._vols.get(name)
-            if meta is None:
-                if force:
-                    return None
-                raise NotFound(f"get {name}: no such volume")
-            if meta.refs:
-                raise Conflict(f"remove {name}: volume is in use - [{', '.join(sorted(meta.refs))}]")
+        """Remove an unreferenced volume. ``force`` only ignores a missing one (Docker's PurgeOnError).
+
+        The per-name lock keeps references out while the tree is deleted, without holding up the rest."""
+        with self._name_lock(name):
+            with self._lock:
+                meta = self._vols.get(name)
+                if meta is None:
+                    if force:
+                        return None
+                    raise NotFound(f"get {name}: no such volume")
+                if meta.refs:
+                    raise Conflict(f"remove {name}: volume is in use - [{', '.join(sorted(meta.refs))}]")
             try:
                 self.driver.remove(name)
             except Exception:
                 if not force:
                     raise
-            self.catalog.delete(name)
-            del self._vols[name]
-        with self._lock:
-            self._name_locks.pop(name, None)
+            with self._lock:
+                self.catalog.delete(name)
+                self._vols.pop(name, None)
         return meta
 
     # ---- content ----------------------------------------------------------------------------------

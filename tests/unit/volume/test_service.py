@@ -218,3 +218,17 @@ def test_copy_up_only_into_empty_volume_with_owner_and_mode(tmp_path: Path) -> N
     assert not copy_up(str(tmp_path / "missing"), str(dest))
     assert not copy_up(str(src / "file"), str(tmp_path))  # a file is not copied
     assert dir_size(str(dest)) == len("hello") + len("d") + len("/etc/passwd")
+
+
+def test_concurrent_users_mount_once_and_unmount_once(svc: VolumeService, kernel: FakeKernel) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    svc.create("shared", opts={"type": "tmpfs", "device": "tmpfs"})
+    refs = [f"c{i:02d}" for i in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda r: svc.mount("shared", r), refs))
+    assert [c[0] for c in kernel.calls] == ["mount"] and svc.get("shared").mounts == set(refs)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda r: svc.release("shared", r), refs))
+    assert [c[0] for c in kernel.calls] == ["mount", "umount"]
+    assert svc.get("shared").refs == frozenset() and svc.remove("shared") is not None
