@@ -34,6 +34,16 @@ COMMANDS: dict[str, str] = {
     "events": "skiff.runtime.cli.events",
 }
 VERSION = "skiff-runtime version 0.1.0\nspec: 1.0.2"
+_HELP = {
+    "create": "create a container", "start": "execute the user process of a created container",
+    "state": "output the state of a container", "kill": "send a signal to the container's init",
+    "delete": "delete a container and what it holds", "run": "create and start a container",
+    "exec": "execute a new process inside a container", "list": "list containers",
+    "spec": "create a new specification file", "features": "show the enabled features",
+    "ps": "display the processes of a container", "pause": "suspend all processes of a container",
+    "resume": "resume all processes of a paused container", "update": "update resource limits",
+    "events": "display container events and statistics",
+}
 
 
 @frozen
@@ -57,7 +67,7 @@ global options:
    --version, -v       print the version
 
 commands:
-   """ + "\n   ".join(COMMANDS) + "\n"
+""" + "".join(f"   {name:10s} {_HELP.get(name, '')}\n" for name in COMMANDS)
 
 
 def _globals(argv: list[str]) -> tuple[Globals, list[str]]:
