@@ -9,6 +9,7 @@ that is the container's stderr pipe, so what is in it when the command fails is 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
 import time
@@ -80,6 +81,10 @@ class ProcIO:
             self.pty_fd = -1
 
 
+_RESET_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE", "SIGQUIT", "SIGXFSZ",
+                                                    "SIGUSR1", "SIGUSR2", "SIGCHLD", "SIGTTOU", "SIGTTIN", "SIGTSTP"))
+
+
 def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None,
                 timeout: float = 120.0) -> tuple[int, str]:
     """Run one runtime command to completion; returns (exit code, its stderr text).
@@ -89,14 +94,15 @@ def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None,
     monitor.
     """
     import select
-    import signal
 
     r, w = os.pipe()
     null = os.open(os.devnull, os.O_RDWR)
     fds = stdio or (null, null, w)
     acts = [(os.POSIX_SPAWN_DUP2, fds[0], 0), (os.POSIX_SPAWN_DUP2, fds[1], 1), (os.POSIX_SPAWN_DUP2, fds[2], 2)]
     try:
-        pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ), file_actions=acts)
+        # Ignored signals survive exec: the monitor ignores SIGINT/SIGTERM/SIGHUP and Python SIGPIPE;
+        # the runtime (and the container process it starts) must begin with default dispositions.
+        pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ), file_actions=acts, setsigdef=_RESET_SIGNALS)
     except OSError as e:
         for fd in (r, w, null):
             os.close(fd)

@@ -127,3 +127,17 @@ def test_async_client(tmp_path: Path, busybox_rootfs: Path, runc_root: Path, mon
         assert st.exit_code == 137
 
     asyncio.run(go())
+
+
+def test_processes_start_with_default_signal_dispositions(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                                          monitor_pids: list[int]) -> None:
+    """The monitor ignores SIGTERM/SIGINT/SIGHUP for itself; its runtime and containers must not inherit that."""
+    h, spec = start_container(tmp_path, busybox_rootfs, runc_root, monitor_pids, ["sleep", "60"])
+    c = MonitorClient(h.socket_path)
+    att = c.exec("s1", exec_process(spec, ["cat", "/proc/self/status"]))
+    status = drain(att)[1].decode()
+    ignored = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("SigIgn:")), 16)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        assert not ignored & (1 << (sig - 1)), f"{sig!r} is ignored in the container"
+    c.signal(signal.SIGKILL)
+    c.wait(timeout=20)
