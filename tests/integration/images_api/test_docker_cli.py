@@ -256,3 +256,44 @@ def test_search_fails_cleanly(d: Daemon) -> None:
     r = d.docker("search", "busybox", timeout=60)
     assert r.returncode == 1 and r.stderr.startswith("Error response from daemon:")
     assert "Traceback" not in r.stderr
+
+
+def test_pull_all_tags_import_url_and_their_events(d: Daemon, tmp_path: Path, registry: Registry) -> None:
+    import functools
+    import http.server
+    import threading
+
+    since = str(time.time())
+    load_busybox(d, tmp_path)
+    ref = f"{registry.host}/busybox"
+    for t in ("a", "b"):
+        ok(d.docker("tag", "busybox", f"{ref}:{t}"))
+    out = ok(d.docker("push", "--all-tags", ref))
+    assert "a: digest: sha256:" in out and "b: digest: sha256:" in out
+    ok(d.docker("rmi", f"{ref}:a", f"{ref}:b"))
+    out = ok(d.docker("pull", "--all-tags", ref))
+    assert "a: Pulling from busybox" in out and "b: Pulling from busybox" in out
+    tags = ok(d.docker("images", ref, "--format", "{{.Tag}}")).split()
+    assert sorted(tags) == ["a", "b"]
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "rootfs.tar").write_bytes(busybox_tar())
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(www)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}"
+        out = ok(d.docker("import", "-c", "CMD [\"sh\"]", f"{url}/rootfs.tar", "fromurl:1"))
+        imported = out.strip().splitlines()[-1]
+        assert imported.startswith("sha256:")
+        r = d.docker("import", f"{url}/nosuch.tar")
+        assert r.returncode == 1 and "404" in r.stderr
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert json.loads(ok(d.docker("image", "inspect", "fromurl:1")))[0]["Config"]["Cmd"] == ["sh"]
+    out = ok(d.docker("events", "--since", since, "--until", str(time.time() + 0.5), "--filter", "type=image",
+                      "--format", "{{.Action}} {{.Actor.ID}}"))
+    actions = out.splitlines()
+    for want in (f"push {ref}", f"pull {ref}", f"import {imported}"):
+        assert want in actions, actions
