@@ -24,7 +24,6 @@ from skiff.runtime import sync
 from skiff.runtime.errors import ContainerExists, InitFailed, InvalidConfig, InvalidState
 from skiff.runtime.frozen import frozen
 from skiff.runtime.state import FIFO_NAME, ContainerRecord, validate_id, write_record
-from skiff.sys import ns
 from skiff.sys.process import proc_stat
 
 TYPE_CHECKING = False
@@ -199,6 +198,8 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
             console.connect(opts.console_socket)
         except OSError as exc:
             raise InvalidConfig(f"cannot connect to console socket {opts.console_socket}: {exc.strerror}")
+    from skiff.sys import ns
+
     parent_ch, child_ch = sync.pair()
     userns = cfg.namespace("user")
     pidns = cfg.namespace("pid")

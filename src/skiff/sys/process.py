@@ -1,10 +1,15 @@
-"""Process attributes Python's ``os`` lacks: personality, host/domain name, pidfd, /proc stat."""
+"""Process attributes Python's ``os`` lacks: personality, host/domain name, pidfd, /proc stat.
+
+libc (ctypes) is loaded on first use only: ``proc_stat`` is on the path of every runtime command
+(state, start, kill, list), and loading ctypes costs them milliseconds.
+"""
 
 from __future__ import annotations
 
-import ctypes
-
-from skiff.sys.libc import call, libc
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ctypes
+    from collections.abc import Callable
 
 __all__ = ["personality", "sethostname", "setdomainname", "pidfd_open", "pidfd_send_signal",
            "proc_stat", "PER_LINUX", "PER_LINUX32"]
@@ -15,29 +20,40 @@ PER_LINUX32 = 0x0008
 _SYS_PIDFD_SEND_SIGNAL = 424  # x86_64
 _SYS_PIDFD_OPEN = 434
 
-libc.syscall.restype = ctypes.c_long
+def _libc() -> tuple[Callable[..., int], ctypes.CDLL]:
+    import ctypes
+
+    from skiff.sys.libc import call, libc
+
+    libc.syscall.restype = ctypes.c_long
+    return call, libc
 
 
 def personality(persona: int) -> None:
+    call, libc = _libc()
     call("personality", libc.personality, persona)
 
 
 def sethostname(name: str) -> None:
+    call, libc = _libc()
     b = name.encode()
     call("sethostname", libc.sethostname, b, len(b))
 
 
 def setdomainname(name: str) -> None:
+    call, libc = _libc()
     b = name.encode()
     call("setdomainname", libc.setdomainname, b, len(b))
 
 
 def pidfd_open(pid: int) -> int:
     """A pidfd for ``pid``: pollable (readable when it exits) and immune to pid reuse."""
+    call, libc = _libc()
     return call("pidfd_open", libc.syscall, _SYS_PIDFD_OPEN, pid, 0, path=f"pid {pid}")
 
 
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
+    call, libc = _libc()
     call("pidfd_send_signal", libc.syscall, _SYS_PIDFD_SEND_SIGNAL, pidfd, sig, None, 0)
 
 
