@@ -114,6 +114,7 @@ class Lifecycle:
         self._backoff: dict[str, float] = {}
         self._pending_attach: dict[str, list[Callable[[str], Awaitable[None]]]] = {}
         self._health_tasks: dict[str, asyncio.Task[None]] = {}
+        self._cleanup: dict[str, asyncio.Event] = {}
         self._closing = False
 
     # helpers typed against the service
@@ -148,6 +149,7 @@ class Lifecycle:
     async def reconcile(self) -> None:
         """Start (or find) the forker, then match records with the monitors that still run."""
         await asyncio.to_thread(start_forker, self.forker_socket)
+        asyncio.get_running_loop().run_in_executor(None, _preload_netlink)
         svc = self._svc
         infos = {i.container_id: i for i in await asyncio.to_thread(find_monitors, str(svc.state_root))}
         for rec in svc.records():
@@ -213,6 +215,9 @@ class Lifecycle:
 
     async def _start(self, rec: ContainerRecord) -> None:
         svc = self._svc
+        pending = self._cleanup.get(rec.id)
+        if pending is not None:  # the last exit's unmount/network detach is still running
+            await pending.wait()
         cfg, host = parse_create({**rec.config, "HostConfig": rec.host_config})
         rootfs = svc.rootfs_of(rec.id)
         bundle = rootfs.parent
@@ -455,14 +460,20 @@ class Lifecycle:
         if restart:
             rec.status = "restarting"
         svc.save(rec)
-        await asyncio.to_thread(self._unmount_rootfs, rec)
-        if svc.network is not None and (rec.host_config.get("NetworkMode") or "bridge") not in ("none", "host"):
-            with contextlib.suppress(Exception):
-                await svc.network.detach_network(rec.id)
         if st.oom_killed:
             svc.publish(rec, "oom")
         svc.publish(rec, "die", exitCode=str(st.exit_code), execDuration=str(int(ran)))
-        self.publish_die_waiters(rec)
+        cleaned = self._cleanup[cid] = asyncio.Event()
+        self.publish_die_waiters(rec)  # the record is saved: `docker run` may return now
+        try:
+            await asyncio.to_thread(self._unmount_rootfs, rec)
+            if svc.network is not None and (rec.host_config.get("NetworkMode") or "bridge") not in ("none", "host"):
+                with contextlib.suppress(Exception):
+                    await svc.network.detach_network(rec.id)
+        finally:
+            cleaned.set()
+            if self._cleanup.get(cid) is cleaned:
+                del self._cleanup[cid]
         if restart:
             self._schedule_restart(rec, delay)
         elif rec.host_config.get("AutoRemove") and not self._closing:
@@ -762,6 +773,12 @@ class Lifecycle:
                 with open(p) as f:
                     return [int(x) for x in f.read().split()]
         return [rec.pid] if rec.pid else []
+
+
+def _preload_netlink() -> None:
+    """pyroute2 takes a few hundred ms to import: not on the first `run`."""
+    with contextlib.suppress(Exception):
+        from skiff.network import netlink  # noqa: F401
 
 
 def _lo_up(pid: int) -> None:

@@ -467,12 +467,24 @@ class ContainerService(Archive, Health, Lifecycle):
         await self.destroy(rec, volumes)
 
     async def destroy(self, rec: ContainerRecord, volumes: bool = False) -> None:
+        """Forget the container (record first, so waiters and the CLI's --rm return at once), then
+        remove its files, snapshot and volume references."""
         if rec.id not in self._cache:
             return
         self.cancel_restart(rec.id)
         rec.status = "removing"
         self.save(rec)
-        await asyncio.to_thread(self._remove_files, rec)
+        self.repo.delete(rec.id)
+        self._cache.pop(rec.id, None)
+        if self._names.get(rec.name) == rec.id:
+            del self._names[rec.name]
+        self.images.container_removed(rec.id)
+        self.publish(rec, "destroy")
+        self.notify_removed(rec)
+        try:
+            await asyncio.to_thread(self._remove_files, rec)
+        except Exception as e:
+            log.warning("removing the files of %s: %s", rec.id[:12], e)
         if self.volumes is not None:
             for m in rec.mounts:
                 if m.get("Type") == "volume" and m.get("Name"):
@@ -482,13 +494,6 @@ class ContainerService(Archive, Health, Lifecycle):
                             self.volumes.remove_anonymous(m["Name"])
                     except Exception as e:
                         log.warning("volume %s of %s: %s", m.get("Name"), rec.id[:12], e)
-        self.repo.delete(rec.id)
-        self._cache.pop(rec.id, None)
-        if self._names.get(rec.name) == rec.id:
-            del self._names[rec.name]
-        self.images.container_removed(rec.id)
-        self.publish(rec, "destroy")
-        self.notify_removed(rec)
 
     def _remove_files(self, rec: ContainerRecord) -> None:
         rootfs = self.rootfs_of(rec.id)
