@@ -186,6 +186,7 @@ class _Handlers:
         if not term:
             raise InvalidParameter("term is required")
         f = filters(request, SEARCH_FILTERS)
-        limit = query_int(request, "limit", 25) or 25
+        limit = query_int(request, "limit", 25)
+        limit = 25 if limit is None or limit == 0 else limit
         return json_response(await self.images.search(term, limit, _fdict(f),
                                                       auth=_auth(request)))

@@ -430,6 +430,8 @@ class ImageEngine:
         the term). Registries without an index (distribution v2) fail with a clear error."""
         import aiohttp
 
+        if not 1 <= limit <= 100:
+            raise InvalidParameter(f"limit {limit} is outside the range of [1, 100]")
         domain, _, rest = term.partition("/")
         if rest and ("." in domain or ":" in domain or domain == "localhost"):
             index, query = domain, rest

@@ -252,10 +252,16 @@ def test_login_token_registry(d: Daemon, tmp_path: Path, start_registry: object)
     ok(d.docker("push", ref))
 
 
-def test_search_fails_cleanly(d: Daemon) -> None:
-    r = d.docker("search", "busybox", timeout=60)
+def test_search_fails_cleanly(d: Daemon, registry: Registry) -> None:
+    r = d.docker("search", "busybox", timeout=60)  # no internet here: Docker Hub's index is unreachable
     assert r.returncode == 1 and r.stderr.startswith("Error response from daemon:")
     assert "Traceback" not in r.stderr
+    r = d.docker("search", f"{registry.host}/busybox", timeout=60)
+    assert r.returncode == 1 and "search is not supported without an index" in r.stderr
+    r = d.docker("search", "--limit", "101", "busybox", timeout=60)
+    assert r.returncode == 1 and "limit 101 is outside the range of [1, 100]" in r.stderr
+    r = d.skiff("search", f"{registry.host}/busybox", timeout=60)
+    assert r.returncode == 1 and "search is not supported without an index" in r.stderr
 
 
 def test_pull_all_tags_import_url_and_their_events(d: Daemon, tmp_path: Path, registry: Registry) -> None:
