@@ -42,7 +42,7 @@ from skiff.build.backend import Image, OutputSink, ProgressSink, RunMount, RunSp
 from skiff.build.builder import Builder
 from skiff.build.cache import JsonCacheStore
 from skiff.build.context import extract_context
-from skiff.build.options import BuildOptions, error_message
+from skiff.build.options import BuildError, BuildOptions, error_message
 from skiff.engine.config import DaemonConfig
 from skiff.engine.containers.spec import ImageConfig as SpecImageConfig
 from skiff.engine.containers.spec import SpecContext, build_spec, ensure_working_dir, parse_create
@@ -95,6 +95,7 @@ class BuildService:
         self._lock = threading.Lock()
         self._sessions: dict[str, _BuildSession] = {}
         self._parents: dict[tuple[Any, ...], str] = {}
+        self._configs: dict[str, Image] = {}
 
     # ---- daemon hooks ----------------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -136,26 +137,43 @@ class BuildService:
         session.builder_cancel = lambda: builder.cancel(build_id)
         with self._lock:
             self._sessions[build_id] = session
-        stream = builder.stream(ctx, options)
-        it = iter(stream)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        closed = threading.Event()
         done = object()
+        failure: list[BaseException] = []
 
-        def step() -> Any:
-            return next(it, done)
+        def emit(msg: Mapping[str, Any]) -> None:
+            if closed.is_set():
+                raise BuildError("Build cancelled")
+            loop.call_soon_threadsafe(queue.put_nowait, dict(msg))
+
+        def work() -> None:  # its own thread: a build may run for long, the default pool is small
+            try:
+                builder.build(ctx, options, emit)
+            except BaseException as exc:
+                failure.append(exc)
+            finally:
+                ctx.close()
+                with contextlib.suppress(RuntimeError):  # the loop is gone at daemon exit
+                    loop.call_soon_threadsafe(queue.put_nowait, done)
+
+        threading.Thread(target=work, name=f"build-{build_id[:12]}", daemon=True).start()
 
         async def gen() -> AsyncGenerator[dict[str, Any]]:
             try:
                 while True:
-                    msg = await asyncio.to_thread(step)
+                    msg = await queue.get()
                     if msg is done:
+                        if failure:
+                            raise failure[0]
                         return
-                    yield dict(msg)
+                    yield msg
             finally:
-                stream.close()
+                closed.set()
                 session.kill_all()
                 with self._lock:
                     self._sessions.pop(build_id, None)
-                await asyncio.to_thread(ctx.close)
 
         g = gen()
         try:
@@ -205,14 +223,23 @@ class BuildService:
 
     # ---- BuildBackend ------------------------------------------------------------------------------
     def _image(self, rec: Any) -> Image:
-        cfg: ImageConfig = self.service.config_of(rec)
-        img = Image(str(rec.id), cfg)
+        """The builder's view of an image record; configs are immutable by ID, so kept (bounded)."""
+        iid = str(rec.id)
+        img = self._configs.get(iid)
+        if img is None:
+            img = Image(iid, self.service.config_of(rec))
+            with self._lock:
+                if len(self._configs) >= 1024:
+                    self._configs.clear()
+                self._configs[iid] = img
         self._remember(img)
         return img
 
     def _remember(self, img: Image) -> None:
         key = (tuple(img.config.diff_ids), tuple(img.config.history))
         with self._lock:
+            if len(self._parents) >= 4096:
+                self._parents.clear()
             self._parents[key] = img.id
 
     def resolve_image(self, ref: str, *, platform: str, pull: bool, progress: ProgressSink,
