@@ -308,9 +308,13 @@ class ImageEngine:
         return self.service.history(name)
 
     def prune(self, filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+        before = {reference.parse(r).familiar: str(iid) for r, iid in self.service.images.all_refs()}
         result = self.service.prune(filters)
         for item in result.get("ImagesDeleted") or []:
             if "Untagged" in item:
+                iid = before.get(item["Untagged"], "")
+                if iid:
+                    self.events.publish("image", "untag", iid, {"name": iid})
                 continue
             did = item.get("Deleted", "")
             self.events.publish("image", "delete", did, {"name": did})
@@ -491,7 +495,7 @@ async def _spool(body: AsyncIterable[bytes], dest: Path) -> None:
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         async for chunk in body:
-            f.write(chunk)
+            await asyncio.to_thread(f.write, chunk)
 
 
 async def _download(url: str, dest: Path) -> None:

@@ -96,3 +96,20 @@ def test_import_prune_and_errors(client: docker.DockerClient, d: Daemon) -> None
     # a broken archive fails inside the stream (the load started)
     with pytest.raises(APIError):
         client.images.load(io.BytesIO(b"not a tar" * 100).getvalue())
+
+
+def test_distribution_of_a_multi_arch_index(client: docker.DockerClient, tmp_path: Path,
+                                            registry: Registry) -> None:
+    from tests.integration.image.registry_fixture import layer_tar, skopeo, write_oci_layout
+
+    layout = tmp_path / "layout"
+    digests = write_oci_layout(layout, [("linux", "amd64", [layer_tar({"a": b"1"})]),
+                                        ("linux", "arm64/v8", [layer_tar({"a": b"2"})])], as_index=True)
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:latest",
+           f"docker://{registry.host}/multi:latest")
+    dist = client.api.inspect_distribution(f"{registry.host}/multi:latest")
+    assert dist["Descriptor"]["digest"] == digests["index"]
+    assert {"os": "linux", "architecture": "amd64"} in dist["Platforms"]
+    assert {"os": "linux", "architecture": "arm64", "variant": "v8"} in dist["Platforms"]
+    img = client.images.pull(f"{registry.host}/multi", tag="latest")
+    assert img.attrs["Architecture"] == "amd64"
