@@ -59,3 +59,33 @@ def test_skiff_network_commands(nd: NetDaemon) -> None:
     assert nd.d.skiff("network", "rm", "-f", "skn").returncode == 0
     sk(nd, "network", "create", "-o", f"{BRIDGE_OPT}={nd.brname()}", "gone")
     assert sk(nd, "network", "prune", "-f") == "Deleted Networks:\ngone\n"
+
+
+def test_skiff_run_network_flags(nd: NetDaemon) -> None:
+    nd.net("flags", "--subnet", "10.254.90.0/24")
+    sk(nd, "run", "-d", "--name", "srv", "--network", "flags", "--ip", "10.254.90.50", "--mac-address",
+       "02:42:0a:fe:5a:32", "--network-alias", "alias1", "--hostname", "box", "--add-host", "gw:host-gateway",
+       "--dns-search", "example.test", "--dns-option", "ndots:2", "-p", "127.0.0.1:18500-18501:80-81",
+       "busybox", "sleep", "300")
+    eps = json.loads(nd.ok("inspect", "srv", "--format", "{{json .NetworkSettings.Networks}}"))["flags"]
+    assert eps["IPAddress"] == "10.254.90.50" and eps["MacAddress"] == "02:42:0a:fe:5a:32"
+    assert eps["Aliases"] == ["alias1"]
+    ports = sk(nd, "port", "srv").splitlines()
+    assert ports == ["80/tcp -> 127.0.0.1:18500", "81/tcp -> 127.0.0.1:18501"]
+    hosts = nd.ok("exec", "srv", "cat", "/etc/hosts")
+    assert "10.254.90.50\tbox" in hosts and "\tgw" in hosts
+    resolv = nd.ok("exec", "srv", "cat", "/etc/resolv.conf")
+    assert "search example.test" in resolv and "ndots:2" in resolv and "nameserver 127.0.0.11" in resolv
+    assert nd.ok("exec", "srv", "hostname") == "box"
+    # legacy --link on the default bridge
+    sk(nd, "run", "-d", "--name", "parent", "busybox", "sleep", "300")
+    sk(nd, "run", "-d", "--name", "child", "--link", "parent:pa", "busybox", "sleep", "300")
+    assert "pa" in nd.ok("exec", "child", "cat", "/etc/hosts")
+    assert nd.docker("exec", "child", "ping", "-c1", "-W", "2", "pa").returncode == 0
+    # rename: the embedded DNS follows
+    nd.ok("run", "-d", "--name", "peer", "--network", "flags", "busybox", "sleep", "300")
+    nd.ok("rename", "srv", "srv2")
+    deadline = 20
+    while deadline and nd.docker("exec", "peer", "ping", "-c1", "-W", "1", "srv2").returncode != 0:
+        deadline -= 1
+    assert deadline

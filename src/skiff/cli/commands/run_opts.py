@@ -84,6 +84,10 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     a("--name", help="Assign a name to the container")
     a("--network", "--net", help="Connect a container to a network")
     a("--network-alias", action="append", help="Add network-scoped alias for the container")
+    a("--ip", help="IPv4 address (e.g., 172.30.100.104)")
+    a("--ip6", help="IPv6 address (e.g., 2001:db8::33)")
+    a("--mac-address", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+    a("--link", action="append", help="Add link to another container")
     a("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
     a("--oom-kill-disable", action="store_true", default=None, help="Disable OOM Killer")
     a("--oom-score-adj", type=int, default=0, help="Tune host's OOM preferences (-1000 to 1000)")
@@ -152,21 +156,43 @@ def _parse_mount(raw: str) -> dict[str, Any]:
     return m
 
 
+def _range(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1)) if lo else []
+
+
 def _ports(publish: list[str] | None) -> tuple[dict[str, Any], dict[str, list[dict[str, str]]]]:
+    """-p [ip:][hostPort[-end]:]containerPort[-end][/proto], ranges expanded as docker's nat.ParsePortSpec."""
     exposed: dict[str, Any] = {}
     bindings: dict[str, list[dict[str, str]]] = {}
     for raw in publish or []:
         spec, _, proto = raw.partition("/")
         proto = proto or "tcp"
-        parts = spec.split(":")
-        ip, host, cport = "", "", parts[-1]
+        ip = ""
+        if spec.startswith("["):  # [::1]:8080:80
+            ip, _, spec = spec[1:].partition("]")
+            spec = spec.lstrip(":")
+        parts = spec.rsplit(":", 2)
+        host, cport = "", parts[-1]
         if len(parts) == 2:
             host = parts[0]
-        elif len(parts) >= 3:
-            ip, host = ":".join(parts[:-2]), parts[-2]
-        key = f"{cport}/{proto}"
-        exposed[key] = {}
-        bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": host})
+        elif len(parts) == 3:
+            ip, host = ip or parts[0], parts[1]
+        try:
+            cports, hports = _range(cport), _range(host)
+        except ValueError:
+            raise UsageError(f"invalid argument \"{raw}\" for \"-p, --publish\" flag: invalid port") from None
+        if hports and len(hports) != len(cports) and len(cports) != 1:
+            raise UsageError(f"invalid argument \"{raw}\" for \"-p, --publish\" flag: invalid ranges "
+                             f"specified for container and host Ports: {cport} and {host}")
+        for i, cp in enumerate(cports):
+            key = f"{cp}/{proto}"
+            exposed[key] = {}
+            if len(cports) == 1 and len(hports) > 1:  # one container port, a host range: any one of them
+                hp = f"{hports[0]}-{hports[-1]}"
+            else:
+                hp = str(hports[i]) if hports else ""
+            bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": hp})
     return exposed, bindings
 
 
@@ -245,5 +271,12 @@ def build_create_body(ns: argparse.Namespace, tty_size: tuple[int, int] | None =
     endpoint: dict[str, Any] = {}
     if ns.network_alias:
         endpoint["Aliases"] = ns.network_alias
+    ipam = {k: v for k, v in (("IPv4Address", ns.ip), ("IPv6Address", ns.ip6)) if v}
+    if ipam:
+        endpoint["IPAMConfig"] = ipam
+    if ns.mac_address:
+        endpoint["MacAddress"] = ns.mac_address
+    if ns.link:
+        host["Links"] = list(ns.link)
     net_name = ns.network or "default"
     return {**cfg, "HostConfig": host, "NetworkingConfig": {"EndpointsConfig": {net_name: endpoint}}}
