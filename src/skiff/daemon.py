@@ -175,7 +175,8 @@ def _builds_block(engine: Engine) -> None:
     from skiff.api.images import ImageBackend
     from skiff.engine.builds import BuildService
 
-    svc = BuildService(engine.config, engine.services.get(ImageBackend), engine.snapshotter)
+    svc = BuildService(engine.config, engine.services.get(ImageBackend), engine.snapshotter,
+                       network=getattr(engine, "network_hook", None))  # RUN on bridge / user networks
     b_backend: BuildAPIBackend = svc
     engine.services.provide(BuildAPIBackend, b_backend)
     engine.system.add_disk_usage_source(svc)

@@ -12,9 +12,10 @@ images, layers and the runtime with everything else:
   network mode and ``RUN --mount`` binds / tmpfs as OCI mounts; its output is piped to the step;
 - tags go through ``ImageEngine.tag`` (image ``tag`` events, as dockerd).
 
-Network modes: ``none`` = a private namespace with ``lo`` only, ``host`` = the host's. ``default``
-(Docker's bridge) has a seam, :attr:`BuildService.network_for_default`; until the bridge driver is
-wired in, it runs as ``host`` so RUN steps still reach the network as on dockerd.
+Network modes: ``none`` = a private namespace with ``lo`` only, ``host`` = the host's; ``default``
+is Docker's bridge (and a network name a user network) through the network engine's NetworkHook,
+as containers get it (:attr:`BuildService.network_for_default`; ``host`` when the daemon has no
+network engine).
 
 One :class:`_BuildSession` per build records its RUN containers, so ``POST /build/cancel`` and a
 client that goes away kill the RUN in progress.
@@ -44,6 +45,7 @@ from skiff.build.cache import JsonCacheStore
 from skiff.build.context import extract_context
 from skiff.build.options import BuildError, BuildOptions, error_message
 from skiff.engine.config import DaemonConfig
+from skiff.engine.containers.seams import NetworkHook, NetworkRequest
 from skiff.engine.containers.spec import ImageConfig as SpecImageConfig
 from skiff.engine.containers.spec import SpecContext, build_spec, ensure_working_dir, parse_create
 from skiff.engine.images import registry_domain
@@ -76,7 +78,8 @@ def _runtime_path(name: str, runtimes: Mapping[str, str]) -> str:
 class BuildService:
     """The daemon's builds: ``build`` (POST /build), ``cancel``, ``prune``; the BuildBackend."""
 
-    def __init__(self, config: DaemonConfig, images: Any, snapshotter: Snapshotter) -> None:
+    def __init__(self, config: DaemonConfig, images: Any, snapshotter: Snapshotter,
+                 network: NetworkHook | None = None) -> None:
         self.config = config
         self.images = images  # engine.images.ImageEngine (tag events) with .service: ImageService
         self.service = images.service
@@ -91,7 +94,9 @@ class BuildService:
         runtime = str(config.default_runtime or "skiff")
         self.runtime = _runtime_path(runtime, dict(config.runtimes))
         self.runtime_args = ("--root", str(config.exec_root / "runtime" / runtime))
-        self.network_for_default = "host"  # the bridge seam: "default" runs here until bridge lands
+        self.network = network  # the network engine (bridge and user networks), when the daemon has one
+        self.network_for_default = "bridge" if network is not None else "host"  # Docker's default: bridge
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._sessions: dict[str, _BuildSession] = {}
         self._parents: dict[tuple[Any, ...], str] = {}
@@ -117,8 +122,10 @@ class BuildService:
                     auths: Mapping[str, AuthConfig] | None = None) -> AsyncIterator[dict[str, Any]]:
         """POST /build: the context tar in, Docker's JSON messages out. Errors found before the first
         message (bad context, Dockerfile parse errors) raise from the first ``__anext__``."""
+        self._loop = asyncio.get_running_loop()
         for t in options.tags:
             _check_tag(t)
+        self._network_mode(options.network_mode)  # an unknown mode fails before the build starts
         tmp = Path(tempfile.mkdtemp(prefix="ctx-", dir=self.root))
         try:
             tar = tmp / "context.tar"
@@ -341,16 +348,19 @@ class BuildService:
         rootfs = str(workspace.rootfs)
         bundle = self.run_root / spec.container_id
         bundle.mkdir(parents=True)
+        attached = False
         try:
-            network = spec.network or "default"
-            if network == "default":
-                network = self.network_for_default
-            if network not in ("none", "host"):
-                raise InvalidParameter(f'network mode "{spec.network}" not supported by the classic builder: '
-                                       "use default, none or host")
+            network = self._network_mode(spec.network)
             missing = [p for p in (*_DEFAULT_MOUNT_POINTS, *_ETC_FILES)
                        if not os.path.lexists(os.path.join(rootfs, p.lstrip("/")))]
-            etc = self._etc_files(bundle, network, spec)
+            netns, resolv, hosts = "", "", ""
+            if network not in ("none", "host"):
+                att = self._call(self.network.attach_network(NetworkRequest(  # type: ignore[union-attr]
+                    container_id=spec.container_id, name=f"build-{spec.container_id[:12]}", mode=network,
+                    hostname=spec.container_id[:12], extra_hosts=spec.extra_hosts)))
+                attached = True
+                netns, resolv, hosts = att.netns_path, att.resolv_conf, att.hosts
+            etc = self._etc_files(bundle, network, spec, resolv, hosts)
             res = spec.resources
             body = {
                 "Cmd": list(spec.args), "Env": list(spec.env), "User": spec.user,
@@ -367,7 +377,7 @@ class BuildService:
             cfg, host = parse_create(body)
             ensure_working_dir(rootfs, spec.workdir or "/")
             ctx = SpecContext(container_id=spec.container_id, rootfs=rootfs, resolv_conf=etc["resolv"],
-                              hosts=etc["hosts"], hostname_file=etc["hostname"],
+                              hosts=etc["hosts"], hostname_file=etc["hostname"], netns_path=netns,
                               cgroups_path=f"/skiff/build-{spec.container_id}")
             oci = build_spec(SpecImageConfig(), cfg, host, ctx)
             oci["mounts"].extend(_oci_mount(m) for m in spec.mounts)
@@ -379,19 +389,44 @@ class BuildService:
                 _remove_mountpoint(Path(rootfs) / p.lstrip("/"))
             return code
         finally:
+            if attached:
+                with contextlib.suppress(Exception):
+                    self._call(self.network.detach_network(spec.container_id))  # type: ignore[union-attr]
             shutil.rmtree(bundle, ignore_errors=True)
 
-    def _etc_files(self, bundle: Path, network: str, spec: RunSpec) -> dict[str, str]:
-        hosts = _HOSTS
-        resolv = ""
+    def _network_mode(self, mode: str) -> str:
+        """RUN's network: none, host, or (with the network engine) bridge / a user network."""
+        network = mode or "default"
+        if network == "default":
+            network = self.network_for_default
+        if network in ("none", "host"):
+            return network
+        if self.network is None or self._loop is None:
+            raise InvalidParameter(f'network mode "{mode}" not supported by the classic builder: '
+                                   "use default, none or host")
+        if network.startswith("container:"):
+            raise InvalidParameter(f"network mode {network} is not supported for RUN")
+        return network
+
+    def _call(self, coro: Any) -> Any:
+        """Run a coroutine of the network engine on the daemon's loop from a build thread."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=120)
+
+    def _etc_files(self, bundle: Path, network: str, spec: RunSpec, resolv: str = "",
+                   net_hosts: str = "") -> dict[str, str]:
+        hosts = net_hosts or _HOSTS
         hostname = spec.container_id[:12]
+        if network != "none" and not resolv:
+            with contextlib.suppress(OSError):
+                resolv = Path("/etc/resolv.conf").read_text()
         if network == "host":
             with contextlib.suppress(OSError):
                 hosts = Path("/etc/hosts").read_text()
             with contextlib.suppress(OSError):
                 resolv = Path("/etc/resolv.conf").read_text()
             hostname = os.uname().nodename
-        for h in spec.extra_hosts:
+        for h in spec.extra_hosts if not net_hosts else ():  # the network engine wrote them
             name, _, ip = h.partition(":")
             if ip.startswith("[") and ip.endswith("]"):
                 ip = ip[1:-1]

@@ -63,6 +63,20 @@ def test_network_modes(bd: Daemon, tmp_path: Path) -> None:
     r = build(bd, "docker", ctx, "-t", "netmodes-none", "--network", "none", "--no-cache")
     assert r.returncode == 0, r.stderr
     assert run_image(bd, "netmodes-none", "cat", "/ifaces").split() == ["lo"]
+    # default: Docker's bridge through the network engine (eth0 + lo, as a container gets)
+    r = build(bd, "skiff", ctx, "-t", "netmodes-default", "--no-cache")
+    assert r.returncode == 0, r.stderr
+    assert run_image(bd, "netmodes-default", "cat", "/ifaces").split() == ["eth0", "lo"]
+    # a user network by name, and an unknown one refused before anything runs
+    assert bd.docker("network", "create", "skbuildnet").returncode == 0
+    try:
+        r = build(bd, "docker", ctx, "-t", "netmodes-user", "--network", "skbuildnet", "--no-cache")
+        assert r.returncode == 0, r.stderr
+        assert run_image(bd, "netmodes-user", "cat", "/ifaces").split() == ["eth0", "lo"]
+    finally:
+        bd.docker("network", "rm", "skbuildnet")
+    r = build(bd, "docker", ctx, "-t", "netmodes-bad", "--network", "nosuchnet", "--no-cache")
+    assert r.returncode == 1
 
 
 def test_docker_sdk_build(bd: Daemon, tmp_path: Path) -> None:
