@@ -152,6 +152,7 @@ class Lifecycle:
         asyncio.get_running_loop().run_in_executor(None, _preload_netlink)
         svc = self._svc
         infos = {i.container_id: i for i in await asyncio.to_thread(find_monitors, str(svc.state_root))}
+        await asyncio.to_thread(svc.sweep_orphans)
         for rec in svc.records():
             if rec.status == "removing":
                 await svc.destroy(rec)
@@ -188,6 +189,9 @@ class Lifecycle:
         for t in list(self._watchers.values()):
             with contextlib.suppress(BaseException):
                 await t
+        removals = list(getattr(self._svc, "_removals", ()))
+        if removals:
+            await asyncio.wait(removals, timeout=10)
 
     # ---- start ---------------------------------------------------------------------------------
     async def start(self, ref: str) -> None:

@@ -78,6 +78,7 @@ class ContainerService(Archive, Health, Lifecycle):
         self.state_root.mkdir(parents=True, exist_ok=True)
         self._cache: dict[str, ContainerRecord] = {rec.id: rec for rec in self.repo.values()}
         self._names: dict[str, str] = {rec.name: rec.id for rec in self._cache.values()}
+        self._removals: set[asyncio.Task[None]] = set()
         Lifecycle.__init__(self)
 
     # ---- lookups -------------------------------------------------------------------------------
@@ -481,10 +482,10 @@ class ContainerService(Archive, Health, Lifecycle):
         self.images.container_removed(rec.id)
         self.publish(rec, "destroy")
         self.notify_removed(rec)
-        try:
-            await asyncio.to_thread(self._remove_files, rec)
-        except Exception as e:
-            log.warning("removing the files of %s: %s", rec.id[:12], e)
+        # the files go in the background (a crash meanwhile leaves an orphan dir that reconcile sweeps)
+        task = asyncio.get_running_loop().create_task(self._remove_files_async(rec))
+        self._removals.add(task)
+        task.add_done_callback(self._removals.discard)
         if self.volumes is not None:
             for m in rec.mounts:
                 if m.get("Type") == "volume" and m.get("Name"):
@@ -494,6 +495,29 @@ class ContainerService(Archive, Health, Lifecycle):
                             self.volumes.remove_anonymous(m["Name"])
                     except Exception as e:
                         log.warning("volume %s of %s: %s", m.get("Name"), rec.id[:12], e)
+
+    async def _remove_files_async(self, rec: ContainerRecord) -> None:
+        try:
+            await asyncio.to_thread(self._remove_files, rec)
+        except Exception as e:
+            log.warning("removing the files of %s: %s", rec.id[:12], e)
+
+    def sweep_orphans(self) -> None:
+        """Directories of containers that have no record any more (removal cut short by a crash)."""
+        for base in (self.root, self.state_root):
+            try:
+                names = os.listdir(base)
+            except FileNotFoundError:
+                continue
+            for cid in names:
+                if cid in self._cache or len(cid) != 64:
+                    continue
+                stub = ContainerRecord(id=cid, name="", created_ns=0, image="", image_id="", config={},
+                                       host_config={}, snapshot_key=cid)
+                try:
+                    self._remove_files(stub)
+                except Exception as e:
+                    log.warning("sweeping %s: %s", cid[:12], e)
 
     def _remove_files(self, rec: ContainerRecord) -> None:
         rootfs = self.rootfs_of(rec.id)
