@@ -15,49 +15,26 @@ import logging
 import os
 import shutil
 import tempfile
-import urllib.parse
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from skiff.build.commands import (
-    CmdInstruction,
-    EntrypointInstruction,
-    EnvInstruction,
-    ExposeInstruction,
-    HealthcheckInstruction,
-    LabelInstruction,
-    OnbuildInstruction,
-    StopSignalInstruction,
-    UserInstruction,
-    VolumeInstruction,
-    WorkdirInstruction,
-)
-from skiff.build.instructions import parse_instruction
-from skiff.build.parser import parse_line
 from skiff.engine.config import DaemonConfig
 from skiff.engine.events import EventBus
-from skiff.errors import InvalidParameter, NotFound, Unauthorized, Unavailable
+from skiff.engine.images import remote
+from skiff.engine.images.changes import parse_changes
+from skiff.errors import InvalidParameter, NotFound
 from skiff.image import reference
-from skiff.image.errors import RegistryUnauthorized
 from skiff.image.registry.auth import AuthConfig
-from skiff.image.registry.client import RegistryClient, is_insecure
 from skiff.image.service import ImageService
 from skiff.image.store import ImageRecord
 from skiff.image.unpack import SnapshotUnpacker
 from skiff.oci.digest import Digest
-from skiff.oci.image_spec import ContainerConfig, HealthConfig
 from skiff.storage import LayerAccess, Overlay2Snapshotter, Snapshotter, VfsSnapshotter, overlay_supported
 
-__all__ = ["ImageEngine", "build_image_engine", "parse_changes", "VALID_CHANGES"]
+__all__ = ["ImageEngine", "build_image_engine", "make_snapshotter"]
 
 log = logging.getLogger("skiff.images")
-
-# moby's validCommitCommands: what `docker import --change` / `docker commit --change` accept
-VALID_CHANGES = ("cmd", "entrypoint", "env", "expose", "healthcheck", "label", "onbuild", "stopsignal",
-                 "user", "volume", "workdir")
-_DEFAULT_SHELL = ("/bin/sh", "-c")
 
 
 def make_snapshotter(config: DaemonConfig) -> tuple[Snapshotter, str]:
@@ -79,74 +56,6 @@ def make_snapshotter(config: DaemonConfig) -> tuple[Snapshotter, str]:
 def build_image_engine(config: DaemonConfig, events: EventBus) -> ImageEngine:
     sn, driver = make_snapshotter(config)
     return ImageEngine(config, events, sn, driver)
-
-
-# ---- docker import --change ---------------------------------------------------------------------
-
-def _shell_words(ins: CmdInstruction | EntrypointInstruction, shell: tuple[str, ...]) -> tuple[str, ...]:
-    if ins.prepend_shell:
-        return (*(shell or _DEFAULT_SHELL), " ".join(ins.cmd_line))
-    return tuple(ins.cmd_line)
-
-
-def parse_changes(changes: Sequence[str], base: ContainerConfig | None = None) -> ContainerConfig:
-    """Dockerfile-like ``--change`` lines applied to ``base`` (moby's BuildFromConfig subset)."""
-    cfg = base or ContainerConfig()
-    env = list(cfg.env)
-    labels = dict(cfg.labels)
-    ports = list(cfg.exposed_ports)
-    volumes = list(cfg.volumes)
-    onbuild = list(cfg.on_build)
-    values: dict[str, Any] = {}
-    for raw in changes:
-        line = raw.strip()
-        if not line:
-            continue
-        word = line.split(None, 1)[0].lower()
-        if word not in VALID_CHANGES:
-            raise InvalidParameter(f"{word} is not a valid change command")
-        ins = parse_instruction(parse_line(line))
-        if isinstance(ins, CmdInstruction):
-            values["cmd"] = _shell_words(ins, cfg.shell)
-        elif isinstance(ins, EntrypointInstruction):
-            values["entrypoint"] = _shell_words(ins, cfg.shell)
-        elif isinstance(ins, EnvInstruction):
-            for kv in ins.env:
-                env = [e for e in env if e.split("=", 1)[0] != kv.key] + [f"{kv.key}={kv.value}"]
-        elif isinstance(ins, LabelInstruction):
-            labels.update({kv.key: kv.value for kv in ins.labels})
-        elif isinstance(ins, ExposeInstruction):
-            for p in ins.ports:
-                port = p if "/" in p else f"{p}/tcp"
-                if port not in ports:
-                    ports.append(port)
-        elif isinstance(ins, VolumeInstruction):
-            volumes += [v for v in ins.volumes if v not in volumes]
-        elif isinstance(ins, UserInstruction):
-            values["user"] = ins.user
-        elif isinstance(ins, WorkdirInstruction):
-            values["working_dir"] = ins.path
-        elif isinstance(ins, StopSignalInstruction):
-            values["stop_signal"] = ins.signal
-        elif isinstance(ins, OnbuildInstruction):
-            onbuild.append(ins.expression)
-        elif isinstance(ins, HealthcheckInstruction):
-            values["healthcheck"] = HealthConfig(test=tuple(ins.test), interval=ins.interval, timeout=ins.timeout,
-                                                 start_period=ins.start_period,
-                                                 start_interval=ins.start_interval, retries=ins.retries)
-    return replace(cfg, env=tuple(env), labels=labels, exposed_ports=tuple(ports), volumes=tuple(volumes),
-                   on_build=tuple(onbuild), **values)
-
-
-def registry_domain(server_address: str) -> str:
-    """``https://index.docker.io/v1/``, ``http://host:5000``, ``host:5000/v2/`` -> the registry host."""
-    s = server_address.strip()
-    if not s:
-        return "docker.io"
-    if "://" not in s:
-        s = "//" + s
-    host = urllib.parse.urlsplit(s).netloc or s.strip("/")
-    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io", "docker.io") else host
 
 
 # ---- the engine -------------------------------------------------------------------------------
@@ -366,7 +275,7 @@ class ImageEngine:
                     await _spool(body or _empty(), spool)
                 else:
                     yield {"status": "Downloading from " + src}
-                    await _download(src, spool)
+                    await remote.download(src, spool)
                     yield {"status": "Importing", "progressDetail": {}}
                 with open(spool, "rb") as f:
                     rec = await self.service.import_image(
@@ -383,107 +292,16 @@ class ImageEngine:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    # -- registry login (POST /auth) and distribution inspect -------------------------------------------
+    # -- registry login (POST /auth), distribution inspect, search: engine/images/remote.py -----------
     async def login(self, auth: AuthConfig) -> dict[str, str]:
-        """Check the credentials against the registry's ``/v2/`` (basic or token flow)."""
-        domain = registry_domain(auth.server_address)
-        async with RegistryClient(domain, auth, insecure=self.insecure, retries=1) as client:
-            try:
-                async with client.request("GET", "/v2/", ()):
-                    pass
-            except RegistryUnauthorized as exc:
-                base = await client.base()
-                raise LoginFailed(f"login attempt to {base}/v2/ failed with status: 401 Unauthorized"
-                                  if "incorrect" not in exc.message else exc.message) from None
-        return {"Status": "Login Succeeded", "IdentityToken": ""}
+        return await remote.login(auth, self.insecure)
 
     async def distribution(self, name: str, auth: AuthConfig | None = None) -> dict[str, Any]:
-        """GET /distribution/{name}/json: the manifest descriptor and the platforms it serves."""
-        import json
-
-        ref = reference.parse(name)
-        if not ref.digest:
-            ref = ref.with_default_tag()
-        async with RegistryClient(ref.domain, auth, insecure=self.insecure) as client:
-            m = await client.get_manifest(ref.path, str(ref.digest) if ref.digest else ref.tag)
-        doc = json.loads(m.data)
-        media_type = m.media_type or doc.get("mediaType", "")
-        platforms: list[dict[str, Any]] = []
-        if doc.get("manifests"):
-            for d in doc["manifests"]:
-                p = d.get("platform")
-                if isinstance(p, dict) and p.get("os") != "unknown":
-                    platforms.append({k: v for k, v in p.items() if v})
-        else:
-            async with RegistryClient(ref.domain, auth, insecure=self.insecure) as client:
-                cfg_digest = (doc.get("config") or {}).get("digest", "")
-                chunks: list[bytes] = []
-                if cfg_digest:
-                    await client.fetch_blob(ref.path, Digest.parse(cfg_digest), chunks.append)
-                cfg = json.loads(b"".join(chunks) or b"{}")
-            plat = {"architecture": cfg.get("architecture", ""), "os": cfg.get("os", "")}
-            if cfg.get("variant"):
-                plat["variant"] = cfg["variant"]
-            platforms.append(plat)
-        return {"Descriptor": {"mediaType": media_type, "digest": str(m.digest), "size": len(m.data)},
-                "Platforms": platforms}
+        return await remote.distribution(name, auth, self.insecure)
 
     async def search(self, term: str, limit: int, filters: Mapping[str, Sequence[str]],
                      auth: AuthConfig | None = None) -> list[dict[str, Any]]:
-        """GET /images/search: asks the index's v1 search API (Docker Hub, or the registry named in
-        the term). Registries without an index (distribution v2) fail with a clear error."""
-        import aiohttp
-
-        if not 1 <= limit <= 100:
-            raise InvalidParameter(f"limit {limit} is outside the range of [1, 100]")
-        domain, _, rest = term.partition("/")
-        if rest and ("." in domain or ":" in domain or domain == "localhost"):
-            index, query = domain, rest
-        else:
-            index, query = "docker.io", term
-        host = "index.docker.io" if index == "docker.io" else index
-        schemes = ["https", "http"] if is_insecure(index, self.insecure) else ["https"]
-        headers = {}
-        if auth is not None and not auth.empty and auth.username:
-            headers["Authorization"] = auth.basic_header()
-        last = ""
-        for scheme in schemes:
-            url = f"{scheme}://{host}/v1/search?q={urllib.parse.quote(query)}&n={limit}"
-            try:
-                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as s, \
-                        s.get(url, headers=headers) as resp:
-                    if resp.status == 404:
-                        raise Unavailable(f"Unexpected status code 404: the registry {index} has no search "
-                                          "index (search is not supported without an index)")
-                    if resp.status != 200:
-                        raise Unavailable(f"Unexpected status code {resp.status}")
-                    doc = await resp.json(content_type=None)
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                last = f'Get "{url}": {exc or type(exc).__name__}'
-                continue
-            results = [r for r in (doc.get("results") or []) if isinstance(r, dict)]
-            return [r for r in results if _search_match(r, filters)][:limit]
-        raise Unavailable(last or f"cannot reach the index of {index}")
-
-
-def _search_match(r: Mapping[str, Any], filters: Mapping[str, Sequence[str]]) -> bool:
-    for v in filters.get("stars", []):
-        try:
-            if int(r.get("star_count") or 0) < int(v):
-                return False
-        except ValueError:
-            raise InvalidParameter(f"invalid filter 'stars={v}'") from None
-    for key, field_ in (("is-official", "is_official"), ("is-automated", "is_automated")):
-        for v in filters.get(key, []):
-            if v.lower() not in ("true", "false", "1", "0"):
-                raise InvalidParameter(f"invalid filter '{key}={v}'")
-            if bool(r.get(field_)) != (v.lower() in ("true", "1")):
-                return False
-    return True
-
-
-class LoginFailed(Unauthorized):
-    """POST /auth with credentials the registry refused (HTTP 401, as dockerd answers)."""
+        return await remote.search(term, limit, filters, auth, self.insecure)
 
 
 async def _empty() -> AsyncIterator[bytes]:
@@ -496,20 +314,3 @@ async def _spool(body: AsyncIterable[bytes], dest: Path) -> None:
     with os.fdopen(fd, "wb") as f:
         async for chunk in body:
             await asyncio.to_thread(f.write, chunk)
-
-
-async def _download(url: str, dest: Path) -> None:
-    import aiohttp
-
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        url = "http://" + url
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=30)) as s, \
-                s.get(url) as resp:
-            if resp.status >= 400:
-                raise InvalidParameter(f"Get \"{url}\": unexpected status {resp.status} {resp.reason}")
-            with open(dest, "wb") as f:
-                async for chunk in resp.content.iter_chunked(1 << 20):
-                    await asyncio.to_thread(f.write, chunk)
-    except aiohttp.ClientError as exc:
-        raise InvalidParameter(f"Get \"{url}\": {exc}") from exc
