@@ -106,13 +106,13 @@ class _Handlers:
         image = query_str(request, "fromImage") or ""
         tag = query_str(request, "tag") or ""
         platform = query_str(request, "platform") or ""
-        if src:
+        if image:  # moby: fromImage wins over fromSrc
+            msgs = await self.images.pull(image, tag, platform=platform, auth=_auth(request))
+        elif src:
             msgs = await self.images.import_image(
                 _body(request) if src == "-" else None, src=src, repo=query_str(request, "repo") or "",
                 tag=tag, message=query_str(request, "message") or "", changes=query_list(request, "changes"),
                 platform=platform)
-        elif image:
-            msgs = await self.images.pull(image, tag, platform=platform, auth=_auth(request))
         else:
             raise InvalidParameter("either fromImage or fromSrc is required")
         return await stream_messages(request, msgs)
