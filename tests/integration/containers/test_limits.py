@@ -49,3 +49,14 @@ def test_network_modes(bbd: Daemon) -> None:
     assert "127.0.0.1/8" in r.stdout
     hosts = bbd.docker("run", "--rm", "--network", "none", "busybox", "cat", "/etc/hosts").stdout
     assert "localhost" in hosts
+
+
+def test_published_port_in_ps_and_port(bbd: Daemon) -> None:
+    bbd.docker("run", "-d", "--name", "pub", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80")
+    try:
+        port = bbd.docker("port", "pub", "80").stdout.strip()
+        assert port.startswith("127.0.0.1:")
+        ps = bbd.docker("ps", "--filter", "publish=80/tcp", "--format", "{{.Names}} {{.Ports}}").stdout.strip()
+        assert ps == f"pub {port}->80/tcp"
+    finally:
+        bbd.docker("rm", "-f", "pub")

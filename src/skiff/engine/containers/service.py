@@ -412,7 +412,17 @@ class ContainerService(Archive, Health, Lifecycle):
                                             p + "/tcp" in (rec.config.get("ExposedPorts") or {})
                                             for p in f.get("expose")):
             return False
-        return not f.contains("publish") or False
+        if f.contains("publish"):
+            ports = (rec.network.get("Ports") or {}) or {
+                k: v for k, v in (rec.host_config.get("PortBindings") or {}).items() if v}
+            published = set()
+            for key, binds in ports.items():
+                if binds:
+                    published.add(key)
+                    published.update(str(b.get("HostPort")) for b in binds if b.get("HostPort"))
+            if not any(p in published or (p + "/tcp") in published for p in f.get("publish")):
+                return False
+        return True
 
     def _is_ancestor(self, ref: str, rec: ContainerRecord) -> bool:
         if rec.image == ref or rec.image_id == ref or rec.image_id.removeprefix("sha256:").startswith(ref):

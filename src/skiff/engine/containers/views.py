@@ -125,11 +125,18 @@ def _command(rec: ContainerRecord) -> str:
 def summary_json(rec: ContainerRecord, size: tuple[int, int] | None = None) -> dict[str, Any]:
     mode = rec.host_config.get("NetworkMode") or "bridge"
     net = rec.network or {}
-    ports = []
-    for port in sorted(rec.config.get("ExposedPorts") or {}):
+    ports: list[dict[str, Any]] = []
+    bound = net.get("Ports") or {} if rec.status in ("running", "paused") else {}
+    for port in sorted(set(rec.config.get("ExposedPorts") or {}) | set(bound)):
         num, _, proto = port.partition("/")
-        if num.isdigit():
+        if not num.isdigit():
+            continue
+        binds = bound.get(port) or []
+        if not binds:
             ports.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+        for b in binds:
+            ports.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(num),
+                          "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
     out: dict[str, Any] = {
         "Id": rec.id, "Names": [rec.name], "Image": rec.image, "ImageID": rec.image_id,
         "Command": _command(rec), "Created": rec.created_ns // 1_000_000_000, "Ports": ports,
