@@ -400,6 +400,32 @@ class NetworkEngine:
         for nid in nets:
             with contextlib.suppress(SkiffError):
                 self._publish(self.svc.get(nid), "disconnect", container=container_id)
+        self._forget_runtime_settings(container_id)
+
+    def _forget_runtime_settings(self, container_id: str) -> None:
+        """A stopped container keeps its networks in inspect, without addresses, as Docker shows it."""
+        lookup = self._containers()
+        if lookup is None:
+            return
+        try:
+            crec = lookup.get(container_id)
+        except SkiffError:
+            return
+        network = dict(crec.network or {})
+        if not network.get("Networks") or crec.status in ("removing", "dead", "running", "paused"):
+            return  # (runs on the loop: no removal can slip in between this check and the save)
+        nets = {}
+        for name, ep in (network.get("Networks") or {}).items():
+            ep = dict(ep)
+            configured_mac = str(((network.get("Requested") or {}).get(name) or {}).get("MacAddress") or "")
+            ep.update({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+                       "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": configured_mac,
+                       "DNSNames": None})
+            nets[name] = ep
+        network.update({"Networks": nets, "Ports": {}, "SandboxKey": "", "SandboxID": ""})
+        crec.network = network
+        with contextlib.suppress(Exception):
+            lookup.save(crec)
 
     def _sandbox_request(self, req: NetworkRequest) -> _SandboxRequest:
         exposed: tuple[str, ...] = ()

@@ -83,6 +83,9 @@ def test_isolated_until_connect(nd: NetDaemon) -> None:
     assert r.returncode == 1 and "is not connected to network blue" in r.stderr
     # connect on a stopped container: attached at the next start
     nd.ok("stop", "-t", "0", "probe")
+    stopped = json.loads(nd.ok("inspect", "probe", "--format", "{{json .NetworkSettings}}"))
+    assert stopped["Networks"]["red"]["IPAddress"] == "" and stopped["Networks"]["red"]["NetworkID"]
+    assert stopped["Ports"] == {} and stopped["SandboxKey"] == ""
     nd.ok("network", "connect", "blue", "probe")
     nd.ok("start", "probe")
     assert wget(nd, "probe", "http://web/").stdout.strip() == "hello-web"
