@@ -49,3 +49,17 @@ def test_logs_follow_ends_with_container(bbd: Daemon) -> None:
 def test_logs_tty_raw(bbd: Daemon) -> None:
     bbd.docker("run", "-t", "--name", "tl", "busybox", "echo", "tty-line")
     assert bbd.docker("logs", "tl").stdout.rstrip("\r\n") == "tty-line"
+
+
+def test_log_drivers_and_rotation(bbd: Daemon) -> None:
+    bbd.docker("run", "--name", "lrot", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+               "for i in $(seq 200); do echo line-$i; done")
+    lines = bbd.docker("logs", "lrot").stdout.split()
+    assert 10 < len(lines) < 60 and lines[-1] == "line-200"
+    bbd.docker("run", "--name", "lloc", "--log-driver", "local", "busybox", "echo", "local-line")
+    assert bbd.docker("logs", "lloc").stdout == "local-line\n"
+    bbd.docker("run", "--name", "lnone", "--log-driver", "none", "busybox", "echo", "x")
+    r = bbd.docker("logs", "lnone")
+    assert r.returncode == 1 and "configured logging driver does not support reading" in r.stderr
+    bad = bbd.docker("run", "--rm", "--log-opt", "max-size=bad", "busybox", "true")
+    assert bad.returncode == 125 and "invalid size: 'bad'" in bad.stderr

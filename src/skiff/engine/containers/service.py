@@ -149,7 +149,8 @@ class ContainerService(Archive, Health, Lifecycle):
         if host.auto_remove and host.restart_policy not in ("no", ""):
             raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
         log_type = host.log_type or str(self.config.get("log-driver") or "json-file")
-        log_opts = dict(host.log_config) if host.log_type else dict(self.config.get("log-opts") or {})
+        log_opts = (dict(host.log_config) if host.log_type or host.log_config
+                    else dict(self.config.get("log-opts") or {}))
         validate_log_config(LogConfig(log_type, tuple(sorted(log_opts.items()))))
         img = self.images.resolve(cfg.image)
         image_id = str(img.id)
