@@ -30,6 +30,10 @@ def test_load_images_history_inspect(d: Daemon, tmp_path: Path) -> None:
     assert ok(d.skiff("image", "ls", "--format", "{{.Repository}} {{.Tag}}")) == "busybox latest\n"
     assert ok(d.skiff("history", "busybox")) == ok(d.docker("history", "busybox"))
     assert ok(d.skiff("history", "--no-trunc", "busybox")) == ok(d.docker("history", "--no-trunc", "busybox"))
+    for cmd in (("images", "--format", "json"), ("history", "--format", "json", "busybox"),
+                ("history", "-H=false", "busybox"),
+                ("images", "--format", "table {{.Repository}}\t{{.CreatedAt}}\t{{.VirtualSize}}")):
+        assert ok(d.skiff(*cmd)) == ok(d.docker(*cmd)), cmd
     assert json.loads(ok(d.skiff("image", "inspect", "busybox"))) == json.loads(ok(d.docker("image", "inspect",
                                                                                             "busybox")))
     assert ok(d.skiff("image", "inspect", "-f", "{{.Id}}", "busybox")).strip() == iid

@@ -63,6 +63,14 @@ def _go_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 
+def _render_rows(fmt: str, rows: Sequence[GoView], headers: Mapping[str, str]) -> str:
+    """render_list, with ``json`` lines as Go's encoder writes them (``<``, ``>``, ``&`` escaped)."""
+    if fmt.strip() == "json":
+        return "".join(json.dumps(r.to_json(), separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+                       .replace(">", "\\u003e").replace("&", "\\u0026") + "\n" for r in rows)
+    return render_list(fmt, rows, headers)
+
+
 def _show(cli: Cli, messages: Iterator[Mapping[str, Any]], aux: Any = None) -> None:
     display_stream(messages, cli.out, is_tty=cli.out_is_tty, aux=aux)
 
@@ -174,7 +182,7 @@ _LS_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Siz
 _LS_TABLE_DIGESTS = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 _LS_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
                "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST", "Containers": "CONTAINERS",
-               "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
+               "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "SIZE"}
 
 
 def _split_repo(ref: str, sep: str) -> tuple[str, str]:
@@ -234,12 +242,12 @@ def image_rows(images: Sequence[Mapping[str, Any]], digests: bool = False, trunc
             fields = {
                 "ID": _short_id(str(img.get("Id", "")), trunc), "Repository": repo, "Tag": tag, "Digest": dg,
                 "CreatedSince": _ago(created), "CreatedAt": _go_time(created),
-                "Size": human_size(size, 3), "VirtualSize": human_size(size, 3),
+                "Size": human_size(size, 3), "VirtualSize": human_size(size),
                 "SharedSize": "N/A" if shared < 0 else human_size(shared, 3),
                 "UniqueSize": "N/A" if shared < 0 else human_size(size - shared, 3),
                 "Containers": "N/A" if containers < 0 else str(containers),
             }
-            rows.append(GoView(fields, fields))
+            rows.append(GoView(fields, dict(sorted(fields.items()))))  # json: Go's sorted map keys
     return rows
 
 
@@ -254,7 +262,7 @@ def _ls(cli: Cli, ns: argparse.Namespace) -> int:
     show_digests = ns.digests or "{{.Digest}}" in fmt.replace(" ", "")
     rows = image_rows(result, digests=show_digests, trunc=not ns.no_trunc)
     try:
-        cli.print(render_list(fmt, rows, _LS_HEADERS, json_rows=[r.to_json() for r in rows]), end="")
+        cli.print(_render_rows(fmt, rows, _LS_HEADERS), end="")
     except TemplateError as exc:
         raise StatusError(GENERIC, f"template: {exc}") from exc
     return 0
@@ -323,19 +331,16 @@ def _history(cli: Cli, ns: argparse.Namespace) -> int:
         if not ns.no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
         size = int(h.get("Size") or 0)
-        if human:
-            since = _ago(created)
-            created_at = _go_time(created) if created > 0 else "N/A"
-        else:
-            since = created_at = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        fields = {"ID": hid if hid == "<missing>" or ns.no_trunc else _short_id(hid),
-                  "CreatedSince": since, "CreatedAt": created_at, "CreatedBy": created_by,
-                  "Size": human_size(size, 3) if human else str(size), "Comment": str(h.get("Comment", "")),
-                  "Tags": " ".join(h.get("Tags") or [])}
-        rows.append(GoView(fields, fields))
-    fmt = choose_format(ns.format, _HISTORY_TABLE, ns.quiet)
+        created_at = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # Go's RFC3339
+        since = _ago(created) if human else created_at
+        fields = {"Comment": str(h.get("Comment", "")), "CreatedAt": created_at, "CreatedBy": created_by,
+                  "CreatedSince": since, "ID": hid if hid == "<missing>" or ns.no_trunc else _short_id(hid),
+                  "Size": human_size(size, 3) if human else str(size)}
+        rows.append(GoView({**fields, "Tags": " ".join(h.get("Tags") or [])}, fields))
+    fmt = choose_format(ns.format, _HISTORY_TABLE if human else _HISTORY_TABLE.replace("CreatedSince", "CreatedAt"),
+                        ns.quiet)
     try:
-        cli.print(render_list(fmt, rows, _HISTORY_HEADERS, json_rows=[r.to_json() for r in rows]), end="")
+        cli.print(_render_rows(fmt, rows, _HISTORY_HEADERS), end="")
     except TemplateError as exc:
         raise StatusError(GENERIC, f"template: {exc}") from exc
     return 0
@@ -346,6 +351,11 @@ def _history_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-H", dest="human", action="store_const", const="true", default="true",
                    help="Print sizes and dates in human readable format (--human=false for raw)")
     p.add_argument("--human", dest="human", nargs="?", const="true", default="true", help=argparse.SUPPRESS)
+    # pflag's -H=false (argparse would take "false" as an argument a store_const refuses)
+    p.add_argument("-H=false", "-H=0", "-H=False", dest="human", action="store_const", const="false",
+                   help=argparse.SUPPRESS)
+    p.add_argument("-H=true", "-H=1", "-H=True", dest="human", action="store_const", const="true",
+                   help=argparse.SUPPRESS)
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("--platform", help="Show history for the given platform")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
