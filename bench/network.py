@@ -12,10 +12,13 @@ chains and FORWARD policy ever reach the host's own namespace. Measured, each th
                   the same without the bridge; dockerd: ``run --rm busybox true`` on the default
                   bridge minus the same with ``--network none``
 
-Containers are namespaces for Skiff (the engine is wired elsewhere) and busybox containers for
-dockerd; iperf3 runs in them from the host's binary via nsenter / ip netns exec.
+Containers are namespaces for Skiff's library figures and busybox containers for dockerd; iperf3
+runs in them from the host's binary via nsenter / ip netns exec. With ``--skiffd`` the same three
+figures are also taken end to end through a real skiffd (docker CLI v28 -> API -> engine): it runs
+in the host's namespace on a private bridge (skbn<hex>, 10.252.0.0/16 pool) with its own chain
+prefix, publishes on 127.0.0.1 only, and everything it made is gone when it stops.
 
-    .venv/bin/python bench/network.py [--runs 3] [--seconds 3] [--no-docker]
+    .venv/bin/python bench/network.py [--runs 3] [--seconds 3] [--no-docker] [--skiffd]
 """
 
 from __future__ import annotations
@@ -123,6 +126,47 @@ def bench_skiff(work: Path, runs: int, seconds: int) -> dict[str, float]:
             sh("ip", "netns", "del", n, check=False)
 
 
+def bench_skiffd(runs: int, seconds: int) -> dict[str, float]:
+    """The same figures through skiffd: containers made with the docker CLI, iperf3 entered into them."""
+    from tests.support.images import busybox_daemon
+
+    tag = secrets.token_hex(2)
+    args = ("--bridge", f"skbn{tag}", "--default-address-pool", "base=10.252.0.0/16,size=24",
+            "--iptables-chain-prefix", f"SKB{tag}", "--dns", "127.0.0.254")
+    work = Path(tempfile.mkdtemp(prefix="skiff-bench-skiffd-"))
+    try:
+        with busybox_daemon(work, args) as d:
+            def docker(*a: str) -> str:
+                r = d.docker(*a)
+                if r.returncode != 0:
+                    raise RuntimeError(f"docker {' '.join(a)}: {r.stderr.strip()}")
+                return r.stdout.strip()
+            docker("network", "create", "-o", f"{OPT_NAME}=skbm{tag}", "benchnet")
+            pids = []
+            for name, extra in (("bench-a", ["-p", "127.0.0.1:15203:5201"]), ("bench-b", [])):
+                docker("run", "-d", "--name", name, "--network", "benchnet", *extra, "busybox", "sleep", "3600")
+                pids.append(docker("inspect", "-f", "{{.State.Pid}}", name))
+            a_ip = docker("inspect", "-f", '{{(index .NetworkSettings.Networks "benchnet").IPAddress}}', "bench-a")
+            ns = [["nsenter", "-t", pid, "-n"] for pid in pids]
+            res = {
+                "c2c": median(lambda: iperf(ns[0], ns[1], a_ip, 5201, seconds), runs),
+                "published": median(lambda: iperf(ns[0], [], "127.0.0.1", 15203, seconds, 5201), runs),
+            }
+
+            def run_true(network: str) -> float:
+                t0 = time.perf_counter()
+                docker("run", "--rm", "--network", network, "busybox", "true")
+                return time.perf_counter() - t0
+
+            n = max(runs, 5)
+            run_true("bridge")  # warm up
+            res["attach"] = median(lambda: run_true("bridge"), n) - median(lambda: run_true("none"), n)
+            res["run_bridge"] = median(lambda: run_true("bridge"), n)
+            return res
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 class Dockerd:
     """A private dockerd (own roots and socket) with its default bridge and iptables, in this netns."""
 
@@ -216,6 +260,19 @@ def inner(a: argparse.Namespace) -> None:
         if dk:
             line += f" | dockerd {dk['attach'] * 1000:7.1f} ms (run --rm on bridge minus on none)"
         print(line)
+        if a.skiffd_json:
+            sd = json.loads(Path(a.skiffd_json).read_text())
+            print("through skiffd (docker CLI v28 -> skiffd; same run):")
+            for key, label in (("c2c", "container->container"), ("published", "host->127.0.0.1:published")):
+                line = f"{label:<26}: skiffd {sd[key]:7.2f} Gbit/s ({sd[key] / lo:.2f}x loopback)"
+                if dk:
+                    line += f" | dockerd {dk[key]:7.2f} Gbit/s | skiffd/dockerd {sd[key] / dk[key]:.2f}x"
+                print(line)
+            line = f"{'bridge attach cost':<26}: skiffd {sd['attach'] * 1000:7.1f} ms"
+            line += f" (run --rm busybox true on bridge: {sd['run_bridge'] * 1000:.0f} ms)"
+            if dk:
+                line += f" | dockerd {dk['attach'] * 1000:7.1f} ms"
+            print(line)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -225,17 +282,24 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--skiffd", action="store_true", help="also measure end to end through a skiffd")
+    ap.add_argument("--skiffd-json", help=argparse.SUPPRESS)
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.inner:
         inner(a)
         return
+    extra: list[str] = []
+    if a.skiffd:  # in the host's namespace, before the private one (skiffd needs the host's /sys)
+        out = Path(tempfile.mkstemp(prefix="skiff-bench-skiffd-", suffix=".json")[1])
+        out.write_text(json.dumps(bench_skiffd(a.runs, a.seconds)))
+        extra = ["--skiffd-json", str(out)]
     name = f"skiff-bench-{secrets.token_hex(4)}"
     sh("ip", "netns", "add", name)
     try:
         sh("ip", "-n", name, "link", "set", "lo", "up")
         argv = [sys.executable, str(Path(__file__).resolve()), "--inner", "--runs", str(a.runs), "--seconds",
-                str(a.seconds)] + (["--no-docker"] if a.no_docker else [])
+                str(a.seconds)] + (["--no-docker"] if a.no_docker else []) + extra
         raise SystemExit(subprocess.run(["ip", "netns", "exec", name, *argv]).returncode)
     finally:
         sh("ip", "netns", "del", name, check=False)
