@@ -54,3 +54,13 @@ def test_exit_while_daemon_down(lr: Daemon) -> None:
     st = json.loads(lr.docker("inspect", "quick").stdout)[0]["State"]
     assert st["Status"] == "exited" and st["ExitCode"] == 5
     assert lr.docker("wait", "quick").stdout.strip() == "5"
+
+
+def test_restart_policies_after_daemon_restart(lr: Daemon) -> None:
+    lr.docker("run", "-d", "--name", "alw", "--restart", "always", "busybox", "sleep", "300")
+    lr.docker("run", "-d", "--name", "uls", "--restart", "unless-stopped", "busybox", "sleep", "300")
+    lr.docker("stop", "-t", "0", "alw", "uls")
+    lr.restart()
+    time.sleep(1.5)
+    st = {n: json.loads(lr.docker("inspect", n).stdout)[0]["State"]["Status"] for n in ("alw", "uls")}
+    assert st == {"alw": "running", "uls": "exited"}

@@ -173,8 +173,8 @@ class Lifecycle:
 
     def _policy_restarts_on_boot(self, rec: ContainerRecord) -> bool:
         pol = (rec.host_config.get("RestartPolicy") or {}).get("Name") or "no"
-        if pol == "always":
-            return rec.has_been_started and not rec.manually_stopped
+        if pol == "always":  # Docker: even a manually stopped one comes back when the daemon starts
+            return rec.has_been_started
         if pol == "unless-stopped":
             return rec.has_been_started and not rec.manually_stopped
         return False
