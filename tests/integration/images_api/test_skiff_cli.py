@@ -162,3 +162,15 @@ elif action == "erase":
     ok(d.docker("pull", f"{reg.host}/bb:2", env=env))  # the docker CLI reads the same helper
     ok(d.skiff("logout", reg.host, env=env))
     assert reg.host not in json.loads(store.read_text())
+
+
+def test_errors_and_empty_outputs_match_docker(d: Daemon, tmp_path: Path, registry: Registry) -> None:
+    """Same exit code, stdout and stderr as the docker CLI for failures and empty listings."""
+    cmds = [("images",), ("image", "inspect", "nosuch"), ("rmi", "nosuch"), ("history", "nosuch"),
+            ("tag", "nosuch", "x"), ("save", "-o", str(tmp_path / "x.tar"), "nosuch"), ("image", "prune", "-f"),
+            ("pull", f"{registry.host}/nosuch"), ("push", f"{registry.host}/nosuch"),
+            ("import", str(tmp_path / "none.tar")), ("load", "-i", str(tmp_path / "none.tar")),
+            ("tag", "a", "b@sha256:" + "0" * 64), ("images", "-f", "dangling=maybe")]
+    for c in cmds:
+        a, b = d.docker(*c, input=""), d.skiff(*c, input="")
+        assert (b.returncode, b.stdout, b.stderr) == (a.returncode, a.stdout, a.stderr), c
