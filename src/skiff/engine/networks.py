@@ -72,10 +72,12 @@ def service_config(config: DaemonConfig) -> ServiceConfig:
             subnet = str(ipaddress.ip_interface(bip).network)
         except ValueError:
             raise InvalidParameter(f"invalid bip: {bip}") from None
+    bridge = str(config.get("bridge") or "skiff0")
     return ServiceConfig(
+        predefined=bridge != "none",  # -b none: no default bridge (host and none are made by the engine)
         state_dir=Path(config.data_root) / "network",
         default_pools=_pools(config.get("default-address-pools") or ()) or DEFAULT_POOLS,
-        bridge_device=str(config.get("bridge") or "skiff0"),
+        bridge_device=bridge if bridge != "none" else "skiff0",
         bridge_subnet=subnet,
         bridge_mtu=int(config.get("mtu") or 1500),
         bridge_icc=bool(config.get("icc")),
@@ -195,9 +197,19 @@ class NetworkEngine:
     # -- lifecycle (engine.on_start / on_stop) ------------------------------------------------
     async def start(self) -> None:
         problems = await asyncio.to_thread(self.svc.start)
+        if not self.svc.cfg.predefined:
+            await asyncio.to_thread(self._ensure_host_and_none)
         for p in problems:
             log.warning("network restore: %s", p)
         self._watcher = asyncio.get_running_loop().create_task(self._watch_containers())
+
+    def _ensure_host_and_none(self) -> None:
+        """With ``-b none`` the library makes no predefined network; host and none still exist."""
+        with self.svc._lock:
+            names = {r.name for r in self.svc.store.networks.values()}
+            for name, driver in (("host", "host"), ("none", "null")):
+                if name not in names:
+                    self.svc._create(CreateRequest(name, driver), predefined=True)
 
     async def close(self) -> None:
         if self._watcher is not None:

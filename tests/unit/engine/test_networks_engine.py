@@ -77,3 +77,9 @@ def test_ls_rows_sorted_and_truncated() -> None:
                          {"Id": "a" * 64, "Name": "alpha", "Driver": "null", "Scope": "local"}])
     assert [r["Name"] for r in rows] == ["alpha", "zeta"]
     assert rows[0]["ID"] == "a" * 12 and rows[1]["Labels"] == "k=v"
+
+
+def test_bridge_none_means_no_default_bridge(tmp_path: Path) -> None:
+    sc = service_config(load_config({"data-root": str(tmp_path), "bridge": "none"}))
+    assert not sc.predefined and sc.bridge_device == "skiff0"
+    assert service_config(load_config({"data-root": str(tmp_path)})).predefined
