@@ -13,7 +13,7 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from skiff.engine.containers.seams import NetworkAttachment, NetworkRequest
 from skiff.engine.events import EventBus
 from skiff.engine.filters import Filters
 from skiff.errors import Forbidden, InvalidParameter, SkiffError
+from skiff.network.drivers.bridge import OPT_HOST_IP
 from skiff.network.ipam import DEFAULT_POOLS, PoolSpec, SubnetRequest, parse_pool_specs
 from skiff.network.records import CreateRequest, NetworkRecord
 from skiff.network.sandbox import ContainerNetworking
@@ -199,9 +200,27 @@ class NetworkEngine:
         problems = await asyncio.to_thread(self.svc.start)
         if not self.svc.cfg.predefined:
             await asyncio.to_thread(self._ensure_host_and_none)
+        await asyncio.to_thread(self._apply_default_binding_ip)
         for p in problems:
             log.warning("network restore: %s", p)
         self._watcher = asyncio.get_running_loop().create_task(self._watch_containers())
+
+    def _default_binding_ip(self) -> str:
+        ip = str(self.config.get("ip") or "0.0.0.0")
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise InvalidParameter(f"invalid default binding IP (--ip): {ip}") from None
+        return ip
+
+    def _apply_default_binding_ip(self) -> None:
+        """dockerd --ip: the host address ports are published on when -p names none (default bridge)."""
+        ip = self._default_binding_ip()
+        with self.svc._lock:
+            for rec in self.svc.store.networks.values():
+                if rec.predefined and rec.driver == "bridge" and rec.options.get(OPT_HOST_IP) != ip:
+                    rec.options[OPT_HOST_IP] = ip
+                    self.svc.store.save()
 
     def _ensure_host_and_none(self) -> None:
         """With ``-b none`` the library makes no predefined network; host and none still exist."""
@@ -245,6 +264,9 @@ class NetworkEngine:
     # -- /networks ------------------------------------------------------------------------------
     async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         req = parse_create(body)
+        ip = self._default_binding_ip()
+        if ip != "0.0.0.0" and req.driver == "bridge" and OPT_HOST_IP not in req.options:
+            req = replace(req, options={**req.options, OPT_HOST_IP: ip})  # user bridges inherit --ip
         rec = await asyncio.to_thread(self.svc.create, req)  # pyroute2 must not run on the loop
         self._publish(rec, "create")
         return {"Id": rec.id, "Warning": ""}

@@ -56,3 +56,27 @@ def test_daemon_without_default_bridge(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert json.loads(d.docker("network", "inspect", "none").stdout)[0]["Driver"] == "null"
     assert not links("none") and not rules(f"SKT{tag}")
+
+
+def test_daemon_default_binding_ip(tmp_path: Path) -> None:
+    """dockerd's --ip: ports published without an address bind it (here loopback only)."""
+    import subprocess
+    import time
+    tag = secrets.token_hex(2)
+    args = ("--bridge", f"skt{tag}", "--ip", "127.0.0.1", "--default-address-pool", "base=10.253.0.0/16,size=24",
+            "--iptables-chain-prefix", f"SKT{tag}", "--dns", "127.0.0.254")
+    with busybox_daemon(tmp_path, args) as d:
+        r = d.docker("run", "-d", "--name", "ww", "-p", "18610:80", "busybox", "sh", "-c",
+                     "mkdir /w && echo bound > /w/index.html && exec httpd -f -p 80 -h /w")
+        assert r.returncode == 0, r.stderr
+        assert d.docker("port", "ww").stdout.strip() == "80/tcp -> 127.0.0.1:18610"
+        body = ""
+        for _ in range(50):
+            body = subprocess.run(["curl", "-s", "-m", "3", "http://127.0.0.1:18610/"], capture_output=True,
+                                  text=True).stdout.strip()
+            if body:
+                break
+            time.sleep(0.1)
+        assert body == "bound"
+        d.docker("rm", "-f", "ww")
+    assert not links(f"skt{tag}") and not rules(f"SKT{tag}")
