@@ -103,8 +103,20 @@ class BuildService:
         self._configs: dict[str, Image] = {}
 
     # ---- daemon hooks ----------------------------------------------------------------------------
-    def reconcile(self) -> None:
-        """At start: unmount and drop what a killed daemon left (workspaces, bundles)."""
+    async def reconcile(self) -> None:
+        """At start: kill and delete the RUN containers a killed daemon left (their bundle dirs are
+        named by container id), detach them from their network, unmount and drop the workspaces."""
+        for d in list(self.run_root.iterdir()):
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                await asyncio.to_thread(
+                    subprocess.run, [self.runtime, *self.runtime_args, "delete", "--force", d.name],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            if self.network is not None:
+                with contextlib.suppress(Exception):
+                    await self.network.detach_network(d.name)
+        await asyncio.to_thread(self._remove_leftovers)
+
+    def _remove_leftovers(self) -> None:
         for d in list(self.ws_root.iterdir()) + list(self.run_root.iterdir()):
             with contextlib.suppress(OSError):
                 unmount_all(d, lazy=True)

@@ -105,3 +105,53 @@ def test_cache_by_content_and_restart(bd: Daemon, tmp_path: Path) -> None:
     assert r.returncode == 0 and "Total reclaimed space" in r.stdout
     r6 = build(bd, "docker", ctx, "-t", "cached")
     assert "Using cache" not in r6.stdout
+
+
+def test_daemon_killed_during_a_run_step(bd: Daemon, tmp_path: Path) -> None:
+    """A kill -9 mid-RUN: after the restart the RUN container and its workspace are gone, nothing
+    is tagged, and the next build works."""
+    import subprocess
+    import time
+
+    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN echo go && sleep 300\n"})
+    proc = subprocess.Popen(["docker", "build", "-t", "killed", str(ctx)], env=bd.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip() == "go":
+                break
+        run_dir = bd.data_root / "builds" / "run"
+        cids = [d.name for d in run_dir.iterdir()]
+        assert len(cids) == 1
+        bd.restart(kill=True)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    deadline = time.monotonic() + 10
+    while _running_with(cids[0]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running_with(cids[0])  # the RUN's runtime process was killed at restart
+    assert cids[0] not in bd.docker("network", "inspect", "bridge").stdout  # detached at restart
+    assert not list((bd.data_root / "builds" / "ws").iterdir())
+    assert not list((bd.data_root / "builds" / "run").iterdir())
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(bd.data_root / "builds") not in mounts
+    assert "killed:latest" not in bd.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN echo again > /a\nCMD cat /a\n"})
+    assert build(bd, "docker", ctx, "-t", "after-kill").returncode == 0
+    assert run_image(bd, "after-kill") == "again\n"
+
+
+def _running_with(word: str) -> bool:
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if word in (p / "cmdline").read_bytes().decode(errors="replace"):
+                    return True
+            except OSError:
+                continue
+    return False
