@@ -160,6 +160,21 @@ def test_rmi_refused_while_a_container_uses_it(d: Daemon, tmp_path: Path) -> Non
     assert "Deleted:" in out
 
 
+def test_rmi_force_refused_while_a_container_runs_it(d: Daemon, tmp_path: Path) -> None:
+    iid = load_busybox(d, tmp_path)
+    r = d.docker("run", "-d", "--name", "runner", "busybox", "sleep", "60")
+    if r.returncode != 0:
+        pytest.skip(f"containers cannot run here: {r.stderr.strip()}")
+    try:
+        r = d.docker("rmi", "-f", iid[7:19])
+        assert r.returncode == 1
+        assert r.stderr.strip() == (f"Error response from daemon: conflict: unable to delete {iid[7:19]} (cannot be "
+                                    f"forced) - image is being used by running container {r.stderr.split()[-1]}")
+        assert ok(d.docker("images", "-q", "--no-trunc")).split() == [iid]
+    finally:
+        d.docker("rm", "-f", "runner")
+
+
 def test_image_prune(d: Daemon, tmp_path: Path) -> None:
     iid = load_busybox(d, tmp_path)
     # dangling: load another image under the same tag, the old one loses its name
