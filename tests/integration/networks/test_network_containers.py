@@ -176,3 +176,18 @@ def test_restart_keeps_addresses_and_ports(nd: NetDaemon) -> None:
     nd.d.restart(kill=True)
     assert curl("http://127.0.0.1:18490/") == "hello-srv"
     assert wget(nd, "new", "http://srv/").stdout.strip() == "hello-srv"
+
+
+def test_internal_network_and_two_networks_at_run(nd: NetDaemon) -> None:
+    nd.net("inner", "--internal", "--subnet", "10.254.110.0/24")
+    nd.net("outer", "--subnet", "10.254.111.0/24")
+    nd.ok("run", "-d", "--name", "islet", "--network", "inner", "busybox", "sleep", "300")
+    nd.ok("run", "-d", "--name", "both", "--network", "inner", "--network", "outer", "busybox", "sleep", "300")
+    eps = json.loads(nd.ok("inspect", "both", "--format", "{{json .NetworkSettings.Networks}}"))
+    assert sorted(eps) == ["inner", "outer"]
+    assert eps["inner"]["IPAddress"].startswith("10.254.110.") and eps["outer"]["IPAddress"].startswith("10.254.111.")
+    # on the internal network: its peers yes, anything beyond it no
+    assert nd.docker("exec", "islet", "ping", "-c1", "-W", "2", "both").returncode == 0
+    outer_gw = gateway(nd, "outer")
+    assert nd.docker("exec", "islet", "ping", "-c1", "-W", "1", outer_gw).returncode != 0
+    assert nd.docker("exec", "both", "ping", "-c1", "-W", "2", outer_gw).returncode == 0
