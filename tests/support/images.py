@@ -19,6 +19,7 @@ import io
 import os
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator, Sequence
@@ -93,6 +94,11 @@ def stop_helpers(d: Daemon) -> None:
         for sd in state.iterdir():
             _kill_pidfile(sd / "monitor.pid")
     _kill_pidfile(d.exec_root / "forker.pid")
+    runtime = Path(sys.executable).parent / "skiff-runtime"
+    rroot = d.exec_root / "runtime" / "skiff"
+    if rroot.is_dir():  # containers whose monitor is gone (created, never started)
+        for cid in os.listdir(rroot):
+            subprocess.run([str(runtime), "--root", str(rroot), "delete", "-f", cid], capture_output=True, timeout=30)
     time.sleep(0.1)
     containers = d.data_root / "containers"
     if containers.is_dir():

@@ -531,6 +531,10 @@ class ContainerService(Archive, Health, Lifecycle):
                     log.warning("sweeping %s: %s", cid[:12], e)
 
     def _remove_files(self, rec: ContainerRecord) -> None:
+        runtime, rargs = self.runtime_of(rec)
+        if os.path.isdir(os.path.join(rargs[-1], rec.id)):  # a runtime container left (e.g. created, never started)
+            import subprocess
+            subprocess.run([runtime, *rargs, "delete", "-f", rec.id], capture_output=True, timeout=30)
         rootfs = self.rootfs_of(rec.id)
         try:
             unmount_all(rootfs, lazy=True)
