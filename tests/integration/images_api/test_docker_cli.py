@@ -318,3 +318,12 @@ def test_pull_all_tags_import_url_and_their_events(d: Daemon, tmp_path: Path, re
     actions = out.splitlines()
     for want in (f"push {ref}", f"pull {ref}", f"import {imported}"):
         assert want in actions, actions
+
+
+def test_save_a_repository_without_latest(d: Daemon, tmp_path: Path) -> None:
+    iid = load_busybox(d, tmp_path, tags=("repo:1", "repo:2"))
+    ok(d.docker("save", "-o", str(tmp_path / "repo.tar"), "repo"))
+    ok(d.docker("rmi", "repo:1", "repo:2"))
+    out = ok(d.docker("load", "-i", str(tmp_path / "repo.tar")))
+    assert "Loaded image: repo:1" in out and "Loaded image: repo:2" in out
+    assert json.loads(ok(d.docker("image", "inspect", "repo:2")))[0]["Id"] == iid

@@ -231,11 +231,18 @@ class ImageEngine:
         return result
 
     def save(self, names: Sequence[str]) -> AsyncIterator[bytes]:
-        """GET /images/get: resolves every name first (a missing one is a 404 before the tar starts)."""
-        ids = []
-        for n in names:
-            ids.append(str(self.service.resolve(n).id))
+        """GET /images/get: every name is resolved before the tar starts (a missing one is a 404); a
+        bare repository name means all its tags, like docker save."""
         stream = self.service.save(names)
+        ids: list[str] = []
+        for n in names:
+            iid = self._id_of(n)
+            if iid:
+                ids.append(iid)
+                continue
+            with contextlib.suppress(Exception):
+                name = reference.parse(n).name
+                ids += [str(i) for r, i in self.service.images.all_refs() if reference.parse(r).name == name]
         for iid in dict.fromkeys(ids):
             self._event("save", iid, iid)
         return stream
