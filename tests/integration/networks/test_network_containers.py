@@ -191,3 +191,49 @@ def test_internal_network_and_two_networks_at_run(nd: NetDaemon) -> None:
     outer_gw = gateway(nd, "outer")
     assert nd.docker("exec", "islet", "ping", "-c1", "-W", "1", outer_gw).returncode != 0
     assert nd.docker("exec", "both", "ping", "-c1", "-W", "2", outer_gw).returncode == 0
+
+
+def test_icc_disabled_on_a_network(nd: NetDaemon) -> None:
+    nd.net("noicc", "--subnet", "10.254.120.0/24", "-o", "com.docker.network.bridge.enable_icc=false")
+    nd.ok("run", "-d", "--name", "i1", "--network", "noicc", "busybox", "sleep", "300")
+    nd.ok("run", "-d", "--name", "i2", "--network", "noicc", "busybox", "sleep", "300")
+    assert nd.docker("exec", "i1", "ping", "-c1", "-W", "1", ip_of(nd, "i2", "noicc")).returncode != 0
+    assert nd.docker("exec", "i1", "ping", "-c1", "-W", "2", gateway(nd, "noicc")).returncode == 0
+
+
+def test_other_names_go_to_the_upstream(nd: NetDaemon) -> None:
+    """The daemon's --dns 127.0.0.254 (loopback) answered by a fake server made here."""
+    import socket
+    import threading
+
+    from skiff.network import dnswire as wire
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.254", 53))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(2048)
+            except OSError:
+                continue
+            q = wire.parse_query(data)
+            if q.name == "upstream.test" and q.qtype == 1:
+                sock.sendto(wire.build_reply(data, q, answers=[(1, bytes([192, 0, 2, 123]))]), peer)
+            else:
+                sock.sendto(wire.build_reply(data, q, rcode=wire.RCODE_NXDOMAIN), peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        nd.net("dnsnet", "--subnet", "10.254.130.0/24")
+        nd.ok("run", "-d", "--name", "asker", "--network", "dnsnet", "busybox", "sleep", "300")
+        out = nd.docker("exec", "asker", "nslookup", "upstream.test").stdout
+        assert "192.0.2.123" in out
+        assert "10.254.130." in nd.docker("exec", "asker", "nslookup", "asker").stdout  # local names first
+    finally:
+        stop.set()
+        t.join(2)
+        sock.close()
