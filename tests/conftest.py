@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import leaks
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.rootfs import copy_rootfs, make_busybox_rootfs
 
@@ -18,6 +19,27 @@ def _cgroup2_unified() -> bool:
 
 def _cgroup1() -> bool:
     return os.path.isdir("/sys/fs/cgroup/memory") and not _cgroup2_unified()
+
+
+_BEFORE = pytest.StashKey[leaks.Snapshot]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = leaks.snapshot()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Print what the session left on the machine (mounts, links, chains, cgroups, processes)."""
+    before = config.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    factory = getattr(config, "_tmp_path_factory", None)
+    basetemp = factory.getbasetemp() if factory is not None and factory._basetemp is not None else None
+    found = leaks.report(before, basetemp)
+    if found:
+        terminalreporter.write_sep("=", f"LEFT ON THE MACHINE BY THIS SESSION ({len(found)})", yellow=True)
+        for line in found:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,11 +16,20 @@ or, in an area's conftest.py::
 and ``d.skiff(...)`` run the docker CLI v28 / the skiff CLI against it; ``d.restart()``
 stops (or with ``kill=True`` SIGKILLs, for live-restore tests) and starts it again on the same
 roots. The daemon is stopped by its PID only, even when the test fails.
+
+Unless the test sets networking itself (``--bridge``/``--bip``/``--iptables``... as flags or in its
+``--config-file``), the daemon gets a bridge and subnet of its own and no iptables, so daemons
+alive at the same time (module-scoped fixtures) never share skiff0 or the SKIFF chains. Cleanup
+removes the daemon's containers through its API, stops it, then kills by recorded pid (pid files
+under its exec root, checked against /proc/<pid>/cmdline) the forker, monitors and container inits
+it left, waits for them, unmounts what is left under its roots and deletes its private bridge.
+``STARTED`` lists every daemon started in this process, for the session's leak report.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -33,9 +42,60 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Daemon", "running_daemon", "start_daemon", "DOCKER_CLI"]
+__all__ = ["Daemon", "running_daemon", "start_daemon", "private_network_args", "DOCKER_CLI", "STARTED"]
 
 DOCKER_CLI = "/usr/local/bin/docker"  # the real docker CLI v28 (not Debian's 20.10 in /usr/bin)
+
+_NET_KEYS = ("bridge", "bip", "fixed-cidr", "iptables", "iptables-chain-prefix", "default-address-pools")
+_NET_FLAGS = ("-b", "--bridge", "--bip", "--fixed-cidr", "--iptables", "--iptables-chain-prefix",
+              "--default-address-pool")
+
+
+def private_network_args() -> tuple[str, ...]:
+    """A bridge and subnet of this daemon's own, no iptables: test daemons running at the same time
+    (other areas' too) do not fight over skiff0 and the SKIFF chains."""
+    tag = os.urandom(3).hex()
+    n = int(tag, 16)
+    return ("--bridge", f"skb{tag}", "--bip", f"10.{200 + n % 50}.{(n >> 8) % 256}.1/24", "--iptables=false")
+
+
+def _sets_network(args: Sequence[str]) -> bool:
+    """Whether the test chose the daemon's networking (flags, or keys of its --config-file)."""
+    for i, a in enumerate(args):
+        if a.split("=", 1)[0] in _NET_FLAGS:
+            return True
+        if a.split("=", 1)[0] == "--config-file":
+            path = a.split("=", 1)[1] if "=" in a else (args[i + 1] if i + 1 < len(args) else "")
+            try:
+                conf = json.loads(Path(path).read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(conf, dict) and any(k in conf for k in _NET_KEYS):
+                return True
+    return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _ping(sock_path: Path) -> bool:
@@ -63,6 +123,7 @@ class Daemon:
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
     _sockdir: Path | None = None
+    bridge: str | None = None  # the private bridge start_daemon chose (deleted by cleanup)
 
     @property
     def host(self) -> str:
@@ -144,10 +205,71 @@ class Daemon:
             self.stop()
         self.start()
 
+    def remove_containers(self) -> None:
+        """``docker rm -f`` every container of the running daemon (best effort)."""
+        if self.proc is None or self.proc.poll() is not None or not os.path.exists(DOCKER_CLI):
+            return
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            ids = self.docker("ps", "-aq", timeout=30).stdout.split()
+            if ids:
+                self.docker("rm", "-f", *ids, timeout=60)
+
+    def helper_pids(self) -> list[int]:
+        """Live processes this daemon left, by their pid files: forker, monitors (same cmdline,
+        naming this exec root) and container inits (in a pid namespace other than ours)."""
+        found: list[int] = []
+        root = str(self.exec_root)
+        for pidfile in [self.exec_root / "forker.pid", *self.exec_root.glob("containers/*/monitor.pid")]:
+            pid = _read_pid(pidfile)
+            if pid and _alive(pid) and root in _cmdline(pid):
+                found.append(pid)
+        with contextlib.suppress(OSError):
+            own_ns = os.readlink("/proc/self/ns/pid")
+            for pidfile in self.exec_root.glob("containers/*/init.pid"):
+                pid = _read_pid(pidfile)
+                with contextlib.suppress(OSError):
+                    if pid and _alive(pid) and os.readlink(f"/proc/{pid}/ns/pid") != own_ns:
+                        found.append(pid)
+        return found
+
+    def stop_helpers(self, timeout: float = 5.0) -> None:
+        """SIGKILL what the daemon left (by recorded pid), wait for it, unmount under its roots."""
+        pids = self.helper_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for mnt in reversed(mounts_under(self.data_root, self.exec_root)):
+            if subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", mnt], capture_output=True)
+
     def cleanup(self) -> None:
-        self.stop()
-        if self._sockdir is not None:
-            shutil.rmtree(self._sockdir, ignore_errors=True)
+        try:
+            self.remove_containers()
+        finally:
+            self.stop()
+            self.stop_helpers()
+            if self.bridge is not None:
+                subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            if self._sockdir is not None:
+                shutil.rmtree(self._sockdir, ignore_errors=True)
+
+
+def mounts_under(*roots: Path) -> list[str]:
+    """Mount points under any of ``roots``, in /proc/mounts order (parents first)."""
+    prefixes = [str(r).rstrip("/") + "/" for r in roots]
+    out = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            point = line.split()[1].replace("\\040", " ")
+            if any(point.startswith(p) or point + "/" == p for p in prefixes):
+                out.append(point)
+    return out
+
+
+STARTED: list[Daemon] = []
 
 
 def start_daemon(tmp: Path, args: Sequence[str] = (), timeout: float = 30.0) -> Daemon:
@@ -155,8 +277,10 @@ def start_daemon(tmp: Path, args: Sequence[str] = (), timeout: float = 30.0) -> 
     sockdir = Path(tempfile.mkdtemp(prefix="sk", dir="/tmp"))
     root = tmp / "skiffd"
     root.mkdir(parents=True, exist_ok=True)
+    net = () if _sets_network(args) else private_network_args()
     d = Daemon(data_root=root / "data", exec_root=sockdir / "exec", socket=sockdir / "skiff.sock",
-               log=root / "skiffd.log", args=tuple(args), _sockdir=sockdir)
+               log=root / "skiffd.log", args=(*net, *args), _sockdir=sockdir, bridge=net[1] if net else None)
+    STARTED.append(d)
     d.env = {**os.environ, "DOCKER_HOST": d.host, "SKIFF_HOST": d.host}
     d.env.pop("DOCKER_API_VERSION", None)
     d.env.pop("DOCKER_CONTEXT", None)
