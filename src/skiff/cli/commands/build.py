@@ -185,13 +185,14 @@ def _plain(messages: Iterable[Mapping[str, Any]], out: Any, on_aux: Any) -> None
 
 
 class _Step:
-    __slots__ = ("cached", "end", "lines", "start", "title")
+    __slots__ = ("cached", "end", "failed", "lines", "start", "title")
 
     def __init__(self, title: str) -> None:
         self.title = title
         self.start = time.monotonic()
         self.end: float | None = None
         self.cached = False
+        self.failed = False
         self.lines: list[str] = []
 
 
@@ -215,8 +216,8 @@ def _live(messages: Iterable[Mapping[str, Any]], out: Any, on_aux: Any, context_
                                  f"  context {_size(context_size)}", style="bold")]
         for i, st in enumerate(steps):
             dur = (st.end or now) - st.start
-            mark = "CACHED " if st.cached else ""
-            style = "blue" if st.end is not None else "yellow"
+            mark = "ERROR " if st.failed else "CACHED " if st.cached else ""
+            style = "red" if st.failed else "blue" if st.end is not None else "yellow"
             rows.append(Text(f" => {mark}{st.title[:100]:<100} {dur:5.1f}s", style=style))
             if st.end is None and i == len(steps) - 1:
                 for line in st.lines[-6:]:
@@ -232,6 +233,8 @@ def _live(messages: Iterable[Mapping[str, Any]], out: Any, on_aux: Any, context_
             for m in messages:
                 if m.get("errorDetail") or m.get("error"):
                     finish_current()
+                    if steps:
+                        steps[-1].failed = True
                     live.update(render())
                     raise _fail(m)
                 if m.get("aux") is not None:
