@@ -245,11 +245,27 @@ class NetworkEngine:
             self._release_kernel()
 
     def _release_kernel(self) -> None:
+        from skiff.network import netlink
+        from skiff.network.netns import read_sysctl, write_sysctl
+
+        keys = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables")
+        now = {}
+        for k in keys:
+            with contextlib.suppress(OSError):
+                now[k] = read_sysctl(k)
         for rec in list(self.svc.store.networks.values()):
             with contextlib.suppress(Exception):
                 self.svc._driver(rec.driver).delete_network(rec.id)
         with contextlib.suppress(Exception):
-            self.svc.bridge.release_host()
+            self.svc.bridge.release_host()  # chains gone, journaled sysctls put back
+        # Another engine's bridges (a second skiffd, dockerd's docker0) may route through these
+        # host-wide settings: while any bridge is left, leave them as they were.
+        with contextlib.suppress(Exception):
+            if any(link.kind == "bridge" for link in netlink.list_links()):
+                for k, v in now.items():
+                    with contextlib.suppress(OSError):
+                        if read_sysctl(k) != v:
+                            write_sysctl(k, v)
 
     async def _watch_containers(self) -> None:
         """Container renames update the embedded DNS live."""
