@@ -466,6 +466,12 @@ class ContainerService(Archive, Health, Lifecycle):
 
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         rec = self.get(ref)
+        async with self.lock(rec.id):  # not while a start (or a policy restart) is half done
+            if rec.id not in self._cache:
+                raise NoSuchContainer(ref)
+            await self._remove(ref, rec, force, volumes)
+
+    async def _remove(self, ref: str, rec: ContainerRecord, force: bool, volumes: bool) -> None:
         if rec.status == "removing":
             raise Conflict(f"removal of container {ref} is already in progress")
         if rec.running or rec.status == "restarting":
