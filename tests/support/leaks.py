@@ -102,7 +102,7 @@ def report(before: Snapshot, basetemp: Path | None) -> list[str]:
     lines = [f"mount {m}" for m in mounts_under(*roots)]
     marks = [str(r) for r in roots]
     lines += [f"process {p}" for p in _processes(marks)]
-    lines += [f"link {n} (new in this session)" for n in sorted(_links() - before.links)]
-    lines += [f"iptables chain {c} (new in this session)" for c in sorted(_chains() - before.chains)]
-    lines += [f"cgroup {c} (new in this session)" for c in sorted(_cgroups() - before.cgroups)]
+    lines += [f"link {n} (new since the session started; on a shared machine maybe another session's)" for n in sorted(_links() - before.links)]
+    lines += [f"iptables chain {c} (new since the session started; on a shared machine maybe another session's)" for c in sorted(_chains() - before.chains)]
+    lines += [f"cgroup {c} (new since the session started; on a shared machine maybe another session's)" for c in sorted(_cgroups() - before.cgroups)]
     return lines

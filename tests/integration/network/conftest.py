@@ -6,6 +6,7 @@ Everything a test makes is named sk*/veth*/skiff-test-* and removed in finally b
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
@@ -24,6 +25,9 @@ def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 PREFIX = "SKT"  # tests run their own chains (SKT, SKT-FORWARD, ...), never a live daemon's SKIFF ones
+# exactly those chains: not SKT<hex>-... of the networks/ tests' daemons (other sessions may run them)
+_OUR_CHAIN = re.compile(rf"(?<![\w-]){PREFIX}(?:-[\w-]+)?(?![\w-])")
+LINK_PREFIX = "skn"  # bridges these tests create; other sk* links (other sessions' daemons) are not ours
 
 
 def test_firewall(binary: str = "iptables") -> Iptables:
@@ -39,12 +43,12 @@ def skiff_chains() -> list[str]:
     for binary in ("iptables", "ip6tables"):
         for table in ("filter", "nat"):
             rules = sh(binary, "-w", "5", "-t", table, "-S").stdout.splitlines()
-            out += [f"{binary} {table}: {r}" for r in rules if f" {PREFIX}" in r or r.startswith(f"-N {PREFIX}")]
+            out += [f"{binary} {table}: {r}" for r in rules if _OUR_CHAIN.search(r)]
     return out
 
 
 def test_links() -> list[str]:
-    return [link.name for link in netlink.list_links() if link.name.startswith("sk")]
+    return [link.name for link in netlink.list_links() if link.name.startswith(LINK_PREFIX)]
 
 
 test_links.__test__ = False  # type: ignore[attr-defined]
@@ -95,7 +99,7 @@ def netns_factory() -> Iterator[Callable[..., str]]:
 
 @pytest.fixture
 def bridge_name() -> Callable[[], str]:
-    return lambda: f"sk{secrets.token_hex(3)}"
+    return lambda: f"{LINK_PREFIX}{secrets.token_hex(3)}"
 
 
 @pytest.fixture
