@@ -102,7 +102,8 @@ def report(before: Snapshot, basetemp: Path | None) -> list[str]:
     lines = [f"mount {m}" for m in mounts_under(*roots)]
     marks = [str(r) for r in roots]
     lines += [f"process {p}" for p in _processes(marks)]
-    lines += [f"link {n} (new since the session started; on a shared machine maybe another session's)" for n in sorted(_links() - before.links)]
-    lines += [f"iptables chain {c} (new since the session started; on a shared machine maybe another session's)" for c in sorted(_chains() - before.chains)]
-    lines += [f"cgroup {c} (new since the session started; on a shared machine maybe another session's)" for c in sorted(_cgroups() - before.cgroups)]
+    new = "(new since the session started; on a shared machine maybe another session's)"
+    lines += [f"link {n} {new}" for n in sorted(_links() - before.links)]
+    lines += [f"iptables chain {c} {new}" for c in sorted(_chains() - before.chains)]
+    lines += [f"cgroup {c} {new}" for c in sorted(_cgroups() - before.cgroups)]
     return lines
