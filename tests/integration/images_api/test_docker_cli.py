@@ -327,3 +327,13 @@ def test_save_a_repository_without_latest(d: Daemon, tmp_path: Path) -> None:
     out = ok(d.docker("load", "-i", str(tmp_path / "repo.tar")))
     assert "Loaded image: repo:1" in out and "Loaded image: repo:2" in out
     assert json.loads(ok(d.docker("image", "inspect", "repo:2")))[0]["Id"] == iid
+
+
+def test_images_survive_a_daemon_restart(d: Daemon, tmp_path: Path) -> None:
+    iid = load_busybox(d, tmp_path)
+    ok(d.docker("tag", "busybox", "kept:1"))
+    d.restart()
+    assert sorted(ok(d.docker("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")).splitlines()) == \
+        [f"busybox:latest {iid[7:19]}", f"kept:1 {iid[7:19]}"]
+    d.restart(kill=True)
+    assert json.loads(ok(d.docker("image", "inspect", "kept:1")))[0]["Id"] == iid
