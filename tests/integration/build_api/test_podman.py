@@ -60,3 +60,27 @@ def test_built_image_runs_in_podman(bd: Daemon, tmp_path: Path, podman: list[str
                        capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout == expected
+
+
+def test_multistage_c_image_runs_in_podman(bd: Daemon, tmp_path: Path, podman: list[str]) -> None:
+    """The guide-style multi-stage image (static C from a gcc stage, in busybox), built with the skiff
+    CLI, behaves the same in podman."""
+    from tests.integration.build_api.conftest import import_image
+    from tests.integration.build_api.debian_images import debian_gcc_tarball
+    from tests.integration.build_api.test_debian_apps import C_SOURCE, MULTISTAGE
+
+    import_image(bd, debian_gcc_tarball(), "debian:gcc")
+    ctx = write(tmp_path / "c", {"Dockerfile": MULTISTAGE, "hello.c": C_SOURCE})
+    r = build(bd, "skiff", ctx, "-t", "skiff-test/hello-c:1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    expected = run_image(bd, "skiff-test/hello-c:1", "x", "y", "z")
+    assert expected == "hello from static C, 3 args\n"
+    archive = tmp_path / "hello.tar"
+    assert bd.skiff("save", "-o", str(archive), "skiff-test/hello-c:1").returncode == 0
+    env = dict(os.environ, CONTAINERS_CONF=CONF)
+    p = subprocess.run([*podman, "load", "-i", str(archive)], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([*podman, "run", "--rm", "--network", "none", *ULIMITS, "skiff-test/hello-c:1", "x", "y", "z"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == expected
