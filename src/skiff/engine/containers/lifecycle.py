@@ -359,6 +359,10 @@ class Lifecycle:
             elif m.type == "tmpfs":
                 out.append(ResolvedMount(m))
         for view in rec.mounts:
+            if view.get("Type") == "bind" and view.get("VolumesFrom"):  # a bind taken by --volumes-from
+                out.append(ResolvedMount(MountSpec(type="bind", target=view["Destination"], source=view["Source"],
+                                                   read_only=not view.get("RW", True)), view["Source"]))
+                continue
             if view.get("Type") != "volume" or not view.get("Name"):
                 continue
             if vol is None:
@@ -366,7 +370,7 @@ class Lifecycle:
             target = view["Destination"]
             spec = next((m for m in host.mounts if m.type == "volume" and m.target == target), None)
             if spec is None:
-                spec = MountSpec(type="volume", target=target)
+                spec = MountSpec(type="volume", target=target, read_only=not view.get("RW", True))
             src_in_image = secure_join(rootfs, target)
             copy = "" if spec.nocopy or not os.path.isdir(src_in_image) else src_in_image
             name, path = vol.mount_volume(view["Name"], rec.id, dict(spec.volume_options), copy_from=copy,

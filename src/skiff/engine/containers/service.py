@@ -185,6 +185,7 @@ class ContainerService(Archive, Health, Lifecycle):
             mounts=[self._mount_view(m) for m in host.mounts],
         )
         self._reference_volumes(rec, host, merged)
+        self._volumes_from(rec, host)
         requested = dict((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
         if "default" in requested:  # the CLI names the default network "default"
             requested.setdefault("bridge", requested.pop("default"))
@@ -218,6 +219,30 @@ class ContainerService(Archive, Health, Lifecycle):
                 view["Anonymous"] = True
             views.append(view)
         rec.mounts = views
+
+    def _volumes_from(self, rec: ContainerRecord, host: Any) -> None:
+        """``--volumes-from c[:ro|rw]``: the other container's volumes and binds, same destinations."""
+        from skiff.volume.mounts import parse_volumes_from
+        taken = {v.get("Destination") for v in rec.mounts}
+        for spec in host.volumes_from:
+            ref, mode = parse_volumes_from(spec)
+            src = self.get(ref)
+            for view in src.mounts:
+                if view.get("Type") not in ("volume", "bind") or view.get("Destination") in taken:
+                    continue
+                new = {k: v for k, v in view.items() if k != "Anonymous"}
+                if "ro" in mode.split(","):
+                    new["RW"] = False
+                elif "rw" in mode.split(","):
+                    new["RW"] = True
+                if new["Type"] == "volume":
+                    if self.volumes is None:
+                        raise InvalidParameter("volumes are not available in this daemon")
+                    self.volumes.reference_volume(new["Name"], rec.id)
+                else:
+                    new["VolumesFrom"] = True
+                rec.mounts.append(new)
+                taken.add(new.get("Destination"))
 
     def _generate_name(self) -> str:
         from skiff.engine.containers.names import random_name

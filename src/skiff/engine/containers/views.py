@@ -95,7 +95,8 @@ def inspect_json(rec: ContainerRecord, graph_driver: dict[str, Any], paths: dict
         "Name": rec.name, "RestartCount": rec.restart_count, "Driver": graph_driver.get("Name", ""),
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": list(rec.exec_ids) or None, "HostConfig": rec.host_config,
-        "GraphDriver": graph_driver, "Mounts": list(rec.mounts), "Config": rec.config,
+        "GraphDriver": graph_driver, "Config": rec.config,
+        "Mounts": [{k: v for k, v in m.items() if k not in ("Anonymous", "VolumesFrom")} for m in rec.mounts],
         "NetworkSettings": {
             "Bridge": "", "SandboxID": net.get("SandboxID", ""), "SandboxKey": net.get("SandboxKey", ""),
             "Ports": net.get("Ports", {}), "HairpinMode": False, "LinkLocalIPv6Address": "",
