@@ -77,3 +77,19 @@ def test_missing_base_image(bd: Daemon, tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "Step 1/2 : FROM 127.0.0.1:1/nothing/here:v1" in r.stdout
     assert "nobase:latest" not in tags(bd)
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_foreign_platform_is_refused(bd: Daemon, tmp_path: Path, cli: str) -> None:
+    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN echo should-not-run\n"})
+    r = build(bd, cli, ctx, "--platform", "linux/s390x", "-t", f"foreign-{cli}")
+    assert r.returncode == 1
+    assert "should-not-run" not in r.stdout
+    assert 'platform "linux/s390x" is not supported' in r.stderr
+    assert f"foreign-{cli}:latest" not in tags(bd)
+
+
+def test_buildkit_request_is_refused_in_dockers_words(bd: Daemon, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\n"})
+    r = bd.docker("build", str(ctx), env={"DOCKER_BUILDKIT": "1"})
+    assert r.returncode != 0  # no buildx here: the CLI itself refuses, or the daemon answers version=2
