@@ -63,3 +63,9 @@ def test_log_drivers_and_rotation(bbd: Daemon) -> None:
     assert r.returncode == 1 and "configured logging driver does not support reading" in r.stderr
     bad = bbd.docker("run", "--rm", "--log-opt", "max-size=bad", "busybox", "true")
     assert bad.returncode == 125 and "invalid size: 'bad'" in bad.stderr
+
+
+def test_logs_details(bbd: Daemon) -> None:
+    bbd.docker("run", "--name", "ldet", "-l", "team=a", "--log-opt", "labels=team", "-e", "FOO=1",
+               "--log-opt", "env=FOO", "busybox", "echo", "hello")
+    assert bbd.docker("logs", "--details", "ldet").stdout == "FOO=1,team=a hello\n"

@@ -33,6 +33,7 @@ from skiff.errors import Conflict, InvalidParameter, NotModified, SkiffError, Sy
 from skiff.monitor.aclient import AsyncMonitorClient
 from skiff.monitor.client import MonitorGone
 from skiff.monitor.forker import ForkerClient, start_forker
+from skiff.monitor.logdrivers import log_attrs
 from skiff.monitor.protocol import ExitStatus, LogConfig, MonitorOptions
 from skiff.monitor.spawn import MonitorStartError, find_monitors
 from skiff.storage import mount_all, unmount_all
@@ -254,12 +255,14 @@ class Lifecycle:
             with open(bundle / "config.json", "w") as f:
                 json.dump(spec, f)
             runtime, rargs = self.runtime_of(rec)
+            logcfg = LogConfig(rec.log_driver, tuple(sorted((rec.host_config.get("LogConfig") or {})
+                                                            .get("Config", {}).items())))
+            attrs = log_attrs(logcfg, {str(k): str(v) for k, v in (rec.config.get("Labels") or {}).items()},
+                              list(rec.config.get("Env") or []))
             opts = MonitorOptions(
                 container_id=rec.id, bundle=str(bundle), state_dir=str(self.state_dir(rec.id)), runtime=runtime,
                 runtime_args=rargs, tty=cfg.tty, open_stdin=cfg.open_stdin, stdin_once=cfg.stdin_once,
-                log=LogConfig(rec.log_driver, tuple(sorted((rec.host_config.get("LogConfig") or {})
-                                                           .get("Config", {}).items()))),
-                log_path=rec.log_path, console_size=host.console_size, start=False)
+                log=logcfg, log_path=rec.log_path, console_size=host.console_size, start=False, log_attrs=attrs)
             try:
                 handle = await ForkerClient(self.forker_socket).aspawn(opts)
             except (FileNotFoundError, ConnectionRefusedError):

@@ -627,6 +627,8 @@ class ContainerService(Archive, Health, Lifecycle):
                 if (e.stream == 1 and not stdout) or (e.stream == 2 and not stderr):
                     continue
                 data = e.data
+                if details:  # moby: the record's attrs as k=v,k=v then a space (just a space if none)
+                    data = ",".join(f"{k}={v}" for k, v in getattr(e, "attrs", ())).encode() + b" " + data
                 if timestamps:
                     data = format_time(e.time_ns, fixed=True).encode() + b" " + data
                 yield (1 if tty else e.stream), data
