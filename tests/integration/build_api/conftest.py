@@ -37,10 +37,10 @@ def import_image(d: Daemon, tarball: Path, ref: str) -> None:
 
 
 def build(d: Daemon, cli: str, ctx: Path, *args: str, input: str | None = None,  # noqa: A002
-          timeout: float = 600) -> subprocess.CompletedProcess[str]:
+          timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``<cli> build <args> <ctx>`` against the daemon (plain output: not a terminal)."""
     run = d.docker if cli == "docker" else d.skiff
-    return run("build", *args, str(ctx), input=input, timeout=timeout)
+    return run("build", *args, str(ctx), input=input, timeout=timeout, env=env)
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

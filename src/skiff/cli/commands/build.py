@@ -122,7 +122,7 @@ def _build(cli: Cli, ns: argparse.Namespace) -> int:
                          build_args=_kv_list(ns.build_arg, True), labels=labels, target=ns.target or "",
                          no_cache=ns.no_cache, pull=ns.pull, quiet=quiet, network=ns.network or "",
                          platform=ns.platform or "", cache_from=ns.cache_from or (), extra_hosts=ns.add_host or (),
-                         secrets=secrets)
+                         secrets=secrets, registry_config=_all_credentials(cli))
     image_id = ""
 
     def on_aux(msg: Mapping[str, Any]) -> None:
@@ -145,6 +145,21 @@ def _build(cli: Cli, ns: argparse.Namespace) -> int:
     if output is not None and image_id:
         _write_output(cli, image_id, output.type, output.dest)
     return 0
+
+
+def _all_credentials(cli: Cli) -> dict[str, dict[str, str]]:
+    """X-Registry-Config, as the docker CLI sends it: every registry config.json knows."""
+    from skiff.cli.commands.registry import CredentialStore
+
+    store = CredentialStore(cli.config_dir)
+    doc = store.load()
+    keys = set(doc.get("auths") or {}) | set(doc.get("credHelpers") or {})
+    out = {}
+    for key in sorted(keys):
+        cred = store.get(key)
+        if cred:
+            out[key] = cred
+    return out
 
 
 def _size(n: int) -> str:
