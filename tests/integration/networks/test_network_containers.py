@@ -237,3 +237,17 @@ def test_other_names_go_to_the_upstream(nd: NetDaemon) -> None:
         stop.set()
         t.join(2)
         sock.close()
+
+
+def test_idle_restart_rebuilds_networks(nd: NetDaemon) -> None:
+    """With nothing attached, a stopping skiffd takes its bridges away; the next start rebuilds them."""
+    nd.net("idle", "--subnet", "10.254.140.0/24")
+    bridge = json.loads(nd.ok("network", "inspect", "idle"))[0]["Options"]["com.docker.network.bridge.name"]
+    nd.d.stop()
+    from tests.integration.networks.conftest import links, rules
+    assert not links(bridge) and not links(nd.bridge) and not rules(nd.chains)
+    nd.d.start()
+    assert links(bridge) == [bridge]
+    nd.ok("run", "-d", "--name", "i1", "--network", "idle", "busybox", "sleep", "300")
+    r = nd.docker("run", "--rm", "--network", "idle", "busybox", "ping", "-c1", "-W", "2", "i1")
+    assert r.returncode == 0 and "10.254.140.2" in r.stdout
