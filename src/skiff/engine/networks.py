@@ -22,7 +22,7 @@ from skiff.engine.containers.seams import NetworkAttachment, NetworkRequest
 from skiff.engine.events import EventBus
 from skiff.engine.filters import Filters
 from skiff.errors import Forbidden, InvalidParameter, SkiffError
-from skiff.network.drivers.bridge import OPT_HOST_IP
+from skiff.network.drivers.bridge import OPT_DEFAULT, OPT_HOST_IP, OPT_ICC, OPT_MASQ, OPT_MTU, OPT_NAME
 from skiff.network.ipam import DEFAULT_POOLS, PoolSpec, SubnetRequest, parse_pool_specs
 from skiff.network.records import CreateRequest, NetworkRecord
 from skiff.network.sandbox import ContainerNetworking
@@ -74,8 +74,11 @@ def service_config(config: DaemonConfig) -> ServiceConfig:
         except ValueError:
             raise InvalidParameter(f"invalid bip: {bip}") from None
     bridge = str(config.get("bridge") or "skiff0")
+    # The engine makes the predefined networks itself for -b none (no default bridge), --bip (its
+    # gateway address) and --fixed-cidr (the bridge's ip-range); else the library does.
+    engine_made = bridge == "none" or bool(bip) or bool(config.get("fixed-cidr"))
     return ServiceConfig(
-        predefined=bridge != "none",  # -b none: no default bridge (host and none are made by the engine)
+        predefined=not engine_made,
         state_dir=Path(config.data_root) / "network",
         default_pools=_pools(config.get("default-address-pools") or ()) or DEFAULT_POOLS,
         bridge_device=bridge if bridge != "none" else "skiff0",
@@ -199,7 +202,7 @@ class NetworkEngine:
     async def start(self) -> None:
         problems = await asyncio.to_thread(self.svc.start)
         if not self.svc.cfg.predefined:
-            await asyncio.to_thread(self._ensure_host_and_none)
+            await asyncio.to_thread(self._ensure_predefined)
         await asyncio.to_thread(self._apply_default_binding_ip)
         for p in problems:
             log.warning("network restore: %s", p)
@@ -222,10 +225,23 @@ class NetworkEngine:
                     rec.options[OPT_HOST_IP] = ip
                     self.svc.store.save()
 
-    def _ensure_host_and_none(self) -> None:
-        """With ``-b none`` the library makes no predefined network; host and none still exist."""
+    def _ensure_predefined(self) -> None:
+        """bridge (unless -b none; --bip's gateway, --fixed-cidr's range), host and none."""
+        cfg = self.svc.cfg
         with self.svc._lock:
             names = {r.name for r in self.svc.store.networks.values()}
+            if "bridge" not in names and str(self.config.get("bridge") or "") != "none":
+                bip = str(self.config.get("bip") or "")
+                fixed = str(self.config.get("fixed-cidr") or "")
+                sub: tuple[SubnetRequest, ...] = ()
+                if bip or fixed:
+                    iface = ipaddress.ip_interface(bip) if bip else None
+                    sub = (SubnetRequest(subnet=str(iface.network) if iface else "", ip_range=fixed,
+                                         gateway=str(iface.ip) if iface else ""),)
+                options = {OPT_DEFAULT: "true", OPT_ICC: str(cfg.bridge_icc).lower(),
+                           OPT_MASQ: str(cfg.ip_masq).lower(), OPT_HOST_IP: "0.0.0.0",
+                           OPT_NAME: cfg.bridge_device, OPT_MTU: str(cfg.bridge_mtu)}
+                self.svc._create(CreateRequest("bridge", "bridge", sub, options), predefined=True)
             for name, driver in (("host", "host"), ("none", "null")):
                 if name not in names:
                     self.svc._create(CreateRequest(name, driver), predefined=True)

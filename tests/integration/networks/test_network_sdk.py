@@ -80,3 +80,18 @@ def test_daemon_default_binding_ip(tmp_path: Path) -> None:
         assert body == "bound"
         d.docker("rm", "-f", "ww")
     assert not links(f"skt{tag}") and not rules(f"SKT{tag}")
+
+
+def test_daemon_bip_and_fixed_cidr(tmp_path: Path) -> None:
+    tag = secrets.token_hex(2)
+    args = ("--bridge", f"skt{tag}", "--bip", "10.253.201.5/24", "--fixed-cidr", "10.253.201.128/25",
+            "--iptables-chain-prefix", f"SKT{tag}", "--dns", "127.0.0.254")
+    with busybox_daemon(tmp_path, args) as d:
+        cfg = json.loads(d.docker("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]
+        assert cfg["Subnet"] == "10.253.201.0/24" and cfg["Gateway"] == "10.253.201.5"
+        assert cfg["IPRange"] == "10.253.201.128/25"
+        r = d.docker("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+        assert r.returncode == 0 and "10.253.201.128/24" in r.stdout, r.stdout + r.stderr
+        r = d.docker("run", "--rm", "busybox", "ping", "-c1", "-W", "2", "10.253.201.5")
+        assert r.returncode == 0
+    assert not links(f"skt{tag}") and not rules(f"SKT{tag}")

@@ -53,6 +53,7 @@ def test_service_config_from_daemon_flags(tmp_path: Path) -> None:
     sc = service_config(cfg)
     assert sc.bridge_device == "skx0" and sc.bridge_subnet == "10.99.0.0/24" and sc.bridge_mtu == 1400
     assert not sc.bridge_icc and sc.chain_prefix == "SKX" and sc.dns == ("127.0.0.9",)
+    assert not sc.predefined  # --bip: the engine makes the default bridge (gateway = bip's address)
     assert sc.state_dir == tmp_path / "network"
 
 
