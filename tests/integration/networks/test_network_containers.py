@@ -251,3 +251,15 @@ def test_idle_restart_rebuilds_networks(nd: NetDaemon) -> None:
     nd.ok("run", "-d", "--name", "i1", "--network", "idle", "busybox", "sleep", "300")
     r = nd.docker("run", "--rm", "--network", "idle", "busybox", "ping", "-c1", "-W", "2", "i1")
     assert r.returncode == 0 and "10.254.140.2" in r.stdout
+
+
+def test_ipv6_network(nd: NetDaemon) -> None:
+    nd.net("six", "--ipv6", "--subnet", "10.254.150.0/24", "--subnet", "fd5c:5c5c:150::/64")
+    doc = json.loads(nd.ok("network", "inspect", "six"))[0]
+    assert doc["EnableIPv6"] is True
+    assert {c["Subnet"] for c in doc["IPAM"]["Config"]} == {"10.254.150.0/24", "fd5c:5c5c:150::/64"}
+    nd.ok("run", "-d", "--name", "v6a", "--network", "six", "busybox", "sleep", "300")
+    ep = json.loads(nd.ok("inspect", "v6a", "--format", "{{json .NetworkSettings.Networks}}"))["six"]
+    assert ep["GlobalIPv6Address"].startswith("fd5c:5c5c:150::") and ep["GlobalIPv6PrefixLen"] == 64
+    r = nd.docker("run", "--rm", "--network", "six", "busybox", "ping6", "-c1", "-W", "3", ep["GlobalIPv6Address"])
+    assert r.returncode == 0, r.stdout + r.stderr
