@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -263,3 +264,30 @@ def test_ipv6_network(nd: NetDaemon) -> None:
     assert ep["GlobalIPv6Address"].startswith("fd5c:5c5c:150::") and ep["GlobalIPv6PrefixLen"] == 64
     r = nd.docker("run", "--rm", "--network", "six", "busybox", "ping6", "-c1", "-W", "3", ep["GlobalIPv6Address"])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture
+def veth_parent(nd: NetDaemon) -> Iterator[str]:
+    """A parent link for macvlan made by the test (a veth pair named sk*), removed afterwards."""
+    name = f"skp{nd.tag}"
+    subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", f"skq{nd.tag}"], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    subprocess.run(["ip", "link", "set", f"skq{nd.tag}", "up"], check=True)  # carrier for the children
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def test_macvlan_network(nd: NetDaemon, veth_parent: str) -> None:
+    nd.ok("network", "create", "-d", "macvlan", "-o", f"parent={veth_parent}", "--subnet", "10.254.160.0/24",
+          "mv")
+    nd.ok("run", "-d", "--name", "m1", "--network", "mv", "busybox", "sleep", "300")
+    ip1 = ip_of(nd, "m1", "mv")
+    assert ip1.startswith("10.254.160.")
+    r = nd.docker("run", "--rm", "--network", "mv", "busybox", "ping", "-c1", "-W", "2", "m1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = nd.docker("network", "create", "-d", "macvlan", "-o", "parent=sknosuch0", "--subnet", "10.254.161.0/24",
+                  "mvbad")
+    assert r.returncode == 1
+    assert nd.docker("network", "inspect", "mvbad").returncode == 1  # nothing half-made
