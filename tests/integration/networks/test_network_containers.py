@@ -76,6 +76,10 @@ def test_isolated_until_connect(nd: NetDaemon) -> None:
     assert nd.docker("exec", "probe", "nslookup", "web").returncode != 0  # no name either
     nd.ok("network", "connect", "--alias", "www", "--ip", "10.254.41.77", "blue", "probe")
     assert ip_of(nd, "probe", "blue") == "10.254.41.77"
+    assert sorted(nd.ok("ps", "--filter", "network=blue", "--format", "{{.Names}}").split()) == ["probe", "web"]
+    blue_id = nd.ok("network", "inspect", "-f", "{{.Id}}", "blue")
+    assert sorted(nd.ok("ps", "--filter", f"network={blue_id[:10]}", "--format", "{{.Names}}").split()) == [
+        "probe", "web"]
     assert wget(nd, "probe", "http://web/").stdout.strip() == "hello-web"
     assert nd.docker("exec", "web", "ping", "-c1", "-W", "2", "www").returncode == 0
     nd.ok("network", "disconnect", "blue", "probe")
@@ -84,7 +88,11 @@ def test_isolated_until_connect(nd: NetDaemon) -> None:
     assert r.returncode == 1 and "is not connected to network blue" in r.stderr
     # connect on a stopped container: attached at the next start
     nd.ok("stop", "-t", "0", "probe")
-    stopped = json.loads(nd.ok("inspect", "probe", "--format", "{{json .NetworkSettings}}"))
+    for _ in range(50):  # the network is released just after stop answers
+        stopped = json.loads(nd.ok("inspect", "probe", "--format", "{{json .NetworkSettings}}"))
+        if stopped["Networks"]["red"]["IPAddress"] == "":
+            break
+        time.sleep(0.1)
     assert stopped["Networks"]["red"]["IPAddress"] == "" and stopped["Networks"]["red"]["NetworkID"]
     assert stopped["Ports"] == {} and stopped["SandboxKey"] == ""
     nd.ok("network", "connect", "blue", "probe")

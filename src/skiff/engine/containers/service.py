@@ -432,7 +432,10 @@ class ContainerService(Archive, Health, Lifecycle):
             return False
         if f.contains("network"):
             mode = rec.host_config.get("NetworkMode") or "bridge"
-            if mode not in f.get("network"):
+            nets = (rec.network or {}).get("Networks") or {mode: {}}
+            ids = [str(ep.get("NetworkID") or "") for ep in nets.values()]
+            # (network engineer) as moby: a network's name, or a prefix of its id; connected ones count
+            if not any(v in nets or any(i and i.startswith(v) for i in ids) for v in f.get("network")):
                 return False
         if f.contains("expose") and not any(p in (rec.config.get("ExposedPorts") or {}) or
                                             p + "/tcp" in (rec.config.get("ExposedPorts") or {})
