@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import time
 
 from skiff.runtime import sync
@@ -45,6 +44,7 @@ class CreateOptions:
     pid_file: str = ""
     no_pivot: bool = False
     preserve_fds: int = 0
+    durable: bool = True  # fsync state.json; foreground `run` need not (its record dies with it)
 
 
 def _now() -> str:
@@ -105,7 +105,7 @@ def _hook_state(cfg: Config, cid: str, pid: int, status: str) -> dict[str, Any]:
 
 def _kill_and_reap(pid: int, direct_child: bool) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, 9)  # SIGKILL (``signal`` imports enum: milliseconds)
     except ProcessLookupError:
         return
     if direct_child:
@@ -125,12 +125,15 @@ def _kill_and_reap(pid: int, direct_child: bool) -> None:
         pass
 
 
-def create(opts: CreateOptions) -> Container:
-    """Create the container and leave its init waiting for ``start``; return it."""
-    from skiff.runtime.specconv import load_bundle
-
+def create(opts: CreateOptions, bundle: tuple[Config, dict[str, Any]] | None = None) -> Container:
+    """Create the container and leave its init waiting for ``start``; return it. ``bundle``: the
+    bundle's config, when the caller has already loaded it (``specconv.load_bundle``)."""
     validate_id(opts.container_id)
-    cfg, raw = load_bundle(opts.bundle)
+    if bundle is None:
+        from skiff.runtime.specconv import load_bundle
+
+        bundle = load_bundle(opts.bundle)
+    cfg, raw = bundle
     proc = cfg.process
     if proc is None:
         raise InvalidConfig("process is required to create a container")
@@ -256,7 +259,7 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
         self_join = userns is None
         mgr.apply(0 if self_join else init_pid)
         mgr.set(resources)
-        sync.send(parent_ch, "go", pid=init_pid, cgroup=mgr.paths() if self_join else None)
+        sync.send(parent_ch, "go", pid=init_pid, join=mgr.join_files() if self_join else None)
         # Record the state while the child finishes the rootfs (fsync costs milliseconds). A reader
         # may see "created" a little early: harmless, `start` waits on the fifo, which the init only
         # opens once it is really ready; and a failure below removes the whole state dir.
@@ -267,7 +270,7 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
             annotations=cfg.annotations_dict(), cgroups_path=cfg.cgroups_path,
             cgroup_paths=dict(mgr.paths()), config=raw, console_socket=opts.console_socket,
         )
-        write_record(state_dir, rec)
+        write_record(state_dir, rec, durable=opts.durable)
         import select  # noqa: F401  (start: imported while the child finishes)
 
         import skiff.runtime.container  # noqa: F401

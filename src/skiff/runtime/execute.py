@@ -1,19 +1,22 @@
 """The last steps before execve, shared by init and exec (runc's finalizeNamespace + exec).
 
 Order, as runc's standard_init: rlimits and oom_score_adj (while still privileged), umask, cwd,
-bounding set, keepcaps + groups/gid/uid, E/P/I sets, ambient set, no_new_privs, seccomp, execve.
+default signal dispositions and an empty signal mask, bounding set, keepcaps + groups/gid/uid, E/P/I sets, ambient set, no_new_privs, seccomp, execve.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
 
 from skiff.runtime.config import Capabilities, Process
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = ["apply_rlimits", "set_oom_score_adj", "lookup_path", "prepare_env", "switch_user",
-           "apply_caps", "exec_process", "mark_fds_cloexec", "close_stray_fds"]
+           "apply_caps", "exec_process", "mark_fds_cloexec", "close_stray_fds", "reset_signals"]
 
 
 def apply_rlimits(proc: Process) -> None:
@@ -161,13 +164,27 @@ def close_stray_fds(first_free: int, keep: set[int]) -> None:
                 pass
 
 
+def reset_signals() -> None:
+    """Every signal to its default disposition and none blocked, as runc leaves them for the
+    container's process. execve resets caught signals by itself, but ignored ones (Python ignores
+    SIGPIPE and SIGXFSZ; a caller may ignore SIGTERM/SIGINT/SIGHUP) and the blocked mask would
+    survive it and silently change how the container's programs behave."""
+    import _signal  # not ``signal``: it imports enum (milliseconds at every start)
+
+    for sig in range(1, _signal.NSIG):
+        if sig in (9, 19):  # SIGKILL, SIGSTOP: cannot be changed
+            continue
+        try:
+            _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError):  # 32 and 33 belong to the C library's threads
+            pass
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+
+
 def exec_process(proc: Process, env: dict[str, str], path: str,
                  seccomp: tuple[bytes, Sequence[str]] | None) -> None:
-    """Capabilities, user, no_new_privs, seccomp, execve. Does not return."""
-    import signal
-
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec would inherit that
-        signal.signal(sig, signal.SIG_DFL)
+    """Signals, capabilities, user, no_new_privs, seccomp, execve. Does not return."""
+    reset_signals()
     if seccomp is not None and not proc.no_new_privileges:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it (runc).
         from skiff.runtime.seccomp import install_filter as early_install

@@ -7,15 +7,15 @@ init, so they see the container's namespaces (spec: config.md#posix-platform-hoo
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping, Sequence
 
+from skiff.runtime import fastjson
 from skiff.runtime.config import Hook
 from skiff.runtime.errors import HookFailed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 
@@ -24,14 +24,14 @@ __all__ = ["run_hooks", "run_hooks_warn", "warn"]
 
 def run_hooks(kind: str, hooks: Sequence[Hook], state: Mapping[str, Any]) -> None:
     """Run ``hooks`` one after another; raise HookFailed on the first failure."""
-    payload = json.dumps(state).encode()
+    payload = fastjson.dumps(state).encode()
     for h in hooks:
         _run_one(kind, h, payload)
 
 
 def run_hooks_warn(kind: str, hooks: Sequence[Hook], state: Mapping[str, Any]) -> None:
     """poststart/poststop: a failing hook is a warning and the rest still run (the spec)."""
-    payload = json.dumps(state).encode()
+    payload = fastjson.dumps(state).encode()
     for h in hooks:
         try:
             _run_one(kind, h, payload)

@@ -8,8 +8,8 @@ and unshare(CLONE_NEWUSER) fail in a threaded process; the CLI parent never star
 
 from __future__ import annotations
 
+import _signal  # the C module: ``signal`` itself imports enum (milliseconds at every start)
 import os
-import signal
 
 from skiff.runtime import rootfs, sync
 from skiff.runtime.config import Config
@@ -28,6 +28,7 @@ from skiff.sys import ns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any, NoReturn
 
 
@@ -166,6 +167,25 @@ def _preload(ctx: InitContext) -> None:
         import traceback  # noqa: F401
 
 
+#: While it waits for `start`, these end the init at once (even when the caller left them ignored).
+_WAIT_SIGNALS = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
+                 _signal.SIGUSR2)
+
+
+def _join_cgroup(files: Sequence[str]) -> None:
+    """CgroupManager.join_self, from the files the parent's manager named (``join_files``): the
+    cgroup code need not be imported here."""
+    for path in files:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cgroup: join {path}: {exc.strerror}") from None
+
+
 def _die_on_signal(signum: int, _frame: Any) -> None:
     os._exit(128 + signum)
 
@@ -194,14 +214,9 @@ def _init(ctx: InitContext) -> None:
         rootfs.dev_symlinks(cfg)
     # Idle until the parent has the cgroup ready: import now what comes after.
     _preload(ctx)
-    if cfg.namespace("user") is None:
-        import skiff.runtime.cgroups  # noqa: F401  (join_self below)
     go = sync.expect(ctx.sock, "go")  # our cgroup exists (and we are in it, unless we join it now)
     host_pid = int(go["pid"])
-    if go.get("cgroup"):
-        from skiff.runtime.cgroups import from_paths
-
-        from_paths(go["cgroup"]).join_self()
+    _join_cgroup(go.get("join") or ())
     if cgns is not None and not cgns.path:
         ns.unshare(ns.CLONE_NEWCGROUP)
     rootfs.mount_all(cfg, in_userns, cgns is not None, late)
@@ -243,8 +258,9 @@ def _init(ctx: InitContext) -> None:
     mark_fds_cloexec(3 + ctx.preserve_fds)
     for fd in range(3, 3 + ctx.preserve_fds):
         os.set_inheritable(fd, True)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, _die_on_signal)
+    for sig in _WAIT_SIGNALS:
+        _signal.signal(sig, _die_on_signal)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])  # a mask inherited from our caller would keep them out
     sync.send(ctx.sock, "ready")
     ctx.sock.close()
     # Wait for `start`: opening the fifo for writing blocks until it is opened for reading.
@@ -254,11 +270,10 @@ def _init(ctx: InitContext) -> None:
         if os.fstat(ctx.fifo_fd).st_nlink == 0:
             os._exit(1)
 
-    signal.signal(signal.SIGALRM, orphan_check)
-    signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
+    _signal.signal(_signal.SIGALRM, orphan_check)
+    _signal.setitimer(_signal.ITIMER_REAL, 1.0, 1.0)
     fd = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
-    signal.setitimer(signal.ITIMER_REAL, 0)  # timers survive execve: stop it first
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    _signal.setitimer(_signal.ITIMER_REAL, 0)  # timers survive execve: stop it first
     os.write(fd, b"0")
     os.close(fd)
     os.close(ctx.fifo_fd)
@@ -267,8 +282,6 @@ def _init(ctx: InitContext) -> None:
         os.chdir(proc.cwd)
         env = prepare_env(proc)  # HOME from the container's /etc/passwd
         path = lookup_path(proc.args[0], env)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, signal.SIG_DFL)
     if cfg.hooks.start_container:
         run_hooks("startContainer", cfg.hooks.start_container, _state(ctx, "created", host_pid))
     exec_process(proc, env, path, ctx.seccomp)

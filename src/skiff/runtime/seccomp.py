@@ -12,16 +12,16 @@ file identity), so a cached start reads one file and never loads libseccomp.
 from __future__ import annotations
 
 import errno as errno_mod
-import json
 import os
 import struct
-from collections.abc import Mapping, Sequence
 
 from skiff.errors import InvalidParameter, Unimplemented
+from skiff.runtime import fastjson
 from skiff.runtime.frozen import frozen
 
 TYPE_CHECKING = False  # typing's costs ~5 ms at every runtime start
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 __all__ = ["SeccompConfig", "SyscallArg", "SyscallRule", "compile_filter", "features", "filter_flags",
@@ -111,7 +111,7 @@ def _errno(v: Any, action: str, what: str) -> int | None:
 
 def parse_seccomp(raw: Mapping[str, Any]) -> SeccompConfig:
     """Validate ``linux.seccomp`` into a ``SeccompConfig``; InvalidParameter says what is wrong."""
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise _bad("must be an object")
     if raw.get("listenerPath"):
         raise Unimplemented("seccomp: listenerPath (seccomp user notification) is not supported by skiff-runtime")
@@ -126,7 +126,7 @@ def parse_seccomp(raw: Mapping[str, Any]) -> SeccompConfig:
             raise _bad(f"flag {f!r} is not supported (known: {', '.join(_FLAGS)})")
     rules = []
     for i, call in enumerate(raw.get("syscalls") or ()):
-        if not isinstance(call, Mapping):
+        if not isinstance(call, dict):
             raise _bad(f"syscalls[{i}] must be an object")
         names = call.get("names") or ()
         if not names or not all(isinstance(n, str) and n for n in names):
@@ -175,7 +175,7 @@ def _libseccomp_id() -> str:
 
 
 def cache_key(raw: Mapping[str, Any]) -> str:
-    canon = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    canon = fastjson.dumps(raw, sort_keys=True)  # the same text as json.dumps: cached programs stay valid
     ident = f"{_CACHE_FORMAT}\0{os.uname().machine}\0{_libseccomp_id()}\0{canon}"
     return _sha256(ident.encode()).hexdigest()
 

@@ -9,10 +9,9 @@ Interfaces: ``load_bundle(bundle) -> (Config, raw dict)``; ``from_spec(raw, bund
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping, Sequence
 
+from skiff.runtime import fastjson
 from skiff.runtime.config import (
     Capabilities,
     Config,
@@ -33,6 +32,7 @@ from skiff.sys.ns import NS_FLAGS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 
@@ -97,7 +97,7 @@ def load_bundle(bundle: str) -> tuple[Config, dict[str, Any]]:
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
-            raw = json.load(f)
+            raw = fastjson.loads(f.read())
     except FileNotFoundError:
         raise InvalidConfig(f"JSON specification file {path} not found")
     except (OSError, ValueError) as exc:
@@ -110,7 +110,7 @@ def load_bundle(bundle: str) -> tuple[Config, dict[str, Any]]:
 def _obj(v: Any, what: str) -> Mapping[str, Any]:
     if v is None:
         return {}
-    if not isinstance(v, Mapping):
+    if not isinstance(v, dict):
         raise InvalidConfig(f"{what} must be an object")
     return v
 

@@ -10,8 +10,9 @@ are close-on-exec).
 
 from __future__ import annotations
 
-import json
 import os
+
+from skiff.runtime import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def pair() -> tuple[Channel, Channel]:
 
 def send(ch: Channel, t: str, **kw: Any) -> None:
     kw["t"] = t
-    data = json.dumps(kw).encode() + b"\n"
+    data = fastjson.dumps(kw).encode() + b"\n"
     while data:
         try:
             n = os.write(ch.wfd, data)
@@ -64,7 +65,7 @@ def recv(ch: Channel) -> dict[str, Any]:
             return {"t": "eof"}
         ch._buf += chunk
     line, _, ch._buf = ch._buf.partition(b"\n")
-    msg: dict[str, Any] = json.loads(line)
+    msg: dict[str, Any] = fastjson.loads(line)
     return msg
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _signal  # the C module: ``signal`` itself imports enum, milliseconds of every `run`
 import os
-import signal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 __all__ = ["exit_code", "wait_forwarding"]
 
-_FORWARD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-            signal.SIGUSR2, signal.SIGWINCH)
+_FORWARD = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
+            _signal.SIGUSR2, _signal.SIGWINCH)
 
 
 def exit_code(status: int) -> int:
@@ -32,7 +32,7 @@ def wait_forwarding(pid: int) -> int:
             pass
 
     for s in _FORWARD:
-        signal.signal(s, forward)
+        _signal.signal(s, forward)
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:

@@ -8,9 +8,12 @@ prctl(PR_CAP_AMBIENT); those wrappers live in ``skiff.sys.prctl``.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterable
 
 from skiff.sys.libc import call, libc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["CAP_NAMES", "cap_number", "last_cap", "capget", "capset", "mask"]
 

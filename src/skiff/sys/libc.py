@@ -9,10 +9,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Callable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 

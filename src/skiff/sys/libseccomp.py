@@ -10,9 +10,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Sequence
 
 from skiff.sys.libc import call, libc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "ACT_ALLOW", "ACT_ERRNO", "ACT_KILL_PROCESS", "ACT_KILL_THREAD", "ACT_LOG", "ACT_NOTIFY", "ACT_TRACE",

@@ -220,3 +220,30 @@ def test_tmpfs_tmpcopyup(rt: Runtime, bundle: Path, cid: str) -> None:
     r = run_output(rt, bundle, cid)
     assert r.rc == 0, r.err
     assert r.out.split() == ["seeded", "tmpfs"]
+
+
+def test_process_starts_with_default_signals(rt: Runtime, bundle: Path, cid: str) -> None:
+    """A caller that ignores SIGTERM/SIGINT/SIGHUP and blocks signals (a monitor, a shell with
+    nohup) must not pass that on: the container's process starts with no signal ignored or blocked."""
+    import signal
+    import subprocess
+    import tempfile
+
+    from tests.support.bundle import RUNTIME
+
+    _args(bundle, "cat", "/proc/self/status")  # not through sh: busybox sh ignores SIGQUIT itself
+
+    def hostile() -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR2, signal.SIGQUIT})
+
+    with tempfile.TemporaryFile() as out:
+        p = subprocess.run([RUNTIME, "--root", str(rt.root), "run", "--bundle", str(bundle), cid],
+                           stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE, preexec_fn=hostile,
+                           timeout=30)
+        out.seek(0)
+        text = out.read().decode()
+    assert p.returncode == 0, p.stderr
+    fields = dict(line.split(":\t", 1) for line in text.splitlines() if line.startswith(("SigIgn", "SigBlk")))
+    assert fields == {"SigIgn": "0000000000000000", "SigBlk": "0000000000000000"}, text

@@ -42,8 +42,8 @@ def write(dirpath: str, name: str, value: str | int) -> None:
 def read(dirpath: str, name: str) -> str:
     path = os.path.join(dirpath, name)
     try:
-        with open(path, encoding="ascii") as f:
-            return f.read()
+        with open(path, "rb") as f:  # not encoding="ascii": that codec is one more import
+            return f.read().decode()
     except OSError as e:
         raise CgroupError(f"cgroup: read {path}: {e.strerror}") from e
 
@@ -100,8 +100,9 @@ def rmdir_tree(path: str, attempts: int = 5) -> None:
 
 
 def _proc_cgroup(pid: str = "self") -> list[tuple[str, str, str]]:
-    with open(f"/proc/{pid}/cgroup", encoding="ascii") as f:
-        return [tuple(line.rstrip("\n").split(":", 2)) for line in f if line.strip()]  # type: ignore[misc]
+    with open(f"/proc/{pid}/cgroup", "rb") as f:
+        return [tuple(line.rstrip("\n").split(":", 2)) for line in f.read().decode().splitlines()  # type: ignore[misc]
+                if line.strip()]
 
 
 def own_cgroup_v1() -> dict[str, str]:

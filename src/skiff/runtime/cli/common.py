@@ -3,8 +3,6 @@ signal names."""
 
 from __future__ import annotations
 
-import signal
-
 from skiff.runtime.errors import InvalidConfig
 
 TYPE_CHECKING = False
@@ -36,11 +34,13 @@ def parse_signal(raw: str) -> int:
     name = raw.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
+    import _signal  # not ``signal``: it imports enum, milliseconds of every `kill`
+
     if name.startswith(("SIGRTMIN+", "SIGRTMAX-")):
-        base = signal.SIGRTMIN if name.startswith("SIGRTMIN") else signal.SIGRTMAX
+        base = _signal.SIGRTMIN if name.startswith("SIGRTMIN") else _signal.SIGRTMAX
         off = int(name[9:])
         return int(base + off if name.startswith("SIGRTMIN") else base - off)
-    try:
-        return int(getattr(signal.Signals, name))
-    except AttributeError:
-        raise InvalidConfig(f"unknown signal {raw!r}") from None
+    num = getattr(_signal, name, None) if "_" not in name else None
+    if not isinstance(num, int) or not 0 < num < 65:
+        raise InvalidConfig(f"unknown signal {raw!r}")
+    return num

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from skiff.runtime.cli.args import Opt, parse
 from skiff.runtime.cli.common import one_id
 from skiff.runtime.errors import InvalidConfig
@@ -51,6 +53,9 @@ def options(g: Globals, argv: list[str], usage: str) -> tuple[CreateOptions, dic
 def run(g: Globals, argv: list[str]) -> int:
     from skiff.runtime.create import create
 
+    # A one-shot process makes no garbage cycles worth collecting, and a collection in the forked
+    # init would touch (and so copy) every page of the parent's heap.
+    gc.disable()
     co, _ = options(g, argv, USAGE)
     create(co)
     return 0

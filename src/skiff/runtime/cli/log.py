@@ -3,9 +3,10 @@ file (``--log-format json``: {"level":"error","msg":...,"time":...}, else logfmt
 
 from __future__ import annotations
 
-import json
 import os
 import time
+
+from skiff.runtime import fastjson
 
 __all__ = ["configure", "error", "warning", "debug"]
 
@@ -27,9 +28,9 @@ def _write(level: str, msg: str) -> None:
     if not _path:
         return
     if _fmt == "json":
-        line = json.dumps({"level": level, "msg": msg, "time": _now()})
+        line = fastjson.dumps({"level": level, "msg": msg, "time": _now()})
     else:
-        line = f'time="{_now()}" level={level} msg={json.dumps(msg)}'
+        line = f'time="{_now()}" level={level} msg={fastjson.dumps(msg)}'
     try:
         fd = os.open(_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:

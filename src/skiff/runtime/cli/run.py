@@ -3,9 +3,10 @@ container and exit with the process' exit code (128+n when killed by signal n)."
 
 from __future__ import annotations
 
-import os
+import gc
 
 from skiff.runtime.cli.create import options
+from skiff.runtime.frozen import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,23 +29,26 @@ options:
 
 def run(g: Globals, argv: list[str]) -> int:
     from skiff.runtime.create import create, start
+    from skiff.runtime.specconv import load_bundle
+    from skiff.runtime.state import validate_id
     from skiff.runtime.wait import wait_forwarding
 
+    gc.disable()  # see create's run(); the terminal proxy, which lives on, turns it back on
     co, opts = options(g, argv, USAGE)
     detach = bool(opts["detach"])
-    if not detach:
-        from skiff.sys.prctl import set_child_subreaper
-
-        set_child_subreaper(True)  # so the container's init is ours to reap, however it was forked
+    validate_id(co.container_id)
+    bundle = load_bundle(co.bundle)  # once: create takes it as it is
+    proc = bundle[0].process
     proxy = None
-    if co.console_socket == "" and not detach and _wants_terminal(co.bundle):
-        from skiff.runtime.frozen import replace
+    if co.console_socket == "" and not detach and proc is not None and proc.terminal:
         from skiff.runtime.tty import TtyProxy
 
         proxy = TtyProxy()  # runc's foreground terminal: we hold the pty master ourselves
         co = replace(co, console_socket=proxy.path)
+    if not detach:
+        co = replace(co, durable=False)  # the record goes when we do
     try:
-        c = create(co)
+        c = create(co, bundle)
         try:
             if proxy is not None:
                 proxy.receive()
@@ -54,6 +58,8 @@ def run(g: Globals, argv: list[str]) -> int:
             raise
         if detach:
             return 0
+        if proxy is not None:
+            gc.enable()
         code = proxy.proxy(c.record.pid) if proxy is not None else wait_forwarding(c.record.pid)
     finally:
         if proxy is not None:
@@ -61,13 +67,3 @@ def run(g: Globals, argv: list[str]) -> int:
     if not opts["keep"]:
         c.destroy()
     return code
-
-
-def _wants_terminal(bundle: str) -> bool:
-    import json
-
-    try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
-            return bool((json.load(f).get("process") or {}).get("terminal"))
-    except (OSError, ValueError, AttributeError):
-        return False

@@ -73,8 +73,11 @@ class V1Manager:
         every hierarchy, by writing 0 to ``tasks``. Unlike a pid written to cgroup.procs, moving the
         current thread takes no global cgroup lock (no RCU grace period): ~0.3 ms instead of ~15 ms
         for the first migration on this kernel. The directories must exist (``apply(0)``)."""
-        for path in dict.fromkeys(self._paths.values()):
-            write(path, "tasks", "0")
+        for path in self.join_files():
+            write(os.path.dirname(path), os.path.basename(path), "0")
+
+    def join_files(self) -> list[str]:
+        return [os.path.join(path, "tasks") for path in dict.fromkeys(self._paths.values())]
 
     def add_pid(self, pid: int) -> None:
         """Join an existing cgroup (``exec``)."""

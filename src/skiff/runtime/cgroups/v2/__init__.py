@@ -77,6 +77,9 @@ class V2Manager:
         """Move the calling process in (v2 has no cheaper per-thread path outside threaded mode)."""
         write(self._path, "cgroup.procs", "0")
 
+    def join_files(self) -> list[str]:
+        return [os.path.join(self._path, "cgroup.procs")]
+
     def add_pid(self, pid: int) -> None:
         write(self._path, "cgroup.procs", pid)
 

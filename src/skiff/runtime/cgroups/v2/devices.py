@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
 
 from skiff.runtime.cgroups.files import CgroupError
 from skiff.runtime.specconv_resources import DeviceRule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["apply_device_rules", "build_program", "emulate"]
 
