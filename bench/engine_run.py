@@ -65,22 +65,30 @@ def main() -> int:
                                      env=env, capture_output=True, text=True, check=True).stdout.strip()
                 execs[name] = cid
             results: dict[tuple[str, str], list[float]] = {}
+            failed: dict[str, str] = {}
             names = list(engines)
             for case in [*cases, "exec true"]:
-                for name in names:  # warm-up
-                    argv = [DOCKER_CLI, *cases[case]] if case in cases else [DOCKER_CLI, "exec", execs[name], "true"]
-                    timed(argv, engines[name])
-                for i in range(args.runs):
-                    order = names if i % 2 == 0 else list(reversed(names))
-                    for name in order:
+                try:
+                    for name in names:  # warm-up
                         argv = ([DOCKER_CLI, *cases[case]] if case in cases
                                 else [DOCKER_CLI, "exec", execs[name], "true"])
-                        results.setdefault((case, name), []).append(timed(argv, engines[name]))
+                        timed(argv, engines[name])
+                    for i in range(args.runs):
+                        order = names if i % 2 == 0 else list(reversed(names))
+                        for name in order:
+                            argv = ([DOCKER_CLI, *cases[case]] if case in cases
+                                    else [DOCKER_CLI, "exec", execs[name], "true"])
+                            results.setdefault((case, name), []).append(timed(argv, engines[name]))
+                except RuntimeError as e:  # e.g. the host lost docker0 under dockerd: report, go on
+                    failed[case] = str(e).splitlines()[0]
             for name, env in engines.items():
                 subprocess.run([DOCKER_CLI, "rm", "-f", execs[name]], env=env, capture_output=True)
             print(f"median wall time over {args.runs} paired runs (docker CLI {DOCKER_CLI})")
             print(f"{'case':<42} {'skiffd':>10} {names[1]:>18} {'ratio':>8}")
             for case in [*cases, "exec true"]:
+                if case in failed:
+                    print(f"{case:<42} failed: {failed[case]}")
+                    continue
                 s = statistics.median(results[(case, names[0])]) * 1000
                 r = statistics.median(results[(case, names[1])]) * 1000
                 print(f"{case:<42} {s:>8.1f}ms {r:>16.1f}ms {s / r:>8.2f}")
