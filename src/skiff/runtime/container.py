@@ -115,7 +115,7 @@ class Container:
                 return None
             from skiff.runtime.cgroups import from_paths
 
-            self._cgroup = from_paths(self.record.cgroup_paths)
+            self._cgroup = from_paths(self.record.cgroup_paths, self.record.cgroup_parents)
         return self._cgroup
 
     def init_alive(self) -> bool:

@@ -46,6 +46,7 @@ class ContainerRecord:
     annotations: dict[str, str] = {}
     cgroups_path: str = ""
     cgroup_paths: dict[str, str] = {}
+    cgroup_parents: list[str] = []  # directories above cgroup_paths that create made (delete removes them)
     config: dict[str, Any] = {}  # the raw OCI spec
     console_socket: str = ""
 

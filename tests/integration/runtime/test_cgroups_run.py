@@ -74,3 +74,46 @@ def test_device_rules_in_container(rt: RunHelper, busybox_rootfs: Path, tmp_path
                      "devices": [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o644}]})
     r = rt("run", "--bundle", str(b), cid)
     assert "rc=1" in r.stdout and "null-ok" in r.stdout, (r.stdout, r.stderr)
+
+
+def _own_dir(ctrl: str) -> Path:
+    """Our own cgroup directory in ``ctrl``'s hierarchy (where a relative cgroupsPath hangs)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if ctrl in ctrls.replace("name=", "").split(","):
+            return Path(f"/sys/fs/cgroup/{ctrl}") / path.lstrip("/")
+    raise AssertionError(f"no {ctrl} hierarchy")
+
+
+def test_delete_removes_the_parents_it_created(rt: RunHelper, busybox_rootfs: Path, tmp_path: Path) -> None:
+    """A relative cgroupsPath "<new>/<new>/<cid>": delete removes the leaf and the two parents create
+    made; a parent that existed before stays, and so does one still holding another cgroup."""
+    cid, cid2 = rt.new_id(), rt.new_id()
+    top = f"{cid}-top"
+    kept = _own_dir("pids") / f"{cid}-kept"  # made by someone else: never ours to remove
+    kept.mkdir()
+    try:
+        b = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "60"], {"cgroupsPath": f"{top}/mid/{cid}"})
+        b2 = make_bundle(tmp_path / "b2", busybox_rootfs, ["sleep", "60"],
+                         {"cgroupsPath": f"{kept.name}/sub/{cid2}"})
+        for bundle, c in ((b, cid), (b2, cid2)):
+            r = rt.detach(bundle, c)
+            assert r.returncode == 0, r.stderr
+        ctrls = ("pids", "memory", "cpu", "devices", "freezer")
+        assert all((_own_dir(c) / top / "mid" / cid).is_dir() for c in ctrls)
+        for c in (cid, cid2):
+            r = rt("delete", "--force", c)
+            assert r.returncode == 0, r.stderr
+        for ctrl in ctrls:
+            assert not (_own_dir(ctrl) / top).exists(), f"{ctrl}: {top} left behind"
+            assert not (_own_dir(ctrl) / kept.name / "sub").exists(), f"{ctrl}: {kept.name}/sub left behind"
+        assert kept.is_dir()
+    finally:
+        for ctrl in ("pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd"):
+            for d in (_own_dir(ctrl) / top / "mid" / cid, _own_dir(ctrl) / top / "mid", _own_dir(ctrl) / top,
+                      _own_dir(ctrl) / kept.name / "sub" / cid2, _own_dir(ctrl) / kept.name / "sub"):
+                if d.is_dir():
+                    d.rmdir()
+            if ctrl != "pids" and (_own_dir(ctrl) / kept.name).is_dir():  # made by an older runtime
+                (_own_dir(ctrl) / kept.name).rmdir()
+        kept.rmdir()

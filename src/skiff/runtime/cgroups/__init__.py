@@ -56,6 +56,7 @@ class CgroupManager(Protocol):
     def exists(self) -> bool: ...
     def paths(self) -> dict[str, str]: ...
     def destroy(self) -> None: ...  # idempotent; kills nothing, removes the directories
+    def created_parents(self) -> list[str]: ...  # dirs above the cgroup(s) apply() made; destroy removes them
 
 
 def is_unified(root: str = UNIFIED_ROOT) -> bool:
@@ -83,14 +84,15 @@ def _v2_root() -> str:
     return UNIFIED_ROOT if is_unified() else os.path.join(UNIFIED_ROOT, "unified")
 
 
-def from_paths(paths: dict[str, str]) -> CgroupManager:
-    """The manager of an existing container from the ``paths()`` recorded at create. Later commands
-    (pause, update, events...) must use this rather than ``new_manager``: a relative cgroupsPath
-    resolves against the *caller's* cgroup, which may differ from the creator's."""
+def from_paths(paths: dict[str, str], parents: list[str] | None = None) -> CgroupManager:
+    """The manager of an existing container from the ``paths()`` (and ``created_parents()``)
+    recorded at create. Later commands (pause, update, events, delete...) must use this rather than
+    ``new_manager``: a relative cgroupsPath resolves against the *caller's* cgroup, which may differ
+    from the creator's."""
     if set(paths) == {""}:
         from skiff.runtime.cgroups.v2 import V2Manager
 
-        return V2Manager("", "", root=_v2_root(), path=paths[""])
+        return V2Manager("", "", root=_v2_root(), path=paths[""], parents=parents)
     from skiff.runtime.cgroups.v1 import V1Manager
 
-    return V1Manager("", "", paths=dict(paths))
+    return V1Manager("", "", paths=dict(paths), parents=parents)

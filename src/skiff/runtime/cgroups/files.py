@@ -14,7 +14,7 @@ from skiff.errors import System
 
 __all__ = [
     "CgroupError", "exists", "read", "read_int", "read_keyed", "write", "rmdir_tree",
-    "own_cgroup_v1", "own_cgroup_v2", "v1_mounts", "UNIFIED_ROOT",
+    "own_cgroup_v1", "own_cgroup_v2", "v1_mounts", "UNIFIED_ROOT", "missing_parents", "remove_parents",
 ]
 
 UNIFIED_ROOT = "/sys/fs/cgroup"
@@ -97,6 +97,26 @@ def rmdir_tree(path: str, attempts: int = 5) -> None:
                 raise CgroupError(f"cgroup: remove {path}: {e.strerror}") from e
             time.sleep(delay)
             delay *= 2
+
+
+def missing_parents(path: str) -> list[str]:
+    """The ancestors of ``path`` that do not exist yet, deepest first: what creating it makes."""
+    out: list[str] = []
+    parent = os.path.dirname(path)
+    while parent not in ("", "/") and not os.path.isdir(parent):
+        out.append(parent)
+        parent = os.path.dirname(parent)
+    return out
+
+
+def remove_parents(parents: list[str]) -> None:
+    """Remove the parent directories a manager created (deepest first), as far as they are empty:
+    one still holding another container's cgroup stays (EBUSY/ENOTEMPTY), as does a vanished one."""
+    for path in sorted(set(parents), key=lambda p: p.count("/"), reverse=True):
+        try:
+            os.rmdir(path)
+        except OSError:
+            continue
 
 
 def _proc_cgroup(pid: str = "self") -> list[tuple[str, str, str]]:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import os
 
 from skiff.errors import InvalidParameter
-from skiff.runtime.cgroups.files import CgroupError, exists, own_cgroup_v1, read, rmdir_tree, v1_mounts, write
+from skiff.runtime.cgroups.files import (
+    CgroupError,
+    exists,
+    missing_parents,
+    own_cgroup_v1,
+    read,
+    remove_parents,
+    rmdir_tree,
+    v1_mounts,
+    write,
+)
 from skiff.runtime.cgroups.v1.subsystems import SUBSYSTEMS, freeze, freezer_state, thaw
 
 TYPE_CHECKING = False
@@ -49,8 +59,13 @@ class V1Manager:
 
     version = 1
 
-    def __init__(self, cgroups_path: str, container_id: str, paths: dict[str, str] | None = None) -> None:
+    def __init__(self, cgroups_path: str, container_id: str, paths: dict[str, str] | None = None,
+                 parents: list[str] | None = None) -> None:
         self._paths = paths if paths is not None else v1_paths(cgroups_path, container_id)
+        self._parents = list(parents or ())  # directories above the leaves that apply() created
+
+    def created_parents(self) -> list[str]:
+        return list(self._parents)
 
     def paths(self) -> dict[str, str]:
         return dict(self._paths)
@@ -64,6 +79,7 @@ class V1Manager:
             path = self._paths.get(sub.name)
             if path is None:
                 continue
+            self._parents += missing_parents(path)
             sub.create(path)
             if pid > 0:
                 write(path, "cgroup.procs", pid)
@@ -145,6 +161,7 @@ class V1Manager:
                 errors.append(e)
         if errors:
             raise errors[0]
+        remove_parents(self._parents)
 
     def _require(self, ctrl: str) -> str:
         path = self._paths.get(ctrl)

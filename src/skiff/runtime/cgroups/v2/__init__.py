@@ -13,6 +13,7 @@ from skiff.runtime.cgroups.files import (
     own_cgroup_v2,
     read,
     read_keyed,
+    remove_parents,
     rmdir_tree,
     write,
 )
@@ -45,9 +46,13 @@ class V2Manager:
     version = 2
 
     def __init__(self, cgroups_path: str, container_id: str, root: str = UNIFIED_ROOT,
-                 path: str | None = None) -> None:
+                 path: str | None = None, parents: list[str] | None = None) -> None:
         self.root = root
         self._path = path if path is not None else v2_path(cgroups_path, container_id, root)
+        self._parents = list(parents or ())  # directories above ours that apply() created
+
+    def created_parents(self) -> list[str]:
+        return list(self._parents)
 
     def paths(self) -> dict[str, str]:
         return {"": self._path}
@@ -66,6 +71,8 @@ class V2Manager:
             if not os.path.isdir(cur):
                 try:
                     os.mkdir(cur)
+                    if cur != self._path:
+                        self._parents.append(cur)
                 except FileExistsError:
                     pass
                 except OSError as e:
@@ -140,6 +147,7 @@ class V2Manager:
 
     def destroy(self) -> None:
         rmdir_tree(self._path)
+        remove_parents(self._parents)
 
 
 def _enable_all(path: str) -> None:
