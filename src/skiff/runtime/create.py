@@ -10,7 +10,9 @@ sets up the cgroup while the child, on the other core, enters its namespaces and
 (every mount before the first cgroup mount: those wait for the cgroup, as a cgroup namespace
 does). The child imports its own code after the fork.
 
-start: open the exec fifo for reading (which releases the waiting init), then poststart hooks.
+start: open the exec fifo for reading (which releases the waiting init), then poststart hooks. A
+container created without ``process`` (allowed by the spec) cannot start: its init exits when
+released and ``start`` fails.
 """
 
 from __future__ import annotations
@@ -134,20 +136,19 @@ def create(opts: CreateOptions, bundle: tuple[Config, dict[str, Any]] | None = N
 
         bundle = load_bundle(opts.bundle)
     cfg, raw = bundle
-    proc = cfg.process
-    if proc is None:
-        raise InvalidConfig("process is required to create a container")
+    proc = cfg.process  # may be absent at create (the spec requires it only for `start`)
+    terminal = proc is not None and proc.terminal
     if cfg.namespace("mount") is None and (cfg.mounts or cfg.masked_paths or cfg.readonly_paths
                                            or cfg.root_readonly):
         from skiff.runtime.hooks import warn
 
         # They would land on the host: the container only gets chroot into its rootfs.
         warn("no mount namespace: mounts, maskedPaths, readonlyPaths and root.readonly are not applied")
-    if proc.terminal and not opts.console_socket:
+    if terminal and not opts.console_socket:
         raise InvalidConfig("cannot allocate tty if skiff-runtime will detach without setting console socket")
-    if opts.console_socket and not proc.terminal:
+    if opts.console_socket and not terminal:
         raise InvalidConfig("cannot use console socket if skiff-runtime will not detach or allocate tty")
-    if proc.capabilities is not None and cfg.namespace("user") is None:
+    if proc is not None and proc.capabilities is not None and cfg.namespace("user") is None:
         _check_caps(proc.capabilities)
     seccomp = _seccomp(cfg)
     os.makedirs(opts.root, 0o711, exist_ok=True)
@@ -268,7 +269,8 @@ def _create(opts: CreateOptions, cfg: Config, raw: dict[str, Any], seccomp: tupl
             id=opts.container_id, bundle=cfg.bundle, rootfs=cfg.root_path, pid=init_pid,
             start_time=st[1] if st else 0, created=_now(), owner="", status="created",
             annotations=cfg.annotations_dict(), cgroups_path=cfg.cgroups_path,
-            cgroup_paths=dict(mgr.paths()), config=raw, console_socket=opts.console_socket,
+            cgroup_paths=dict(mgr.paths()), cgroup_parents=mgr.created_parents(), config=raw,
+            console_socket=opts.console_socket,
         )
         write_record(state_dir, rec, durable=opts.durable)
         import select  # noqa: F401  (start: imported while the child finishes)
@@ -348,6 +350,10 @@ def start(c: Container) -> None:
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
+    if c.record.config.get("process") is None:
+        c.wait_stopped(2.0)  # released, an init without a process just exits
+        raise InvalidConfig("cannot start a container without a process: its config.json has no "
+                            "\"process\" (the runtime-spec allows that for create only)")
     if c.config.hooks.poststart:
         from skiff.runtime.hooks import run_hooks_warn
 

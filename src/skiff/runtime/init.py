@@ -192,8 +192,7 @@ def _die_on_signal(signum: int, _frame: Any) -> None:
 
 def _init(ctx: InitContext) -> None:
     cfg = ctx.config
-    proc = cfg.process
-    assert proc is not None
+    proc = cfg.process  # None: created without one; `start` releases us only to exit
     os.setsid()
     keep = {ctx.sock.rfd, ctx.sock.wfd, ctx.fifo_fd}
     if ctx.console is not None:
@@ -248,13 +247,16 @@ def _init(ctx: InitContext) -> None:
         rootfs.finish(cfg)
     if cfg.personality is not None:
         sysproc.personality(cfg.personality)
-    set_oom_score_adj(proc.oom_score_adj)
-    apply_rlimits(proc)
-    os.umask(0o022 if proc.user.umask is None else proc.user.umask)
-    env = prepare_env(proc)
-    if own_mnt:
-        os.chdir(proc.cwd)
-        path = lookup_path(proc.args[0], env)
+    env: dict[str, str] = {}
+    path = ""
+    if proc is not None:
+        set_oom_score_adj(proc.oom_score_adj)
+        apply_rlimits(proc)
+        os.umask(0o022 if proc.user.umask is None else proc.user.umask)
+        env = prepare_env(proc)
+        if own_mnt:
+            os.chdir(proc.cwd)
+            path = lookup_path(proc.args[0], env)
     mark_fds_cloexec(3 + ctx.preserve_fds)
     for fd in range(3, 3 + ctx.preserve_fds):
         os.set_inheritable(fd, True)
@@ -277,6 +279,8 @@ def _init(ctx: InitContext) -> None:
     os.write(fd, b"0")
     os.close(fd)
     os.close(ctx.fifo_fd)
+    if proc is None:
+        os._exit(0)  # nothing to run: `start` reports the missing process
     if not own_mnt:
         os.chroot(cfg.root_path)
         os.chdir(proc.cwd)

@@ -30,6 +30,21 @@ def test_create_leaves_process_waiting(rt: Runtime, bundle: Path, cid: str, tmp_
     assert marker.exists()
 
 
+def test_create_without_process_then_start_fails(rt: Runtime, bundle: Path, cid: str) -> None:
+    """The runtime-spec makes ``process`` optional for create and REQUIRED for start: create
+    succeeds and waits, start fails clearly and the container ends stopped (delete then works)."""
+    edit_config(bundle, lambda c: c.pop("process"))
+    rt.ok("create", "--bundle", str(bundle), cid)
+    assert json.loads(rt.ok("state", cid).out)["status"] == "created"
+    r = rt("start", cid)
+    assert r.rc == 1 and "without a process" in r.err
+    assert json.loads(rt.ok("state", cid).out)["status"] == "stopped"
+    rt.ok("delete", cid)
+    assert not (rt.root / cid).exists()
+    r = rt("run", "--bundle", str(bundle), cid)
+    assert r.rc == 1 and "without a process" in r.err and not (rt.root / cid).exists()
+
+
 def test_duplicate_id_refused(rt: Runtime, bundle: Path, cid: str) -> None:
     edit_config(bundle, lambda c: c["process"].update(args=["sleep", "30"]))
     rt.ok("create", "--bundle", str(bundle), cid)
