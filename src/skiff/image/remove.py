@@ -84,6 +84,10 @@ def remove_image(svc: ImageService, ref_or_id: str, force: bool = False, prune: 
             refs = remaining
         if refs:
             return records
+        # Like moby's imageDeleteHelper with removedRepositoryRef: once the last tag is gone, a
+        # container using the image is not an error (the untag was what was asked for).
+        _delete_helper(svc, rec, records, force, prune, quiet=False, untagged=True)
+        return records
     elif _single_repo(refs):
         err = _conflict(svc, rec, hard_only=force)
         if err is not None:
@@ -96,10 +100,10 @@ def remove_image(svc: ImageService, ref_or_id: str, force: bool = False, prune: 
 
 
 def _delete_helper(svc: ImageService, rec: ImageRecord, records: list[dict[str, str]], force: bool, prune: bool,
-                   quiet: bool) -> None:
+                   quiet: bool, untagged: bool = False) -> None:
     err = _conflict(svc, rec, hard_only=force)
     if err is not None:
-        if quiet:
+        if quiet or (untagged and svc.images.users(rec.id)):
             return
         raise err
     # Forced while a stopped container uses it, Docker deletes the record; the container keeps its

@@ -102,6 +102,17 @@ def test_rmi_conflicts_with_containers(svc: ImageService) -> None:
     assert {"Deleted": iid} in svc.remove(iid)
 
 
+def test_rmi_force_of_last_tag_used_by_running_container_only_untags(svc: ImageService) -> None:
+    """moby: once the last tag is removed, a container using the image is not an error."""
+    iid = _import(svc, "app:2")
+    svc.container_created("c0ffee0000000001", iid)
+    svc.is_running = lambda _cid: True
+    assert svc.remove("app:2", force=True) == [{"Untagged": "app:2"}]
+    assert svc.resolve(iid).id == iid  # the image itself stays for its container
+    with pytest.raises(Conflict, match="cannot be forced"):
+        svc.remove(iid, force=True)
+
+
 def test_rmi_by_id_with_multiple_repos_needs_force(svc: ImageService) -> None:
     iid = _import(svc, "one:1")
     svc.tag("one:1", "two:1")
