@@ -106,10 +106,10 @@ def test_cli_create_body() -> None:
     add_create_flags(p)
     p.add_argument("-d", "--detach", action="store_true")
     p.add_argument("args", nargs=argparse.REMAINDER)
-    ns = p.parse_args(["-it", "--rm", "-e", "A=1", "-m", "64m", "--cpus", "1.5", "-p", "8080:80",
+    ns = p.parse_args(["-it", "--rm", "-h", "hh", "-e", "A=1", "-m", "64m", "--cpus", "1.5", "-p", "8080:80",
                        "--restart", "no", "--name", "n", "-v", "/a:/b:ro", "busybox", "sh", "-c", "x"])
     body = build_create_body(ns)
-    assert body["Image"] == "busybox" and body["Cmd"] == ["sh", "-c", "x"]
+    assert body["Image"] == "busybox" and body["Cmd"] == ["sh", "-c", "x"] and body["Hostname"] == "hh"
     assert body["Tty"] and body["OpenStdin"] and body["StdinOnce"] and body["Env"] == ["A=1"]
     hc = body["HostConfig"]
     assert hc["Memory"] == 64 << 20 and hc["NanoCpus"] == 1_500_000_000 and hc["AutoRemove"]

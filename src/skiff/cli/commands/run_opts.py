@@ -70,7 +70,10 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     a("--health-start-period", help="Start period for the container to initialize before starting health-retries countdown")
     a("--health-start-interval", help="Time between running the check during the start period")
     a("--health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
-    a("--hostname", help="Container host name")
+    helper = p._option_string_actions.pop("-h", None)  # docker: -h is --hostname here, help is --help only
+    if helper is not None:
+        helper.option_strings = [o for o in helper.option_strings if o != "-h"]
+    a("-h", "--hostname", help="Container host name")
     a("--init", action="store_true", default=None, help="Run an init inside the container that forwards signals and reaps processes")
     a("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
     a("--ipc", help="IPC mode to use")
