@@ -30,16 +30,31 @@ _BOOL_FLAGS = {"-D": "debug", "--debug": "debug", "--tls": "tls", "--tlsverify":
 _LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
+def _shortcut_help(word: str) -> str:
+    """The one-line help of the command a top-level word stands for (imported only for --help)."""
+    noun, verb = SHORTCUTS[word]
+    try:
+        mod = importlib.import_module(module_for(noun))
+    except ImportError:
+        return ""
+    for cmd in getattr(mod, "COMMANDS", ()):
+        if cmd.name == verb or verb in cmd.aliases:
+            return str(cmd.help)
+    return ""
+
+
 def _global_help() -> str:
     lines = ["", "Usage:  skiff [OPTIONS] COMMAND", "", "A self-sufficient runtime for containers", "",
              "Common Commands:"]
     for word in ("run", "exec", "ps", "build", "pull", "push", "images", "login", "logout", "search",
                  "version", "info"):
-        lines.append(f"  {word}")
+        lines.append(f"  {word:<11} {_shortcut_help(word)}".rstrip())
     lines += ["", "Management Commands:"]
     lines += [f"  {n:<11} {h}" for n, h in sorted(NOUNS.items())]
     lines += ["", "Commands:"]
-    lines += [f"  {w}" for w in sorted(SHORTCUTS) if w not in ("run", "exec", "ps", "build", "pull")]
+    lines += [f"  {w:<11} {_shortcut_help(w)}".rstrip() for w in sorted(SHORTCUTS)
+              if w not in ("run", "exec", "ps", "build", "pull", "push", "images", "login", "logout",
+                           "search", "version", "info")]
     lines += ["", "Global Options:",
               "      --config string      Location of client config files (default \"~/.docker\")",
               "  -D, --debug              Enable debug mode",
