@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import secrets
+import selectors
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,7 @@ log = logging.getLogger("skiff.builds")
 
 _ETC_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/hostname")
 _DEFAULT_MOUNT_POINTS = ("/proc", "/dev", "/sys", "/etc")
+_STDERR_ON, _STDERR_OFF = b"\x1b[91m", b"\x1b[0m"
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
@@ -451,19 +453,28 @@ class BuildService:
 
     def _run_runtime(self, cid: str, bundle: Path, output: OutputSink,
                      track: Callable[[str, subprocess.Popen[bytes] | None], None] | None) -> int:
+        """Run the container; stdout as is, stderr wrapped in red as dockerd's classic builder
+        does (streamformatter's stderr writer: ESC[91m ... ESC[0m per write)."""
         proc = subprocess.Popen([self.runtime, *self.runtime_args, "run", "--bundle", str(bundle), cid],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 cwd=str(bundle), start_new_session=True)
         if track is not None:
             track(cid, proc)
         try:
-            assert proc.stdout is not None
-            fd = proc.stdout.fileno()
-            while True:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                output(chunk)
+            assert proc.stdout is not None and proc.stderr is not None
+            out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+            with selectors.DefaultSelector() as sel:
+                sel.register(out_fd, selectors.EVENT_READ)
+                sel.register(err_fd, selectors.EVENT_READ)
+                while sel.get_map():
+                    for key, _ in sel.select():
+                        chunk = os.read(key.fd, 65536)
+                        if not chunk:
+                            sel.unregister(key.fd)
+                        elif key.fd == err_fd:
+                            output(_STDERR_ON + chunk + _STDERR_OFF)
+                        else:
+                            output(chunk)
             return proc.wait()
         except BaseException:
             self._kill(cid, proc)
@@ -471,8 +482,9 @@ class BuildService:
         finally:
             if track is not None:
                 track(cid, None)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            for f in (proc.stdout, proc.stderr):
+                if f is not None:
+                    f.close()
 
     def _kill(self, cid: str, proc: subprocess.Popen[bytes]) -> None:
         """Kill a RUN container (the runtime forwards nothing to it once killed itself)."""
