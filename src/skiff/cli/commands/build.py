@@ -236,7 +236,7 @@ def _live(messages: Iterable[Mapping[str, Any]], out: Any, on_aux: Any, context_
             rows.append(Text(f" => {mark}{st.title[:100]:<100} {dur:5.1f}s", style=style))
             if st.end is None and i == len(steps) - 1:
                 for line in st.lines[-6:]:
-                    rows.append(Text(f"    {line[:120]}", style="dim"))
+                    rows.append(Text.from_ansi(f"    {line[:120]}", style="dim"))
         return Group(*rows)
 
     def finish_current() -> None:
@@ -279,7 +279,7 @@ def _live(messages: Iterable[Mapping[str, Any]], out: Any, on_aux: Any, context_
             live.update(render())
         except BaseException:
             if steps and steps[-1].lines:
-                live.update(Group(render(), Text("\n".join(steps[-1].lines[-30:]))))
+                live.update(Group(render(), Text.from_ansi("\n".join(steps[-1].lines[-30:]))))
             raise
     for line in tail:
         console.print(line, markup=False)
