@@ -244,6 +244,13 @@ class Container:
             self.wait_stopped()
         mgr = self.cgroup()
         if mgr is not None:
+            # What the init left in its cgroup (no pid namespace to take it down; or still dying):
+            # killed, as runc's destroy does, so that the cgroup can go.
+            for pid in self.pids():
+                try:
+                    os.kill(pid, _SIGKILL)
+                except ProcessLookupError:
+                    pass
             mgr.destroy()
         cfg = None
         try:

@@ -77,9 +77,10 @@ def read_keyed(dirpath: str, name: str) -> dict[str, int]:
     return out
 
 
-def rmdir_tree(path: str, attempts: int = 5) -> None:
+def rmdir_tree(path: str, attempts: int = 8) -> None:
     """Remove a cgroup and its child cgroups, deepest first. A missing cgroup is fine; EBUSY (the
-    last task is still exiting) is retried briefly, as runc's RemovePath does."""
+    last task is still exiting) is retried, as runc's RemovePath does, for up to ~1.3 s: a killed
+    task can take that long to exit on a loaded machine."""
     if not os.path.isdir(path):
         return
     for entry in os.scandir(path):
