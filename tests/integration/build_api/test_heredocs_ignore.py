@@ -95,3 +95,21 @@ def test_dockerfile_from_stdin(bd: Daemon, tmp_path: Path, cli: str) -> None:
     r = build(bd, cli, ctx, "-t", ref, "-f", "-", input="FROM busybox\nCOPY f.txt /f\nCMD cat /f\n")
     assert r.returncode == 0, r.stderr
     assert run_image(bd, ref) == "from-context\n"
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_dockerfile_specific_ignore_file(bd: Daemon, tmp_path: Path, cli: str) -> None:
+    ctx = write(tmp_path / "c", {".dockerignore": "*.md\n", "a.txt": "a", "b.md": "b", "c.cfg": "c",
+                                 "build/App.Dockerfile": "FROM busybox\nCOPY . /ctx\nCMD find /ctx -type f | sort\n",
+                                 "build/App.Dockerfile.dockerignore": "*.txt\nbuild\n"})
+    ref = f"specific-ignore-{cli}"
+    r = build(bd, cli, ctx, "-t", ref, "-f", str(ctx / "build/App.Dockerfile"))
+    assert r.returncode == 0, r.stderr
+    files = run_image(bd, ref).split()
+    if cli == "docker":  # docker's classic path reads only .dockerignore (the specific file is BuildKit's)
+        assert "/ctx/a.txt" in files and "/ctx/b.md" not in files
+        return
+    # skiff: <Dockerfile>.dockerignore wins over .dockerignore: *.md kept, *.txt and build/ left out
+    assert "/ctx/b.md" in files and "/ctx/c.cfg" in files
+    assert "/ctx/a.txt" not in files
+    assert [f for f in files if f.startswith("/ctx/build/")] == ["/ctx/build/App.Dockerfile"]  # always sent
