@@ -157,6 +157,8 @@ def _preload(ctx: InitContext) -> None:
     if proc is not None and proc.rlimits:
         import resource  # noqa: F401
     if ctx.console is not None:
+        import fcntl  # noqa: F401
+        import struct  # noqa: F401
         import termios  # noqa: F401
     if ctx.seccomp is not None:
         import skiff.runtime.seccomp

@@ -133,6 +133,8 @@ def _preload(opts: ExecOptions, seccomp: bool, c: Container | None = None) -> No
     if opts.process.rlimits:
         import resource  # noqa: F401
     if opts.console_socket:
+        import fcntl  # noqa: F401
+        import struct  # noqa: F401
         import termios  # noqa: F401
     if seccomp:
         import skiff.runtime.seccomp

@@ -7,8 +7,7 @@ prctl(PR_CAP_AMBIENT); those wrappers live in ``skiff.sys.prctl``.
 
 from __future__ import annotations
 
-import ctypes
-
+from skiff.sys import ffi
 from skiff.sys.libc import call, libc
 
 TYPE_CHECKING = False
@@ -35,13 +34,13 @@ _SYS_CAPSET = 126
 _VERSION_3 = 0x20080522
 
 
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _Header(ffi.Structure):
+    _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 
 
-class _Data(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+class _Data(ffi.Structure):
+    _fields_ = [("effective", ffi.c_uint32), ("permitted", ffi.c_uint32),
+                ("inheritable", ffi.c_uint32)]
 
 
 def cap_number(name: str) -> int | None:
@@ -72,7 +71,7 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) masks of ``pid`` (0 = this thread)."""
     hdr = _Header(_VERSION_3, pid)
     data = (_Data * 2)()
-    call("capget", libc.syscall, _SYS_CAPGET, ctypes.byref(hdr), data)
+    call("capget", libc.syscall, _SYS_CAPGET, ffi.byref(hdr), data)
     def join(attr: str) -> int:
         return int(getattr(data[0], attr)) | (int(getattr(data[1], attr)) << 32)
     return join("effective"), join("permitted"), join("inheritable")
@@ -87,4 +86,4 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    call("capset", libc.syscall, _SYS_CAPSET, ctypes.byref(hdr), data)
+    call("capset", libc.syscall, _SYS_CAPSET, ffi.byref(hdr), data)

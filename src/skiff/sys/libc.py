@@ -6,9 +6,10 @@ the operation and the path, and retries EINTR, as runc's ``internal/linux`` does
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
+
+from skiff.sys import ffi
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["call", "libc"]
 
 # Not ctypes.util.find_library: it runs ldconfig, which costs the runtime's start-up milliseconds.
-libc = ctypes.CDLL("libc.so.6", use_errno=True)
+libc = ffi.CDLL("libc.so.6", use_errno=True)
 
 
 def call(op: str, fn: Callable[..., int], *args: Any, path: str | None = None) -> int:
@@ -28,7 +29,7 @@ def call(op: str, fn: Callable[..., int], *args: Any, path: str | None = None) -
         rc = fn(*args)
         if rc != -1:
             return rc
-        err = ctypes.get_errno()
+        err = ffi.get_errno()
         if err == errno.EINTR:
             continue
         raise OSError(err, f"{op}: {os.strerror(err)}", path)

@@ -7,10 +7,10 @@ negative errno; ``_check`` turns that into an OSError naming the function.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 
+from skiff.sys import ffi
 from skiff.sys.libc import call, libc
 
 TYPE_CHECKING = False
@@ -52,42 +52,42 @@ SECCOMP_FILTER_FLAG_LOG = 2
 SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4
 
 
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                ("datum_b", ctypes.c_uint64)]
+class _ArgCmp(ffi.Structure):
+    _fields_ = [("arg", ffi.c_uint), ("op", ffi.c_int), ("datum_a", ffi.c_uint64),
+                ("datum_b", ffi.c_uint64)]
 
 
-class _Version(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+class _Version(ffi.Structure):
+    _fields_ = [("major", ffi.c_uint), ("minor", ffi.c_uint), ("micro", ffi.c_uint)]
 
 
-_lib: ctypes.CDLL | None = None
+_lib: ffi.CDLL | None = None
 
 
-def _seccomp() -> ctypes.CDLL:
+def _seccomp() -> ffi.CDLL:
     global _lib
     if _lib is None:
         try:
-            lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+            lib = ffi.CDLL("libseccomp.so.2", use_errno=True)
         except OSError as e:
             raise OSError(errno.ENOENT, f"libseccomp.so.2 not found (install libseccomp2): {e}") from e
-        lib.seccomp_init.argtypes = [ctypes.c_uint32]
-        lib.seccomp_init.restype = ctypes.c_void_p
-        lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        lib.seccomp_init.argtypes = [ffi.c_uint32]
+        lib.seccomp_init.restype = ffi.c_void_p
+        lib.seccomp_release.argtypes = [ffi.c_void_p]
         lib.seccomp_release.restype = None
-        lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
-        lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
+        lib.seccomp_arch_resolve_name.argtypes = [ffi.c_char_p]
+        lib.seccomp_arch_resolve_name.restype = ffi.c_uint32
         lib.seccomp_arch_native.argtypes = []
-        lib.seccomp_arch_native.restype = ctypes.c_uint32
-        lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        lib.seccomp_arch_remove.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
-        lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
-                                               ctypes.POINTER(_ArgCmp)]
-        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.seccomp_arch_native.restype = ffi.c_uint32
+        lib.seccomp_arch_add.argtypes = [ffi.c_void_p, ffi.c_uint32]
+        lib.seccomp_arch_remove.argtypes = [ffi.c_void_p, ffi.c_uint32]
+        lib.seccomp_attr_set.argtypes = [ffi.c_void_p, ffi.c_int, ffi.c_uint32]
+        lib.seccomp_syscall_resolve_name_arch.argtypes = [ffi.c_uint32, ffi.c_char_p]
+        lib.seccomp_rule_add_array.argtypes = [ffi.c_void_p, ffi.c_uint32, ffi.c_int, ffi.c_uint,
+                                               ffi.POINTER(_ArgCmp)]
+        lib.seccomp_export_bpf.argtypes = [ffi.c_void_p, ffi.c_int]
         lib.seccomp_version.argtypes = []
-        lib.seccomp_version.restype = ctypes.POINTER(_Version)
+        lib.seccomp_version.restype = ffi.POINTER(_Version)
         _lib = lib
     return _lib
 
@@ -167,15 +167,15 @@ class Filter:
             os.close(fd)
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _SockFprog(ffi.Structure):
+    _fields_ = [("len", ffi.c_ushort), ("filter", ffi.c_void_p)]
 
 
 _NR_SECCOMP = {"x86_64": 317, "aarch64": 277, "i686": 354, "i386": 354, "armv7l": 383, "ppc64le": 358,
                "s390x": 348, "riscv64": 277}.get(os.uname().machine, -1)
 _SECCOMP_SET_MODE_FILTER = 1
 _PR_SET_SECCOMP = 22
-libc.syscall.restype = ctypes.c_long
+libc.syscall.restype = ffi.c_long
 
 
 def load_filter(bpf: bytes, flags: int = 0) -> None:
@@ -183,14 +183,14 @@ def load_filter(bpf: bytes, flags: int = 0) -> None:
     thread (all threads with TSYNC) and survives execve. Needs no_new_privs or CAP_SYS_ADMIN."""
     if len(bpf) % 8 or not bpf:
         raise ValueError(f"BPF program of {len(bpf)} bytes is not a list of 8-byte instructions")
-    buf = ctypes.create_string_buffer(bpf, len(bpf))
-    prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    buf = ffi.create_string_buffer(bpf, len(bpf))
+    prog = _SockFprog(len(bpf) // 8, ffi.c_void_p(ffi.addressof(buf)))
     if _NR_SECCOMP < 0:
         if flags:
             raise OSError(errno.ENOSYS, "seccomp(2) number unknown on this architecture; flags need it")
-        call("prctl(PR_SET_SECCOMP)", libc.prctl, _PR_SET_SECCOMP, 2, ctypes.addressof(prog), 0, 0)
+        call("prctl(PR_SET_SECCOMP)", libc.prctl, _PR_SET_SECCOMP, 2, ffi.addressof(prog), 0, 0)
         return
-    rc = call("seccomp(SECCOMP_SET_MODE_FILTER)", libc.syscall, ctypes.c_long(_NR_SECCOMP),
-              ctypes.c_long(_SECCOMP_SET_MODE_FILTER), ctypes.c_long(flags), ctypes.byref(prog))
+    rc = call("seccomp(SECCOMP_SET_MODE_FILTER)", libc.syscall, ffi.c_long(_NR_SECCOMP),
+              ffi.c_long(_SECCOMP_SET_MODE_FILTER), ffi.c_long(flags), ffi.byref(prog))
     if rc > 0:  # with TSYNC: the id of a thread that could not be synchronised
         raise OSError(errno.EAGAIN, f"seccomp: thread {rc} could not be synchronised (TSYNC)")

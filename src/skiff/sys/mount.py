@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-
+from skiff.sys import ffi
 from skiff.sys.libc import call, libc
 
 __all__ = [
@@ -39,8 +38,8 @@ MS_LAZYTIME = 1 << 25
 MNT_FORCE = 0x1
 MNT_DETACH = 0x2
 
-libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+libc.mount.argtypes = [ffi.c_char_p, ffi.c_char_p, ffi.c_char_p, ffi.c_ulong, ffi.c_char_p]
+libc.umount2.argtypes = [ffi.c_char_p, ffi.c_int]
 
 
 def _b(s: str | None) -> bytes | None:
@@ -62,14 +61,14 @@ AT_RECURSIVE = 0x8000
 _SYS_MOUNT_SETATTR = 442  # x86_64
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+class _MountAttr(ffi.Structure):
+    _fields_ = [("attr_set", ffi.c_uint64), ("attr_clr", ffi.c_uint64),
+                ("propagation", ffi.c_uint64), ("userns_fd", ffi.c_uint64)]
 
 
 def mount_setattr(target: str, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
     """mount_setattr(2): change MOUNT_ATTR_* on a mount (and, recursively, those below it)."""
     attr = _MountAttr(attr_set, attr_clr, 0, 0)
-    libc.syscall.restype = ctypes.c_long
+    libc.syscall.restype = ffi.c_long
     call("mount_setattr", libc.syscall, _SYS_MOUNT_SETATTR, AT_FDCWD, _b(target),
-         AT_RECURSIVE if recursive else 0, ctypes.byref(attr), ctypes.sizeof(attr), path=target)
+         AT_RECURSIVE if recursive else 0, ffi.byref(attr), ffi.sizeof(attr), path=target)

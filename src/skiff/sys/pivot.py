@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
-
+from skiff.sys import ffi
 from skiff.sys.libc import call, libc
 
 __all__ = ["pivot_root"]
 
 _SYS_PIVOT_ROOT = 155  # x86_64
 
-libc.syscall.restype = ctypes.c_long
+libc.syscall.restype = ffi.c_long
 
 
 def pivot_root(new_root: str, put_old: str) -> None:

@@ -3,8 +3,7 @@ sets, child subreaper, parent-death signal, dumpable."""
 
 from __future__ import annotations
 
-import ctypes
-
+from skiff.sys import ffi
 from skiff.sys.libc import call, libc
 
 __all__ = [
@@ -24,7 +23,7 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+libc.prctl.argtypes = [ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong]
 
 
 def _prctl(op: str, option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:

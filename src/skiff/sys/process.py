@@ -8,8 +8,9 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import ctypes
     from collections.abc import Callable
+
+    from skiff.sys import ffi
 
 __all__ = ["personality", "sethostname", "setdomainname", "pidfd_open", "pidfd_send_signal",
            "proc_stat", "PER_LINUX", "PER_LINUX32"]
@@ -20,12 +21,11 @@ PER_LINUX32 = 0x0008
 _SYS_PIDFD_SEND_SIGNAL = 424  # x86_64
 _SYS_PIDFD_OPEN = 434
 
-def _libc() -> tuple[Callable[..., int], ctypes.CDLL]:
-    import ctypes
-
+def _libc() -> tuple[Callable[..., int], ffi.CDLL]:
+    from skiff.sys import ffi
     from skiff.sys.libc import call, libc
 
-    libc.syscall.restype = ctypes.c_long
+    libc.syscall.restype = ffi.c_long
     return call, libc
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 
+from skiff.sys import ffi
 from skiff.sys.libc import call, libc
 
 __all__ = ["syncfs"]
 
-libc.syncfs.argtypes = [ctypes.c_int]
+libc.syncfs.argtypes = [ffi.c_int]
 
 
 def syncfs(path: str | os.PathLike[str]) -> None:
