@@ -64,6 +64,11 @@ def crun_namespace() -> subprocess.Popen[bytes] | None:
     return p
 
 
+def _quantile(values: list[float], f: float) -> float:
+    ordered = sorted(values)
+    return ordered[round(f * (len(ordered) - 1))]
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -120,14 +125,21 @@ def main() -> int:
             if nsenter:
                 overhead.append(timed([*nsenter, "true"]))
         med = {n: statistics.median(v) * 1000 for n, v in times.items()}
+        sub = statistics.median(overhead) * 1000 if overhead else 0.0
         if "crun" in med:
-            med["crun"] -= statistics.median(overhead) * 1000
-        print(f"run of busybox `true`, median of {args.runs} paired runs (ms):")
+            med["crun"] -= sub
+        print(f"run of busybox `true`, median of {args.runs} paired runs (ms) [quartiles]:")
         for n in names:
             extra = " (nsenter cost subtracted)" if n == "crun" else ""
-            print(f"  {n:6s} {med[n]:7.1f}{extra}")
+            cut = sub if n == "crun" else 0.0
+            q1, q3 = (_quantile(times[n], f) * 1000 - cut for f in (0.25, 0.75))
+            print(f"  {n:6s} {med[n]:7.1f} [{q1:6.1f} {q3:6.1f}]{extra}")
         print(f"  ratio skiff/runc = {med['skiff'] / med['runc']:.2f}" + (
             f"   skiff/crun = {med['skiff'] / med['crun']:.2f}" if "crun" in med else ""))
+        pairs = [a / b for a, b in zip(times["skiff"], times["runc"], strict=True)]
+        print(f"  per-round skiff/runc: median {statistics.median(pairs):.2f} "
+              f"[{_quantile(pairs, 0.25):.2f} {_quantile(pairs, 0.75):.2f}], skiff faster in "
+              f"{sum(r < 1 for r in pairs)} of {len(pairs)} rounds")
         skiff_rss = waiting_rss([SKIFF], roots["skiff"], bundle)
         runc_rss = waiting_rss(["runc"], roots["runc"], bundle)
         print(f"waiting (created, not started) container process RSS: skiff {skiff_rss} KiB, "
