@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -123,11 +124,23 @@ def test_created_init_leaves_when_its_state_dir_is_removed(rt: Runtime, sleeper:
 
     rt.ok("create", "-b", str(sleeper), cid)
     pid = json.loads(rt.ok("state", cid).out)["pid"]
+    cgroups = json.loads((rt.root / cid / "state.json").read_text())["cgroup_paths"]
     shutil.rmtree(rt.root / cid)
-    for _ in range(300):
-        status = Path(f"/proc/{pid}/status")
-        if not status.exists() or "zombie" in status.read_text():
-            break
-        time.sleep(0.01)
-    else:
-        raise AssertionError("the init is still waiting")
+    try:
+        for _ in range(300):
+            status = Path(f"/proc/{pid}/status")
+            if not status.exists() or "zombie" in status.read_text():
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the init is still waiting")
+    finally:  # with its state gone, delete cannot remove the cgroup: the test does
+        for path in set(cgroups.values()):
+            for _ in range(100):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # busy until the init has exited
+                    time.sleep(0.02)
