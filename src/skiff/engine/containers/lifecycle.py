@@ -329,7 +329,8 @@ class Lifecycle:
                 await self._svc.network.detach_network(rec.id)
         self._pending_attach.pop(rec.id, None)
         if rec.host_config.get("AutoRemove") and not self._closing:
-            asyncio.get_running_loop().create_task(self._svc.destroy(rec))
+            # --rm removes the container's anonymous volumes too (moby: RemoveVolume: true)
+            asyncio.get_running_loop().create_task(self._svc.destroy(rec, volumes=True))
 
     def publish_die_waiters(self, rec: ContainerRecord) -> None:
         for fut in self._exit_waiters.pop(rec.id, []):
@@ -489,7 +490,7 @@ class Lifecycle:
             self._schedule_restart(rec, delay)
         elif rec.host_config.get("AutoRemove") and not self._closing:
             with contextlib.suppress(Exception):
-                await svc.destroy(rec)
+                await svc.destroy(rec, volumes=True)
 
     def _should_restart(self, rec: ContainerRecord, ran: float) -> tuple[bool, float]:
         if self._closing or rec.manually_stopped:
