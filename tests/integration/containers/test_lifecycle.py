@@ -77,6 +77,21 @@ def test_update_and_stats(bbd: Daemon) -> None:
     bbd.docker("rm", "-f", "uu")
 
 
+def test_stats_network_counters(bbd: Daemon) -> None:
+    """NET I/O comes from the container's own namespace: traffic to its gateway shows up in eth0."""
+    bbd.docker("run", "-d", "--name", "netc", "busybox", "sleep", "100")
+    try:
+        gw = json.loads(bbd.docker("inspect", "netc").stdout)[0]["NetworkSettings"]["Networks"]["bridge"]["Gateway"]
+        assert bbd.docker("exec", "netc", "ping", "-c", "3", "-W", "2", gw).returncode == 0
+        raw = bbd.docker("stats", "--no-stream", "--format", "{{json .}}", "netc").stdout
+        net_io = json.loads(raw)["NetIO"]
+        assert not net_io.startswith("0B /"), net_io
+        bbd.docker("run", "-d", "--name", "nonec", "--network", "none", "busybox", "sleep", "100")
+        assert json.loads(bbd.docker("stats", "--no-stream", "--format", "{{json .}}", "nonec").stdout)["NetIO"] == "0B / 0B"
+    finally:
+        bbd.docker("rm", "-f", "netc", "nonec")
+
+
 def test_restart_policy_on_failure(bbd: Daemon) -> None:
     bbd.docker("run", "-d", "--name", "rp", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
     deadline = time.monotonic() + 10

@@ -648,10 +648,12 @@ class ContainerService(Archive, Health, Lifecycle):
                 if r is None:
                     return
                 cg = self.cgroup_path(r) if r.running else None
+                mode = r.host_config.get("NetworkMode") or "bridge"
+                own_netns = mode != "host" and not mode.startswith("container:")
                 if first and not one_shot and cg is not None and not stream:
-                    prev = await asyncio.to_thread(read_stats, r.id, r.name, cg, None)
+                    prev = await asyncio.to_thread(read_stats, r.id, r.name, cg, None, r.pid, own_netns)
                     await asyncio.sleep(1.0)
-                cur = await asyncio.to_thread(read_stats, r.id, r.name, cg, prev)
+                cur = await asyncio.to_thread(read_stats, r.id, r.name, cg, prev, r.pid, own_netns)
                 first = False
                 yield cur
                 if not stream:

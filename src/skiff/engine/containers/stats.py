@@ -129,8 +129,35 @@ def _empty_cpu() -> dict[str, Any]:
             "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
 
 
-def read_stats(cid: str, name: str, cgroup: str | None, prev: dict[str, Any] | None) -> dict[str, Any]:
-    """One stats message; ``cgroup`` None for a stopped container (zeros, as dockerd sends)."""
+_NET_DEV_FIELDS = ("rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets", "tx_errors",
+                   "tx_dropped")
+_NET_DEV_COLUMNS = (0, 1, 2, 3, 8, 9, 10, 11)  # positions in /proc/net/dev after "iface:"
+
+
+def net_dev_stats(pid: int) -> dict[str, dict[str, int]]:
+    """Per-interface counters of the network namespace ``pid`` lives in, as dockerd's ``networks``.
+
+    /proc/<pid>/net/dev shows that process's namespace from the host, so no setns is needed.
+    The loopback is left out, as in moby (its sandbox reports only the endpoints' interfaces).
+    """
+    nets: dict[str, dict[str, int]] = {}
+    for line in _read(f"/proc/{pid}/net/dev").splitlines()[2:]:
+        iface, _, rest = line.partition(":")
+        iface = iface.strip()
+        cols = rest.split()
+        if not iface or iface == "lo" or len(cols) < 12:
+            continue
+        nets[iface] = {k: int(cols[i]) for k, i in zip(_NET_DEV_FIELDS, _NET_DEV_COLUMNS, strict=True)}
+    return nets
+
+
+def read_stats(cid: str, name: str, cgroup: str | None, prev: dict[str, Any] | None, pid: int = 0,
+               own_netns: bool = True) -> dict[str, Any]:
+    """One stats message; ``cgroup`` None for a stopped container (zeros, as dockerd sends).
+
+    ``own_netns`` is False for ``--network host``/``container:``: then no ``networks`` are
+    reported, as moby does for a sandbox without endpoints of its own.
+    """
     now = time.time_ns()
     base: dict[str, Any] = {
         "read": rfc3339_nano(now), "preread": prev["read"] if prev else ZERO, "num_procs": 0,
@@ -150,7 +177,8 @@ def read_stats(cid: str, name: str, cgroup: str | None, prev: dict[str, Any] | N
            "io_queue_recursive": None, "io_service_time_recursive": None, "io_wait_time_recursive": None,
            "io_merged_recursive": None, "io_time_recursive": None, "sectors_recursive": None}
     base.update(pids_stats=raw["pids"], blkio_stats=blk, cpu_stats=cpu,
-                precpu_stats=prev["cpu_stats"] if prev else _empty_cpu(), memory_stats=raw["memory"],
-                networks={"eth0": {"rx_bytes": 0, "rx_packets": 0, "rx_errors": 0, "rx_dropped": 0,
-                                   "tx_bytes": 0, "tx_packets": 0, "tx_errors": 0, "tx_dropped": 0}})
+                precpu_stats=prev["cpu_stats"] if prev else _empty_cpu(), memory_stats=raw["memory"])
+    nets = net_dev_stats(pid) if pid and own_netns else {}
+    if nets:
+        base["networks"] = nets
     return base
