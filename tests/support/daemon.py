@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,7 +247,10 @@ class Daemon:
             if not any(_alive(p) for p in pids):
                 break
             time.sleep(0.02)
-        for mnt in reversed(mounts_under(self.data_root, self.exec_root)):
+        left = mounts_under(self.data_root, self.exec_root)
+        if left:  # skiffd removed its containers and stopped: what stays mounted is its leak
+            warnings.warn(f"skiffd ({self.exec_root}) left {len(left)} mounts: {left[:5]}", stacklevel=2)
+        for mnt in reversed(left):
             if subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "-l", mnt], capture_output=True)
 
