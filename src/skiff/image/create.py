@@ -138,8 +138,11 @@ def _store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, 
         unpacker.adopt(snapshot_key, chains[-1])
     else:
         unpacker.unpack([(d, content.path(desc.digest)) for desc, d, _ in layers])
+    # the same measure as a pull (transports/local.py): Docker's content size where the
+    # snapshotter gives it, else the uncompressed tar size
+    sizes = [unpacker.usage(chains[i]) for i in range(len(layers))]
     recs = tuple(LayerRecord(diff_id=d, chain_id=chains[i], blob=desc.digest, media_type=desc.media_type,
-                             blob_size=desc.size, size=usize)
+                             blob_size=desc.size, size=sizes[i] if sizes[i] >= 0 else usize)
                  for i, (desc, d, usize) in enumerate(layers))
     rec = ImageRecord(id=cfg_digest, layers=recs, manifest_digest=mdigest, manifest_media_type=mt.DOCKER_MANIFEST,
                       created=cfg.created, size=sum(max(s, 0) for s in (x.size for x in recs)),

@@ -20,6 +20,7 @@ from skiff.errors import Conflict, NotFound
 from skiff.image.errors import DigestMismatch
 from skiff.image.layers import DigestingReader, open_uncompressed
 from skiff.oci.digest import Digest, chain_ids
+from skiff.storage.base import content_size
 from skiff.storage.snapshot import Kind, Snapshotter
 from skiff.storage.unpack import LayerSource, unpack_layers
 
@@ -194,8 +195,14 @@ class SnapshotUnpacker:
             pass
 
     def usage(self, chain_id: Digest) -> int:
+        """The layer's size as Docker shows it: on overlay2 the content of its own diff dir
+        (content_size); on vfs, where a snapshot is the whole tree, -1 (the caller keeps the
+        applied size)."""
         try:
-            return int(self.sn.usage(str(chain_id)).size)
+            dirs = self.sn.layer_dirs(str(chain_id)) if hasattr(self.sn, "layer_dirs") else None
+            if dirs is None or not dirs.overlay:
+                return -1
+            return content_size(dirs.upper)
         except NotFound:
             return -1
 

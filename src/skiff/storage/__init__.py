@@ -49,6 +49,7 @@ from skiff.storage.archive import (
     write_diff,
     write_tree,
 )
+from skiff.storage.base import content_size
 from skiff.storage.mount import Mount, mount_all, unmount_all
 from skiff.storage.overlay2 import Overlay2Snapshotter, overlay_supported
 from skiff.storage.snapshot import (
@@ -77,6 +78,6 @@ __all__ = [
     "LayerAccess", "LayerDirs", "LayerSource", "Mount", "Overlay2Snapshotter", "SnapshotExists",
     "SnapshotHasChildren", "SnapshotNotFound", "Snapshotter", "UnpackedLayer", "UnsafeEntry",
     "Usage", "VfsSnapshotter", "WrittenDiff", "WrongSnapshotKind", "apply_layer", "chain_ids",
-    "changes", "detect", "mount_all", "overlay_supported", "remove_unfinished_unpacks", "unmount_all", "unpack_layers",
+    "changes", "content_size", "detect", "mount_all", "overlay_supported", "remove_unfinished_unpacks", "unmount_all", "unpack_layers",
     "write_diff", "write_tree",
 ]

@@ -17,7 +17,7 @@ from skiff.storage.metadata import MetaStore, Record
 from skiff.storage.mount import Mount
 from skiff.storage.snapshot import Info, Kind, LayerDirs, Usage, WrongSnapshotKind
 
-__all__ = ["DirSnapshotter", "disk_usage", "remove_tree"]
+__all__ = ["DirSnapshotter", "content_size", "disk_usage", "remove_tree"]
 
 
 def remove_tree(path: Path) -> None:
@@ -52,6 +52,31 @@ def disk_usage(path: Path) -> Usage:
                 if e.is_dir(follow_symlinks=False):
                     stack.append(e.path)
     return Usage(size=size, inodes=len(seen))
+
+
+def content_size(path: Path) -> int:
+    """A layer's size as Docker reports it (overlay2 DiffSize): apparent sizes of everything but
+    directories, each hard-linked inode counted once. Unlike disk_usage, no block rounding."""
+    seen: set[int] = set()
+    size = 0
+    stack = [os.fspath(path)]
+    while stack:
+        d = stack.pop()
+        try:
+            it = os.scandir(d)
+        except FileNotFoundError:
+            continue
+        with it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                    continue
+                st = e.stat(follow_symlinks=False)
+                if st.st_size == 0 or st.st_ino in seen:
+                    continue
+                seen.add(st.st_ino)
+                size += st.st_size
+    return size
 
 
 class DirSnapshotter:

@@ -136,3 +136,25 @@ def test_shared_layers_are_fetched_and_unpacked_once(registry: Registry, service
     unpacker = real_service.unpacker
     assert isinstance(unpacker, SnapshotUnpacker)
     assert len([i for i in unpacker.sn.walk() if i.kind is Kind.COMMITTED]) == 3  # base + a + b
+
+
+@pytest.mark.root
+def test_layer_size_is_the_same_fresh_or_reused(real_service: ImageService, busybox_rootfs: Path) -> None:
+    """A layer reports one size however it arrived, and on overlay2 it is Docker's DiffSize:
+    the apparent size of its non-directory entries, each inode once (not tar bytes, not blocks)."""
+    tar = _rootfs_tar(busybox_rootfs)
+    first = asyncio.run(real_service.import_image(io.BytesIO(tar), repo="size/a:1",
+                                                  config=ContainerConfig(cmd=("sh",))))
+    second = asyncio.run(real_service.import_image(io.BytesIO(tar), repo="size/b:1",
+                                                   config=ContainerConfig(cmd=("sh",), env=("X=1",))))
+    assert first.id != second.id and first.layers[0].chain_id == second.layers[0].chain_id
+    assert first.layers[0].size == second.layers[0].size == first.size == second.size
+    if real_service.unpacker.usage(first.layers[0].chain_id) >= 0:  # overlay2
+        seen: set[int] = set()
+        expected = 0
+        for p in busybox_rootfs.rglob("*"):
+            st = p.lstat()
+            if (not p.is_dir() or p.is_symlink()) and st.st_size and st.st_ino not in seen:
+                seen.add(st.st_ino)
+                expected += st.st_size
+        assert first.size == expected

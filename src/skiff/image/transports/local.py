@@ -228,8 +228,11 @@ class LocalDestination:
             done = layer_cbs[i].on_done if i < len(layer_cbs) else None
             if size >= 0 and done is not None:
                 done()
-            if size < 0:
-                size = self.unpacker.usage(chains[i])
+            # One measure whether the layer was just unpacked or already there: Docker's content
+            # size where the snapshotter can give it, else the uncompressed tar size.
+            measured = await asyncio.to_thread(self.unpacker.usage, chains[i])
+            if measured >= 0:
+                size = measured
             total += max(size, 0)
             layers.append(LayerRecord(diff_id=image.config.diff_ids[i], chain_id=chains[i], blob=desc.digest,
                                       media_type=desc.media_type, blob_size=desc.size, size=size))
