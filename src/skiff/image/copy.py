@@ -60,6 +60,9 @@ class CopyOptions:
     #: called once the manifest is resolved (Docker prints "Pulling from ..." only then, so a
     #: missing image fails before the stream starts and the API can answer with a 404)
     on_resolved: Callable[[], None] | None = None
+    #: pull: is the layer with this chain ID already unpacked at the destination? Docker then says
+    #: "Already exists" even when the blob is gone (its layer store, not its blobs, decides)
+    layer_present: Callable[[Digest], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ async def copy_image(src: ImageSource, dst: ImageDestination, progress: Progress
         if not quiet and not load:
             progress.status(status, lid)
 
+    chains = chain_ids(config.diff_ids)
     cbs: list[LayerCallbacks] = []
     for i, d in enumerate(layers):
         cbs.append(_callbacks(progress, ids[i], d.size, opts.mode))
@@ -162,6 +166,11 @@ async def copy_image(src: ImageSource, dst: ImageDestination, progress: Progress
         reused = await dst.reuse_blob(d)
         if reused:
             say(reused, ids[i])
+            return
+        if opts.layer_present is not None and opts.layer_present(chains[i]):
+            say("Already exists", ids[i])
+            async with sem:  # the blob only (kept for push and save); the layer is not unpacked again
+                await dst.put_blob(d, src, LayerCallbacks(on_bytes=lambda _n: None))
             return
         if not push:
             say("Pulling fs layer", ids[i])

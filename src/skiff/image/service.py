@@ -181,7 +181,7 @@ class ImageService:
         dst = _PullDestination(self.content, self.images, self.unpacker, [str(ref)], ref.name)
         try:
             result = await copy_image(src, dst, p, CopyOptions(
-                platform=platform, mode="pull", concurrency=self.max_down,
+                platform=platform, mode="pull", concurrency=self.max_down, layer_present=self.unpacker.has,
                 on_resolved=lambda: p.status(f"Pulling from {ref.path}", ref.tag or str(ref.digest))))
         finally:
             await src.close()
