@@ -201,10 +201,16 @@ def history(svc: ImageService, ref: str) -> list[dict[str, Any]]:
         entries.append({"Comment": h.comment if h else "", "Created": int(parse_created(h.created if h else "")),
                         "CreatedBy": h.created_by if h else "", "Id": "<missing>", "Size": size, "Tags": None})
     entries.reverse()
-    if entries:
-        entries[0]["Id"] = str(rec.id)
-        entries[0]["Tags"] = svc.repo_tags(rec) or None
-    else:
+    # as moby's ImageHistory: row n (newest first) is the image's n-th parent while the chain of
+    # parents (recorded by the classic builder and commit) exists locally; the rest stay <missing>
+    cur: ImageRecord | None = rec
+    for e in entries:
+        if cur is None:
+            break
+        e["Id"] = str(cur.id)
+        e["Tags"] = svc.repo_tags(cur) or None
+        cur = svc.images.get(cur.parent) if cur.parent else None
+    if not entries:
         entries.append({"Comment": "", "Created": int(parse_created(cfg.created)), "CreatedBy": "",
                         "Id": str(rec.id), "Size": rec.size, "Tags": svc.repo_tags(rec) or None})
     return entries

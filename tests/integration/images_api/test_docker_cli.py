@@ -337,3 +337,21 @@ def test_images_survive_a_daemon_restart(d: Daemon, tmp_path: Path) -> None:
         [f"busybox:latest {iid[7:19]}", f"kept:1 {iid[7:19]}"]
     d.restart(kill=True)
     assert json.loads(ok(d.docker("image", "inspect", "kept:1")))[0]["Id"] == iid
+
+
+def test_history_of_a_built_image_shows_its_parents(d: Daemon, tmp_path: Path) -> None:
+    """As dockerd's classic builder: each step commits an image, and history shows the IDs of the
+    images still present (walking parents); rows below the base image's own are <missing>."""
+    base = load_busybox(d, tmp_path)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nENV A=1\nRUN echo hi > /x\n")
+    ok(d.docker("build", "-q", "-t", "built", str(ctx)))
+    built = json.loads(ok(d.docker("image", "inspect", "built")))[0]
+    step = built["Parent"]
+    assert step and json.loads(ok(d.docker("image", "inspect", step)))[0]["Parent"] == base
+    rows = ok(d.docker("history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "built")).splitlines()
+    assert [r.split("|")[0] for r in rows] == [built["Id"], step, base, "<missing>"]
+    assert "echo hi" in rows[0] and "ENV A=1" in rows[1] and 'CMD ["sh"]' in rows[2]
+    short = ok(d.docker("history", "-q", "built")).split()
+    assert short == [built["Id"][7:19], step[7:19], base[7:19], "<missing>"]
