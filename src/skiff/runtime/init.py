@@ -24,6 +24,7 @@ from skiff.runtime.execute import (
 )
 from skiff.runtime.frozen import frozen
 from skiff.runtime.hooks import run_hooks
+from skiff.runtime.sync import describe_error
 from skiff.sys import ns
 
 TYPE_CHECKING = False
@@ -46,15 +47,6 @@ class InitContext:
     preserve_fds: int
     double_fork: bool  # user namespace: the child makes the pid namespace and forks again
     seccomp: tuple[bytes, list[str]] | None
-
-
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        text = exc.strerror or str(exc)
-        if exc.filename and str(exc.filename) not in text:
-            text = f"{text}: {exc.filename}"
-        return text
-    return str(exc) or type(exc).__name__
 
 
 def child_main(ctx: InitContext) -> NoReturn:

@@ -10,7 +10,6 @@ user namespace; with one, the child joins it and forks again, as with create.
 from __future__ import annotations
 
 import os
-import socket
 
 from skiff.runtime import sync
 from skiff.runtime.config import Process
@@ -21,6 +20,7 @@ from skiff.sys import ns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
     from typing import NoReturn
 
     from skiff.runtime.tty import TtyProxy
@@ -40,14 +40,44 @@ class ExecOptions:
     preserve_fds: int = 0
 
 
-def _child(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket.socket | None,
-           double: bool) -> NoReturn:
-    from skiff.runtime.init import describe_error
+def _join_files(paths: dict[str, str]) -> list[str]:
+    """The files the exec'd process joins the container's cgroups through (CgroupManager.join_files
+    without importing the cgroup code): v1's ``tasks`` (the child is single-threaded), v2's
+    ``cgroup.procs``."""
+    if set(paths) == {""}:
+        return [os.path.join(paths[""], "cgroup.procs")]
+    return [os.path.join(p, "tasks") for p in dict.fromkeys(paths.values())]
 
+
+def _join_cgroup(files: list[str], pid: int) -> None:
+    """Write ``pid`` (0: ourselves) to each file; a controller directory that is gone is skipped,
+    as CgroupManager.add_pid does."""
+    data = str(pid).encode()
+    for path in files:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise OSError(exc.errno, f"cgroup: join {path}: {exc.strerror}") from None
+        try:
+            os.write(fd, data)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cgroup: join {path}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+
+
+def _child(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket.socket | None,
+           double: bool, join: list[str]) -> NoReturn:
     try:
         cfg = c.config
         pid = c.record.pid
         os.setsid()
+        # Without a user namespace the child joins the cgroups itself, before any setns (the paths
+        # are the host's): writing its own id to v1's ``tasks`` avoids the cgroup-wide lock that a
+        # write of another pid to ``cgroup.procs`` takes (~15 ms here). No "go" is awaited then.
+        _join_cgroup(join, 0)
         from skiff.runtime.execute import close_stray_fds
 
         close_stray_fds(3 + opts.preserve_fds,
@@ -68,11 +98,12 @@ def _child(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket.
             if child:
                 sync.send(sock, "pid", pid=child)
                 os._exit(0)
-        sync.expect(sock, "go")  # in the container's cgroups now
+        if double:
+            sync.expect(sock, "go")  # the parent has put us in the container's cgroups
         _finish(c, opts, sock, console)
     except BaseException as exc:
         try:
-            sync.send(sock, "error", msg=describe_error(exc))
+            sync.send(sock, "error", msg=sync.describe_error(exc))
         except BaseException:
             pass
     os._exit(127)
@@ -90,6 +121,7 @@ def _finish(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket
     proc = opts.process
     if console is not None:
         import fcntl
+        import socket
         import struct
         import termios
 
@@ -134,6 +166,7 @@ def _preload(opts: ExecOptions, seccomp: bool, c: Container | None = None) -> No
         import resource  # noqa: F401
     if opts.console_socket:
         import fcntl  # noqa: F401
+        import socket  # noqa: F401
         import struct  # noqa: F401
         import termios  # noqa: F401
     if seccomp:
@@ -169,10 +202,12 @@ def _exec_in(c: Container, opts: ExecOptions, proxy: TtyProxy | None) -> int:
     double = "user" in types and "pid" in types
     console = None
     if opts.console_socket:
+        import socket  # only here: importing it (enum, selectors) costs milliseconds of every exec
+
         console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         console.connect(opts.console_socket)
     _preload(opts, bool(c.config.seccomp), c)
-    mgr = c.cgroup()
+    cg_files = _join_files(c.record.cgroup_paths) if c.record.cgroup_paths else []
     parent_sock, child_sock = sync.pair()
     saved = -1
     if not double and "pid" in types:
@@ -186,7 +221,7 @@ def _exec_in(c: Container, opts: ExecOptions, proxy: TtyProxy | None) -> int:
         pid = os.fork()
         if pid == 0:
             parent_sock.close()
-            _child(c, opts, child_sock, console, double)
+            _child(c, opts, child_sock, console, double, [] if double else cg_files)
     finally:
         if saved >= 0:
             ns.setns(saved, ns.CLONE_NEWPID)
@@ -199,9 +234,9 @@ def _exec_in(c: Container, opts: ExecOptions, proxy: TtyProxy | None) -> int:
         if double:
             target = int(sync.expect(parent_sock, "pid")["pid"])
             os.waitpid(pid, 0)
-        if mgr is not None:
-            mgr.add_pid(target)
-        sync.send(parent_sock, "go")
+            # in the user namespace the child may not write host cgroup files: we place it
+            _join_cgroup([f.rsplit("/", 1)[0] + "/cgroup.procs" for f in cg_files], target)
+            sync.send(parent_sock, "go")
         msg = sync.recv(parent_sock)
         if msg.get("t") == "error":
             raise InitFailed(f"exec failed: {msg.get('msg')}")
@@ -223,7 +258,10 @@ def _exec_in(c: Container, opts: ExecOptions, proxy: TtyProxy | None) -> int:
     if opts.detach:
         return target
     if proxy is not None:
+        import gc
+
         proxy.receive()
+        gc.enable()  # the proxy lives as long as the process
         return proxy.proxy(target)
     from skiff.runtime.wait import wait_forwarding
 

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["Channel", "pair", "send", "recv", "expect"]
+__all__ = ["Channel", "pair", "send", "recv", "expect", "describe_error"]
 
 
 class Channel:
@@ -77,3 +77,13 @@ def expect(ch: Channel, t: str) -> dict[str, Any]:
             raise RuntimeError(msg.get("msg", "init failed"))
         raise RuntimeError(f"init: expected {t!r}, got {msg.get('t')!r}")
     return msg
+
+
+def describe_error(exc: BaseException) -> str:
+    """The text of an ``error`` message: what the child says when it fails."""
+    if isinstance(exc, OSError):
+        text = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) not in text:
+            text = f"{text}: {exc.filename}"
+        return text
+    return str(exc) or type(exc).__name__

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.integration.runtime.conftest import Runtime
+from tests.integration.runtime.test_userns import _userns, userns_bundle  # noqa: F401 (fixture)
 from tests.support.bundle import edit_config
 
 pytestmark = pytest.mark.root
@@ -77,3 +78,17 @@ def test_exec_into_stopped_refused(rt: Runtime, running: str) -> None:
         time.sleep(0.01)
     r = rt("exec", running, "true")
     assert r.rc == 1 and "stopped" in r.err
+
+
+def test_exec_in_user_namespace_joins_cgroups(rt: Runtime, userns_bundle: Path, cid: str,  # noqa: F811
+                                              tmp_path: Path) -> None:
+    """With a user namespace the exec'd process cannot join the host's cgroup files itself: the
+    runtime places it (the other path: without one the child joins them before setns)."""
+    edit_config(userns_bundle, lambda c: _userns(c, ["sleep", "30"]))
+    rt.ok("run", "-d", "-b", str(userns_bundle), cid)
+    pid_file = tmp_path / "exec.pid"
+    rt.ok("exec", "-d", "--pid-file", str(pid_file), cid, "sleep", "30")
+    pid = int(pid_file.read_text())
+    init = json.loads(rt.ok("state", cid).out)["pid"]
+    assert Path(f"/proc/{pid}/ns/user").readlink() == Path(f"/proc/{init}/ns/user").readlink()
+    assert Path(f"/proc/{pid}/cgroup").read_text() == Path(f"/proc/{init}/cgroup").read_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import gc
 import sys
 
 from skiff.runtime.cli.args import Opt, parse
@@ -62,9 +62,11 @@ def build_process(base: Process | None, opts: dict[str, object], args: list[str]
     from skiff.sys.caps import cap_number
 
     if opts["process"]:
+        from skiff.runtime import fastjson
+
         try:
             with open(str(opts["process"]), "rb") as f:
-                return parse_process(json.load(f))
+                return parse_process(fastjson.loads(f.read()))
         except (OSError, ValueError) as exc:
             raise InvalidConfig(f"cannot read process JSON {opts['process']}: {exc}") from None
     if not args:
@@ -99,6 +101,7 @@ def build_process(base: Process | None, opts: dict[str, object], args: list[str]
 def run(g: Globals, argv: list[str]) -> int:
     from skiff.runtime.setns_exec import ExecOptions, exec_in
 
+    gc.disable()  # as create/run: a short-lived process; the terminal proxy turns it back on
     opts, args = parse(argv, SPEC)
     c = load_container(g.root, args, USAGE)
     proc = build_process(c.config.process, opts, args[1:])
