@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_common import engines, loadavg, order, spread
+from engine_common import engines, loadavg, order, spread, start_reference
 
 
 def main() -> int:
@@ -33,24 +33,39 @@ def main() -> int:
         each: dict[str, list[float]] = {e.name: [] for e in engs}
         removal: dict[str, list[float]] = {e.name: [] for e in engs}
         loads = [loadavg()]
+        retried: list[str] = []
         for e in engs:  # warm-up
             e.remove([e.run("run", "-d", "busybox", "sleep", "600").stdout.strip()])
         for r in range(args.rounds):
             for e in order(engs, r):
-                ids: list[str] = []
-                try:
-                    t0 = time.perf_counter()
-                    for _ in range(args.n):
-                        dt, out = e.timed("run", "-d", "busybox", "sleep", "600")
-                        ids.append(out.strip())
-                        each[e.name].append(dt)
-                    totals[e.name].append(time.perf_counter() - t0)
-                finally:
-                    t1 = time.perf_counter()
-                    e.remove(ids)
-                    removal[e.name].append(time.perf_counter() - t1)
+                for attempt in range(3):
+                    ids: list[str] = []
+                    times: list[float] = []
+                    try:
+                        t0 = time.perf_counter()
+                        for _ in range(args.n):
+                            dt, out = e.timed("run", "-d", "busybox", "sleep", "600")
+                            ids.append(out.strip())
+                            times.append(dt)
+                        totals[e.name].append(time.perf_counter() - t0)
+                        each[e.name].extend(times)
+                        break
+                    except RuntimeError as err:  # docker0 deleted under dockerd by other work: redo the batch
+                        if "docker0" not in str(err) or attempt == 2:
+                            raise
+                        retried.append(f"round {r} {e.name}: docker0 vanished, dockerd restarted, batch redone")
+                        e.remove(ids)
+                        ids = []
+                        start_reference()
+                    finally:
+                        t1 = time.perf_counter()
+                        e.remove(ids)
+                        if ids:
+                            removal[e.name].append(time.perf_counter() - t1)
             loads.append(loadavg())
     ref = engs[1].name
+    for line in retried:
+        print(line)
     print(f"{args.n} `run -d busybox sleep 600` back to back, {args.rounds} rounds (order rotating); "
           f"load average: {' | '.join(loads)}")
     print(f"{'engine':<16} {'total median':>12} {'ratio':>7}  {'total s [min-max]':<22} "
