@@ -15,7 +15,7 @@ import tarfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import zstandard
 from isal import igzip
@@ -25,8 +25,9 @@ from skiff.image.layers import detect_compression
 from skiff.image.store import ImageRecord, ImageStore, LayerRecord
 from skiff.image.unpack import Unpacker
 from skiff.oci import mediatypes as mt
-from skiff.oci.digest import Digest, Digester, chain_ids
+from skiff.oci.digest import Digest, chain_ids
 from skiff.oci.image_spec import Descriptor, History, ImageConfig, Manifest
+from skiff.storage.archive.tarstream import TarReader
 
 __all__ = ["ingest_layer", "store_image", "now_rfc3339", "import_config", "export_rootfs"]
 
@@ -56,7 +57,9 @@ class _Tee(io.RawIOBase):
 def ingest_layer(content: ContentStore, tar: BinaryIO) -> tuple[Descriptor, Digest, int]:
     """Store ``tar`` (plain, gzip or zstd) as a gzip layer blob.
 
-    Returns (blob descriptor, diff ID, uncompressed size). Blocking.
+    Returns (blob descriptor, diff ID, content size). The content size is what Docker reports for
+    a layer it applied (the sum of its entries' sizes, moby's UnpackLayer): 0 for a layer with no
+    file data, where the tar itself is at least its 1024-byte end blocks. Blocking.
     """
     head = tar.read(4)
     kind = detect_compression(head)
@@ -65,16 +68,40 @@ def ingest_layer(content: ContentStore, tar: BinaryIO) -> tuple[Descriptor, Dige
         raw = igzip.IGzipFile(fileobj=raw, mode="rb")
     elif kind == "zstd":
         raw = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    diff = Digester()
     with content.writer() as w:
         z = igzip.IGzipFile(fileobj=_Tee(w.write), mode="wb", compresslevel=1, mtime=0)
-        while chunk := raw.read(_CHUNK):
-            diff.update(chunk)
-            z.write(chunk)
+        reader = TarReader(cast(BinaryIO, _Copying(raw, z.write)), _CHUNK)  # parsed and stored in one pass
+        data = 0
+        try:
+            for h in reader:
+                data += h.realsize if h.sparse is not None else h.size
+            reader.finish()
+        finally:
+            reader.close()
         z.close()
         digest = w.commit()
         size = w.offset
-    return Descriptor(media_type=mt.DOCKER_LAYER_GZIP, digest=digest, size=size), diff.digest(), diff.size
+    diff_id = Digest.parse("sha256:" + reader.sha256.hexdigest())
+    return Descriptor(media_type=mt.DOCKER_LAYER_GZIP, digest=digest, size=size), diff_id, data
+
+
+class _Copying(io.RawIOBase):
+    """Reads ``src`` and hands every byte read to ``sink`` as well."""
+
+    def __init__(self, src: Any, sink: Any) -> None:
+        self._src, self._sink = src, sink
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._src.read(len(b))
+        if not data:
+            return 0
+        n = len(data)
+        b[:n] = data
+        self._sink(data)
+        return n
 
 
 class _Prefixed(io.RawIOBase):

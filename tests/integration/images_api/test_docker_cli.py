@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.image.registry_fixture import PASSWORD, USER, Registry
 from tests.integration.images_api.conftest import make_archive
-from tests.support.daemon import DOCKER_CLI, Daemon
+from tests.support.daemon import DOCKER_CLI, Daemon, running_daemon
 from tests.support.images import busybox_tar
 
 
@@ -355,3 +355,20 @@ def test_history_of_a_built_image_shows_its_parents(d: Daemon, tmp_path: Path) -
     assert "echo hi" in rows[0] and "ENV A=1" in rows[1] and 'CMD ["sh"]' in rows[2]
     short = ok(d.docker("history", "-q", "built")).split()
     assert short == [built["Id"][7:19], step[7:19], base[7:19], "<missing>"]
+
+
+def test_layer_sizes_are_content_sizes_on_vfs(tmp_path: Path) -> None:
+    """dockerd reports an applied layer's size as the sum of its entries' sizes: a RUN that changes
+    nothing is 0B (not the tar's 1024 bytes of end blocks), a 3-byte file is 3B; docker commit too."""
+    with running_daemon(tmp_path, ["--storage-driver", "vfs"]) as d:
+        load_busybox(d, tmp_path)
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text("FROM busybox\nRUN true\nRUN echo hi > /x\n")
+        ok(d.docker("build", "-q", "-t", "sized", str(ctx)))
+        cid = ok(d.docker("create", "sized")).strip()
+        ok(d.docker("commit", cid, "committed"))
+        sizes = ok(d.docker("history", "-H=false", "--format", "{{.Size}}", "committed")).split()
+        assert sizes[:3] == ["0", "3", "0"]
+        assert ok(d.docker("history", "--format", "{{.Size}}", "committed")).split()[:3] == ["0B", "3B", "0B"]
+        ok(d.docker("rm", cid))
