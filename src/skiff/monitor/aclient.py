@@ -135,6 +135,25 @@ class AsyncMonitorClient:
                 raise MonitorGone(f"monitor in {self.state_dir} is gone and left no exit status")
             return st
 
+    async def wait_exec(self, exec_id: str) -> ExitStatus | None:
+        """The exit record of exec ``exec_id`` once it has finished (``V``); None when neither the
+        monitor nor an exit file knows it. Raises Conflict when the monitor cannot wait for it
+        (one older than ``V`` answers E) while the exec has left no exit file: poll then."""
+        path = os.path.join(self.state_dir, f"exec-{exec_id}.exit.json")
+        try:
+            k, body = await self._request(b"V", {"exec": exec_id})
+        except (MonitorGone, OSError):
+            k, body = b"", b""
+        if k == b"X":
+            return ExitStatus.from_dict(json.loads(body))
+        try:
+            with open(path, "rb") as f:
+                return ExitStatus.from_dict(json.loads(f.read()))
+        except (FileNotFoundError, ValueError):
+            if k == b"E":
+                raise Conflict(body.decode(errors="replace")) from None
+            return None
+
     async def attach(self, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> AsyncAttachment:
         c = await _AConn.open(self.socket_path)
         await c.send(b"A", {"stdin": stdin, "stdout": stdout, "stderr": stderr})

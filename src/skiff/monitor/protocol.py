@@ -19,6 +19,9 @@ Client -> monitor:
                    [h, w]}: ``<runtime> exec --detach``; reply ``O`` {"pid": n} or ``E``, then (unless
                    detached) that connection carries the exec's ``1``/``2`` output and ends with ``X``.
                    Every finished exec leaves ``exec-<id>.exit.json`` in the state dir.
+    ``V`` exec wait JSON {"exec": id}: reply ``X`` (the exec's exit record) once that exec has
+                   finished and its exit file is written; ``E`` if the monitor has no such exec (it
+                   finished before: read its exit file).
 Monitor -> client:
     ``1``/``2``    stdout / stderr bytes (TTY output is all ``1``); ``X`` exit record JSON;
     ``O`` ok JSON; ``E`` error text; ``T`` status JSON.
@@ -138,16 +141,21 @@ class FrameReader:
         return out
 
 
-def write_json_atomic(path: str, obj: Any) -> None:
-    """temp + fsync + rename + fsync(dir): the file is either the old or the whole new content."""
+def write_json_atomic(path: str, obj: Any, durable: bool = True) -> None:
+    """temp + fsync + rename + fsync(dir): the file is either the old or the whole new content.
+    ``durable=False`` skips the fsyncs (the rename still keeps the file whole) for records that
+    need not survive a machine crash."""
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, json.dumps(obj).encode())
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)
+    if not durable:
+        return
     dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(dfd)

@@ -79,6 +79,7 @@ class Monitor:
         self.clients: dict[int, _Client] = {}
         self.init = ProcIO("", opts.tty, opts.stdin_once)
         self.execs: dict[str, ProcIO] = {}
+        self.exec_waiters: dict[str, list[_Client]] = {}  # ``V``: exec id -> clients waiting for its exit
         self.outputs: dict[int, ProcIO] = {}  # every output fd we read -> its process
         self.paused = False
         self.state = "created"
@@ -237,6 +238,9 @@ class Monitor:
         if c.exec is not None:  # the exec runs on, its output is discarded (docker's detach)
             c.exec.close_stdin()
             c.exec.owner = None
+        for waiters in self.exec_waiters.values():
+            if c in waiters:
+                waiters.remove(c)
         self.clients.pop(c.sock.fileno(), None)
         self.sel.unregister(c.sock)
         c.sock.close()
@@ -325,6 +329,12 @@ class Monitor:
                 self.reply(c, b"X", self.exit.to_dict())
             else:
                 c.waiting = True
+        elif kind == b"V":
+            eid = str(json.loads(payload)["exec"])
+            if eid not in self.execs:
+                self.reply(c, b"E", f"no such exec: {eid}")
+            else:
+                self.exec_waiters.setdefault(eid, []).append(c)
         elif kind == b"Q":
             req = json.loads(payload or b"{}")
             if req.get("exec"):
@@ -374,15 +384,19 @@ class Monitor:
         p.close()
         st = p.exit or ExitStatus(exit_code=137, signal=9, pid=p.pid, started_at_ns=p.started_ns,
                                   finished_at_ns=time.time_ns(), error="exec did not exit with its container")
-        write_json_atomic(os.path.join(self.o.state_dir, f"exec-{p.key}.exit.json"), st.to_dict())
+        if isinstance(p.owner, _Client):  # the attached client first: it is waiting on this
+            self.reply(p.owner, b"X", st.to_dict())
+            p.owner.exec = None
+        # Not fsync'd (runc keeps no exec record at all): the engine keeps exec records in memory
+        # only, so this file matters while this boot lasts; the rename keeps it whole.
+        write_json_atomic(os.path.join(self.o.state_dir, f"exec-{p.key}.exit.json"), st.to_dict(), durable=False)
         for name in (f"exec-{p.key}.pid",):
             try:
                 os.unlink(os.path.join(self.o.state_dir, name))
             except FileNotFoundError:
                 pass
-        if isinstance(p.owner, _Client):
-            self.reply(p.owner, b"X", st.to_dict())
-            p.owner.exec = None
+        for c in self.exec_waiters.pop(p.key, ()):
+            self.reply(c, b"X", st.to_dict())
         self.execs.pop(p.key, None)
 
     def finish(self) -> None:

@@ -129,6 +129,33 @@ def test_async_client(tmp_path: Path, busybox_rootfs: Path, runc_root: Path, mon
     asyncio.run(go())
 
 
+def test_async_wait_for_a_detached_exec(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
+                                        monitor_pids: list[int]) -> None:
+    """``V``: the exit of a detached exec is told as it happens, and still known after it is gone."""
+    import asyncio
+
+    from skiff.monitor.aclient import AsyncMonitorClient
+
+    h, spec = start_container(tmp_path, busybox_rootfs, runc_root, monitor_pids, ["sleep", "60"])
+
+    async def go() -> None:
+        c = AsyncMonitorClient(h.socket_path)
+        att = await c.exec("w1", exec_process(spec, ["sh", "-c", "sleep 0.3; exit 6"]), detach=True)
+        await att.close()
+        waiter = asyncio.ensure_future(c.wait_exec("w1"))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        st = await asyncio.wait_for(waiter, 20)
+        assert st is not None and st.exit_code == 6
+        again = await c.wait_exec("w1")  # finished: from its exit file
+        assert again is not None and again.exit_code == 6
+        with pytest.raises(Conflict, match="no such exec"):  # neither running nor finished here
+            await c.wait_exec("nosuch")
+        await c.signal(signal.SIGKILL)
+
+    asyncio.run(go())
+
+
 def test_processes_start_with_default_signal_dispositions(tmp_path: Path, busybox_rootfs: Path, runc_root: Path,
                                                           monitor_pids: list[int]) -> None:
     """The monitor ignores SIGTERM/SIGINT/SIGHUP for itself; its runtime and containers must not inherit that."""
