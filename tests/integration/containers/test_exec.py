@@ -51,3 +51,18 @@ def test_exec_not_running(bbd: Daemon) -> None:
     bbd.docker("create", "--name", "idle", "busybox", "true")
     r = bbd.docker("exec", "idle", "true")
     assert r.returncode != 0 and "is not running" in r.stderr
+
+
+def test_detached_exec_exit_in_inspect(bbd: Daemon, box: str) -> None:
+    """A detached exec's end is learnt from its monitor as it happens (no 0.2 s polling): inspect
+    shows it stopped, with its exit code, soon after it exits."""
+    import docker
+
+    api = docker.APIClient(base_url=bbd.host)
+    eid = api.exec_create(box, ["sh", "-c", "sleep 0.2; exit 3"])["Id"]
+    api.exec_start(eid, detach=True)
+    assert api.exec_inspect(eid)["Running"] is True
+    deadline = time.monotonic() + 10
+    while (info := api.exec_inspect(eid))["Running"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (info["Running"], info["ExitCode"]) == (False, 3)
