@@ -452,6 +452,35 @@ class NetworkEngine:
         self._publish(net, "disconnect", container=crec.id)
 
     # -- the container service's NetworkHook ----------------------------------------------------
+    def validate_endpoints(self, requested: Mapping[str, Any]) -> None:
+        """moby's validateEndpointSettings at create: a static address must lie in one of the
+        network's configured subnets (an unknown network, the default bridge and a network
+        without configured subnets are left to start, which refuses them with their own text)."""
+        for name, ec in requested.items():
+            ipam = dict((ec or {}).get("IPAMConfig") or {})
+            wanted = [(v, str(ipam.get(k) or "")) for v, k in ((4, "IPv4Address"), (6, "IPv6Address"))]
+            if not any(a for _, a in wanted):
+                continue
+            try:
+                rec = self.svc.get(name)
+            except SkiffError:
+                continue
+            errs = []
+            for version, addr in wanted:
+                static = [ipaddress.ip_network(p.subnet) for p in rec.pools if p.user_subnet and p.version == version]
+                if not addr or not static:
+                    continue
+                try:
+                    ip = ipaddress.ip_address(addr)
+                except ValueError:
+                    errs.append(f"invalid IPv{version} address: {addr}")
+                    continue
+                if not any(ip in net for net in static):
+                    errs.append(f"no configured subnet or ip-range contain the IP address {addr}")
+            if errs:
+                joined = errs[0] if len(errs) == 1 else "* " + "\n* ".join(errs)
+                raise InvalidParameter(f"invalid config for network {name}: invalid endpoint settings:\n{joined}")
+
     async def attach_network(self, req: NetworkRequest) -> NetworkAttachment:
         sreq = self._sandbox_request(req)
         att = await asyncio.to_thread(self.sandbox.attach, sreq)

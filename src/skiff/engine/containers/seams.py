@@ -57,6 +57,10 @@ class NetworkHook(Protocol):
 
     async def detach_network(self, container_id: str) -> None: ...
 
+    def validate_endpoints(self, requested: Mapping[str, Any]) -> None:
+        """At create (as dockerd): refuse endpoint settings the start would fail on (InvalidParameter)."""
+        ...
+
 
 class VolumeBackend(Protocol):
     """engine/volumes.py's VolumeEngine: referenced at create, mounted at start, released at rm."""

@@ -152,6 +152,8 @@ class ContainerService(Archive, Health, Lifecycle):
         log_opts = (dict(host.log_config) if host.log_type or host.log_config
                     else dict(self.config.get("log-opts") or {}))
         validate_log_config(LogConfig(log_type, tuple(sorted(log_opts.items()))))
+        if self.network is not None:  # before anything is made, as dockerd (not at start)
+            self.network.validate_endpoints((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
         img = self.images.resolve(cfg.image)
         image_id = str(img.id)
         icfg = image_config_of(self.images, img)
