@@ -23,6 +23,7 @@ from skiff.engine.events import EventBus
 from skiff.engine.filters import Filters
 from skiff.errors import Forbidden, InvalidParameter, SkiffError
 from skiff.network.drivers.bridge import OPT_DEFAULT, OPT_HOST_IP, OPT_ICC, OPT_MASQ, OPT_MTU, OPT_NAME
+from skiff.network.files import write_file
 from skiff.network.ipam import DEFAULT_POOLS, PoolSpec, SubnetRequest, parse_pool_specs
 from skiff.network.records import CreateRequest, NetworkRecord
 from skiff.network.sandbox import ContainerNetworking
@@ -47,6 +48,8 @@ class ContainerLookup(Protocol):
     def get(self, ref: str) -> Any: ...
 
     def save(self, rec: Any) -> None: ...
+
+    def etc_paths(self, rec: Any) -> dict[str, str]: ...
 
 
 # ---- daemon configuration ---------------------------------------------------------------------
@@ -394,6 +397,7 @@ class NetworkEngine:
                                     str(crec.config.get("Hostname") or ""))
             settings = await asyncio.to_thread(self.sandbox.settings, crec.id)
             network["Networks"] = settings["Networks"]
+            await asyncio.to_thread(self._update_hosts, lookup, crec, add=_addresses(settings, net.name))
         else:
             nets = dict(network.get("Networks") or {})
             if net.name in nets or net.id in nets:
@@ -435,9 +439,11 @@ class NetworkEngine:
         network = dict(crec.network or {})
         nets = dict(network.get("Networks") or {})
         if crec.status in ("running", "paused", "restarting"):
+            before = await asyncio.to_thread(self.sandbox.settings, crec.id)
             await asyncio.to_thread(self.sandbox.disconnect, crec.id, net.id, force)
             settings = await asyncio.to_thread(self.sandbox.settings, crec.id)
             nets = dict(settings["Networks"])
+            await asyncio.to_thread(self._update_hosts, lookup, crec, drop=_addresses(before, net.name))
         else:
             if net.name not in nets and not force:
                 raise InvalidParameter(f"container {crec.id} is not connected to network {net.name}")
@@ -450,6 +456,22 @@ class NetworkEngine:
         crec.network = network
         lookup.save(crec)
         self._publish(net, "disconnect", container=crec.id)
+
+    @staticmethod
+    def _update_hosts(lookup: ContainerLookup, crec: Any, add: Sequence[str] = (), drop: Sequence[str] = ()) -> None:
+        """libnetwork's updateHostsFile / deleteHostsEntries on connect / disconnect of a running
+        container: a line "<ip>\t<hostname>" per address of the joined network is appended; every
+        line starting with a left network's address is removed. In place (the file is bind-mounted)."""
+        path = Path(lookup.etc_paths(crec).get("hosts") or "")
+        if not (add or drop) or not path.name or not path.exists():
+            return
+        lines = [ln for ln in path.read_text().splitlines() if not any(ln.startswith(ip + "\t") for ip in drop)]
+        fqdn = str(crec.config.get("Hostname") or crec.id[:12])
+        if crec.config.get("Domainname"):
+            fqdn += "." + str(crec.config["Domainname"])
+        names = fqdn + (" " + fqdn.split(".", 1)[0] if "." in fqdn else "")
+        lines += [f"{ip}\t{names}" for ip in add]
+        write_file(path, "\n".join(lines) + "\n")
 
     # -- the container service's NetworkHook ----------------------------------------------------
     def validate_endpoints(self, requested: Mapping[str, Any]) -> None:
@@ -555,6 +577,12 @@ class NetworkEngine:
 
     def info_fields(self) -> dict[str, Any]:
         return {}
+
+
+def _addresses(settings: Mapping[str, Any], network: str) -> list[str]:
+    """The endpoint's addresses on ``network`` (IPv4, then IPv6) from inspect's NetworkSettings."""
+    ep = dict((settings.get("Networks") or {}).get(network) or {})
+    return [str(a) for a in (ep.get("IPAddress"), ep.get("GlobalIPv6Address")) if a]
 
 
 def _created_ns(created: str) -> int:

@@ -76,6 +76,11 @@ def test_isolated_until_connect(nd: NetDaemon) -> None:
     assert nd.docker("exec", "probe", "nslookup", "web").returncode != 0  # no name either
     nd.ok("network", "connect", "--alias", "www", "--ip", "10.254.41.77", "blue", "probe")
     assert ip_of(nd, "probe", "blue") == "10.254.41.77"
+    # as libnetwork's updateHostsFile: the running container's /etc/hosts gains its new address
+    host = nd.ok("exec", "probe", "hostname").strip()
+    red_line = f"{ip_of(nd, 'probe', 'red')}\t{host}"
+    lines = nd.ok("exec", "probe", "cat", "/etc/hosts").splitlines()
+    assert red_line in lines and lines[-1] == f"10.254.41.77\t{host}"
     assert sorted(nd.ok("ps", "--filter", "network=blue", "--format", "{{.Names}}").split()) == ["probe", "web"]
     blue_id = nd.ok("network", "inspect", "-f", "{{.Id}}", "blue")
     assert sorted(nd.ok("ps", "--filter", f"network={blue_id[:10]}", "--format", "{{.Names}}").split()) == [
@@ -83,6 +88,8 @@ def test_isolated_until_connect(nd: NetDaemon) -> None:
     assert wget(nd, "probe", "http://web/").stdout.strip() == "hello-web"
     assert nd.docker("exec", "web", "ping", "-c1", "-W", "2", "www").returncode == 0
     nd.ok("network", "disconnect", "blue", "probe")
+    lines = nd.ok("exec", "probe", "cat", "/etc/hosts").splitlines()
+    assert red_line in lines and not [ln for ln in lines if ln.startswith("10.254.41.77")]
     assert tcp_blocked(nd, "probe", web_ip)
     r = nd.docker("network", "disconnect", "blue", "probe")
     assert r.returncode == 1 and "is not connected to network blue" in r.stderr
