@@ -48,7 +48,9 @@ def test_logs_follow_ends_with_container(bbd: Daemon) -> None:
 
 def test_logs_tty_raw(bbd: Daemon) -> None:
     bbd.docker("run", "-t", "--name", "tl", "busybox", "echo", "tty-line")
-    assert bbd.docker("logs", "tl").stdout.rstrip("\r\n") == "tty-line"
+    # the pty's bytes as they are (ONLCR on, as dockerd logs them: "tty-line\r\n"), not text-mode "\n"
+    raw = subprocess.run([DOCKER_CLI, "logs", "tl"], env=bbd.env, capture_output=True, timeout=20).stdout
+    assert raw == b"tty-line\r\n"
 
 
 def test_log_drivers_and_rotation(bbd: Daemon) -> None:
