@@ -91,7 +91,10 @@ def main() -> int:
                     continue
                 s = statistics.median(results[(case, names[0])]) * 1000
                 r = statistics.median(results[(case, names[1])]) * 1000
-                print(f"{case:<42} {s:>8.1f}ms {r:>16.1f}ms {s / r:>8.2f}")
+                rs, rr = results[(case, names[0])], results[(case, names[1])]
+                print(f"{case:<42} {s:>8.1f}ms {r:>16.1f}ms {s / r:>8.2f}   [min-max] skiffd "
+                      f"{min(rs) * 1000:.0f}-{max(rs) * 1000:.0f}, dockerd {min(rr) * 1000:.0f}-{max(rr) * 1000:.0f}")
+            print("load average:", " ".join(Path("/proc/loadavg").read_text().split()[:3]))
     finally:
         if not args.keep_dockerd:
             subprocess.run([SETUP, "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
