@@ -43,7 +43,8 @@ class Unpacker(Protocol):
     def unpack(self, layers: Sequence[tuple[Digest, Path]], on_bytes: OnBytes | None = None,
                verified: Mapping[Path, tuple[Digest, int]] | None = None) -> list[int]:
         """Make every (diff ID, blob) of the image, bottom first, a committed snapshot named by its
-        chain ID. Returns each layer's uncompressed size (-1 if it was already there). Blocking.
+        chain ID. Returns each layer's size (its content size where the unpack counts it, else its
+        uncompressed tar bytes; -1 if it was already there). Blocking.
         Raises InvalidParameter/DigestMismatch for a layer whose diff ID differs; nothing partial stays."""
         ...
 
@@ -177,7 +178,9 @@ class SnapshotUnpacker:
             return open_
         srcs = [LayerSource(diff_id=str(d), open=opener(i, p)) for i, (d, p) in enumerate(layers)]
         done = unpack_layers(self.sn, srcs, max_workers=self.max_workers)
-        return [u.size for u in done]
+        # the size a layer is shown with where usage() cannot measure it (vfs): its content, as
+        # dockerd's UnpackLayer counts it, not its tar bytes
+        return [u.size if u.size < 0 or u.content_size < 0 else u.content_size for u in done]
 
     def adopt(self, key: str, chain_id: Digest) -> None:
         if self.has(chain_id):  # the same layer exists already (a rebuild): use that one

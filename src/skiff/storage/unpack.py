@@ -56,6 +56,7 @@ class UnpackedLayer:
     diff_id: str
     size: int       # uncompressed tar bytes; -1 when the layer was already there
     reused: bool
+    content_size: int = -1  # the sum of its entries' sizes (AppliedLayer.content_size)
 
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
@@ -215,7 +216,8 @@ def unpack_layers(sn: Snapshotter, layers: Sequence[LayerSource], *,
                 sn.remove(keys[i])
             except NotFound:
                 pass
-    result += [UnpackedLayer(chains[i], applied[i].diff_id, applied[i].size, False) for i in todo]
+    result += [UnpackedLayer(chains[i], applied[i].diff_id, applied[i].size, False, applied[i].content_size)
+               for i in todo]
     return result
 
 

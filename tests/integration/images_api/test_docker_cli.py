@@ -4,9 +4,11 @@ load, import --change, prune, history, inspect, events, system df, login/logout,
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -370,5 +372,7 @@ def test_layer_sizes_are_content_sizes_on_vfs(tmp_path: Path) -> None:
         ok(d.docker("commit", cid, "committed"))
         sizes = ok(d.docker("history", "-H=false", "--format", "{{.Size}}", "committed")).split()
         assert sizes[:3] == ["0", "3", "0"]
+        with tarfile.open(fileobj=io.BytesIO(busybox_tar())) as tf:  # a loaded layer: its content too
+            assert int(sizes[-1]) == sum(m.size for m in tf.getmembers() if m.isreg())
         assert ok(d.docker("history", "--format", "{{.Size}}", "committed")).split()[:3] == ["0B", "3B", "0B"]
         ok(d.docker("rm", cid))

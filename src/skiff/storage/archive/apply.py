@@ -60,6 +60,9 @@ class AppliedLayer:
     size: int
     compression: Compression
     implicit_dirs: tuple[str, ...] = ()
+    #: the sum of the entries' sizes (moby's UnpackLayer size, what dockerd reports for a layer
+    #: it applied on vfs); -1 if not known
+    content_size: int = -1
 
 
 class DiffIDMismatch(InvalidParameter):
@@ -307,7 +310,9 @@ def apply_layer(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_white
     try:
         with SafeDir(dest) as sd:
             applier = _Applier(sd, overlay_whiteouts)
+            content = 0
             for ti in tar:
+                content += ti.realsize if ti.sparse is not None else ti.size
                 applier.entry(ti, tar)
             applier.finish()
         tar.finish()
@@ -319,4 +324,4 @@ def apply_layer(dest: str | os.PathLike[str], stream: BinaryIO, *, overlay_white
     if expected_diff_id is not None and expected_diff_id != diff_id:
         raise DiffIDMismatch(expected_diff_id, diff_id)
     implicit = tuple(sorted("/".join(p) for p in sd.created)) if overlay_whiteouts else ()
-    return AppliedLayer(diff_id, tar.size, compression, implicit)
+    return AppliedLayer(diff_id, tar.size, compression, implicit, content)

@@ -79,7 +79,7 @@ def apply_in_subprocess(dest: str | os.PathLike[str], stream: BinaryIO, *, overl
         SkiffError.__init__(err, reply["message"])
         raise err
     return AppliedLayer(reply["diff_id"], reply["size"], Compression(reply["compression"]),
-                        tuple(reply.get("implicit_dirs", ())))
+                        tuple(reply.get("implicit_dirs", ())), int(reply.get("content_size", -1)))
 
 
 def main(argv: list[str]) -> int:
@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
             got = apply_layer(dest, raw, overlay_whiteouts=overlay, expected_diff_id=expect)
         reply: dict[str, object] = {"diff_id": got.diff_id, "size": got.size,
                                     "compression": got.compression.value,
-                                    "implicit_dirs": list(got.implicit_dirs)}
+                                    "implicit_dirs": list(got.implicit_dirs), "content_size": got.content_size}
         code = 0
     except SkiffError as exc:
         reply, code = {"error": type(exc).__name__, "message": exc.message}, 1
