@@ -54,10 +54,11 @@ _NET_FLAGS = ("-b", "--bridge", "--bip", "--fixed-cidr", "--iptables", "--iptabl
 
 def private_network_args() -> tuple[str, ...]:
     """A bridge and subnet of this daemon's own, no iptables: test daemons running at the same time
-    (other areas' too) do not fight over skiff0 and the SKIFF chains."""
+    (other areas' too) do not fight over skiff0 and the SKIFF chains. Subnets in 10.160.0.0/11, which no
+    test names (tests use fixed subnets in 10.201-209 and 10.240-255)."""
     tag = os.urandom(3).hex()
     n = int(tag, 16)
-    return ("--bridge", f"skb{tag}", "--bip", f"10.{200 + n % 50}.{(n >> 8) % 256}.1/24", "--iptables=false")
+    return ("--bridge", f"skb{tag}", "--bip", f"10.{160 + n % 32}.{(n >> 8) % 256}.1/24", "--iptables=false")
 
 
 def _sets_network(args: Sequence[str]) -> bool:

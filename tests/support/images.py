@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tests.support.daemon import Daemon, start_daemon
+from tests.support.daemon import Daemon, private_network_args, start_daemon
 from tests.support.rootfs import make_busybox_rootfs
 
 __all__ = ["busybox_tar", "seed_busybox", "busybox_daemon", "cleanup_containers"]
@@ -106,14 +106,6 @@ def stop_helpers(d: Daemon) -> None:
             rootfs = cd / "bundle" / "rootfs"
             if os.path.ismount(rootfs):
                 subprocess.run(["umount", "-l", str(rootfs)], capture_output=True)
-
-
-def private_network_args() -> tuple[str, ...]:
-    """A bridge and subnet of this daemon's own, no iptables: test daemons running at the same time
-    (other areas' too) do not fight over skiff0 and the SKIFF chains."""
-    tag = os.urandom(3).hex()
-    n = int(tag, 16)
-    return ("--bridge", f"skb{tag}", "--bip", f"10.{200 + n % 50}.{(n >> 8) % 256}.1/24", "--iptables=false")
 
 
 @contextlib.contextmanager
