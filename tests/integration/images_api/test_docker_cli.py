@@ -376,3 +376,24 @@ def test_layer_sizes_are_content_sizes_on_vfs(tmp_path: Path) -> None:
             assert int(sizes[-1]) == sum(m.size for m in tf.getmembers() if m.isreg())
         assert ok(d.docker("history", "--format", "{{.Size}}", "committed")).split()[:3] == ["0B", "3B", "0B"]
         ok(d.docker("rm", cid))
+
+
+def test_pulled_images_have_no_parent_link(d: Daemon, tmp_path: Path, registry: Registry) -> None:
+    """dockerd links parents only for what its builder and commit make: a pulled derived image has
+    no Parent, so its base, pulled too, is removed by rmi (its layers stay for the derived one)."""
+    load_busybox(d, tmp_path)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /x\n")
+    base, derived = f"{registry.host}/pl/base", f"{registry.host}/pl/derived"
+    ok(d.docker("tag", "busybox", base))
+    ok(d.docker("build", "-q", "-t", derived, str(ctx)))
+    for ref in (base, derived):
+        ok(d.docker("push", ref))
+    ok(d.docker("rmi", derived, base, "busybox"))
+    ok(d.docker("pull", derived))
+    ok(d.docker("pull", base))
+    assert json.loads(ok(d.docker("image", "inspect", derived)))[0]["Parent"] == ""
+    out = ok(d.docker("rmi", base))
+    assert f"Untagged: {base}:latest" in out and "Deleted: sha256:" in out
+    assert ok(d.docker("run", "--rm", "--network", "none", derived, "cat", "/x")).strip() == "hi"

@@ -236,9 +236,13 @@ class LocalDestination:
             total += max(size, 0)
             layers.append(LayerRecord(diff_id=image.config.diff_ids[i], chain_id=chains[i], blob=desc.digest,
                                       media_type=desc.media_type, blob_size=desc.size, size=size))
+        # No parent link for a pulled or loaded image, as dockerd (only its builder and commit link
+        # parents, in metadata beside the config): rmi of the other image and history behave as
+        # there. An image already here (built, then loaded again) keeps its link.
+        old = self.images.get(str(image.manifest.config.digest))
         rec = ImageRecord(id=image.manifest.config.digest, layers=tuple(layers), manifest_digest=mdigest,
                           manifest_media_type=image.manifest.media_type, index_digest=image.index_digest,
-                          created=image.config.created, size=total, parent=image.config.parent)
+                          created=image.config.created, size=total, parent=old.parent if old else "")
         await asyncio.to_thread(self.images.put, rec, self.refs)
         self.record = rec
         return mdigest
