@@ -141,7 +141,8 @@ class Monitor:
         argv = [self.o.runtime, *self.o.runtime_args, "exec", "--process", proc_file, "--detach", "--pid-file",
                 pid_file, self.o.container_id]
         try:
-            launch(p, argv, bool(req.get("stdin")), sd, f"exec-{eid}", (int(size[0]), int(size[1])))
+            launch(p, argv, bool(req.get("stdin")), sd, f"exec-{eid}", (int(size[0]), int(size[1])),
+                   in_process=True)  # Skiff's runtime in a fork of the monitor: no interpreter start
             with open(pid_file) as f:
                 p.pid = int(f.read().strip())
         except (RuntimeError, OSError, ValueError) as e:

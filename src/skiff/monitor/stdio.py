@@ -85,13 +85,53 @@ _RESET_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP
                                                     "SIGUSR1", "SIGUSR2", "SIGCHLD", "SIGTTOU", "SIGTTIN", "SIGTSTP"))
 
 
+def builtin_runtime(runtime: str) -> bool:
+    """Is ``runtime`` Skiff's own (``skiff-runtime``), whose commands this process can run itself?"""
+    return os.path.basename(runtime) == "skiff-runtime"
+
+
+def _fork_builtin(argv: Sequence[str], fds: tuple[int, int, int]) -> int:
+    """Fork and run ``skiff-runtime argv[1:]`` in the child, as if spawned: stdio on ``fds``, default
+    signal dispositions. Why: a fresh interpreter is most of an exec's cost (~10-20 ms), and the
+    monitor is single-threaded, so forking it is safe. The child imports the runtime from disk."""
+    import sys
+
+    for f in (sys.stdout, sys.stderr):
+        if f is not None:
+            f.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    rc = 1
+    try:
+        for i, fd in enumerate(fds):
+            os.dup2(fd, i)
+        signal.set_wakeup_fd(-1)
+        for sig in (*_RESET_SIGNALS, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        if sys.stdout is None:
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the process ends with os._exit
+        from skiff.runtime.cli.main import main
+
+        rc = main(list(argv[1:]))
+        sys.stdout.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except BaseException as exc:
+        try:
+            os.write(2, f"skiff-runtime: {exc}\n".encode())
+        except OSError:
+            pass
+    os._exit(rc)
+
+
 def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None,
-                timeout: float = 120.0) -> tuple[int, str]:
+                timeout: float = 120.0, in_process: bool = False) -> tuple[int, str]:
     """Run one runtime command to completion; returns (exit code, its stderr text).
 
     Waits on a pidfd, not on EOF of stderr (the container may inherit it), and kills the command
     after ``timeout`` seconds (exit code 124, like timeout(1)) so a hung runtime cannot wedge the
-    monitor.
+    monitor. ``in_process``: Skiff's runtime runs in a fork of this process (``_fork_builtin``).
     """
     import select
 
@@ -100,9 +140,13 @@ def run_runtime(argv: Sequence[str], stdio: tuple[int, int, int] | None = None,
     fds = stdio or (null, null, w)
     acts = [(os.POSIX_SPAWN_DUP2, fds[0], 0), (os.POSIX_SPAWN_DUP2, fds[1], 1), (os.POSIX_SPAWN_DUP2, fds[2], 2)]
     try:
-        # Ignored signals survive exec: the monitor ignores SIGINT/SIGTERM/SIGHUP and Python SIGPIPE;
-        # the runtime (and the container process it starts) must begin with default dispositions.
-        pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ), file_actions=acts, setsigdef=_RESET_SIGNALS)
+        if in_process and builtin_runtime(argv[0]):
+            pid = _fork_builtin(argv, fds)
+        else:
+            # Ignored signals survive exec: the monitor ignores SIGINT/SIGTERM/SIGHUP and Python
+            # SIGPIPE; the runtime (and the container process it starts) must begin with defaults.
+            pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ), file_actions=acts,
+                                  setsigdef=_RESET_SIGNALS)
     except OSError as e:
         for fd in (r, w, null):
             os.close(fd)
@@ -153,7 +197,7 @@ def clean_runtime_error(text: str) -> str:
 
 
 def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: str,
-           console_size: tuple[int, int] = (0, 0)) -> None:
+           console_size: tuple[int, int] = (0, 0), in_process: bool = False) -> None:
     """Run ``argv`` (runtime create/exec, ID last) with ``p``'s stdio; RuntimeError on failure."""
     if p.tty:
         dirfd = os.open(sock_dir, os.O_RDONLY | os.O_DIRECTORY)
@@ -162,7 +206,7 @@ def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: st
         con.listen(1)
         argv = [*argv[:-1], "--console-socket", f"/proc/{os.getpid()}/fd/{dirfd}/{name}.sock", argv[-1]]
         try:
-            rc, err = run_runtime(argv)
+            rc, err = run_runtime(argv, in_process=in_process)
             if rc == 0:
                 con.settimeout(10)
                 conn, _ = con.accept()
@@ -194,7 +238,7 @@ def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: st
     err_r, err_w = os.pipe()
     mine += [in_r, out_w, err_w]
     try:
-        rc, err = run_runtime(argv, stdio=(in_r, out_w, err_w))
+        rc, err = run_runtime(argv, stdio=(in_r, out_w, err_w), in_process=in_process)
     finally:
         for fd in mine:
             os.close(fd)

@@ -66,3 +66,14 @@ def test_detached_exec_exit_in_inspect(bbd: Daemon, box: str) -> None:
     while (info := api.exec_inspect(eid))["Running"] and time.monotonic() < deadline:
         time.sleep(0.02)
     assert (info["Running"], info["ExitCode"]) == (False, 3)
+
+
+def test_exec_tty(bbd: Daemon, box: str) -> None:
+    """A TTY exec: the runtime (run by the monitor) hands the pty over its console socket."""
+    import docker
+
+    api = docker.APIClient(base_url=bbd.host)
+    eid = api.exec_create(box, ["sh", "-c", "test -t 1 && echo tty-ok; exit 2"], tty=True)["Id"]
+    out = api.exec_start(eid, tty=True)
+    assert b"tty-ok" in out
+    assert api.exec_inspect(eid)["ExitCode"] == 2
