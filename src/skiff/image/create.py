@@ -147,7 +147,10 @@ def _store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, 
                  layers: Sequence[tuple[Descriptor, Digest, int]], refs: Sequence[str],
                  leased: list[Digest], snapshot_key: str) -> ImageRecord:
     diff_ids = tuple(d for _, d, _ in layers)
-    cfg = config.with_changes(diff_ids=diff_ids)
+    # The parent is the record's, not the config's: dockerd's builder and commit keep it in
+    # metadata beside the config, so the image ID (and what a push sends) does not depend on it.
+    parent = config.parent
+    cfg = config.with_changes(diff_ids=diff_ids, parent="")
     cfg_bytes = cfg.to_json()
     cfg_digest = content.put(cfg_bytes)
     content.lease(cfg_digest)
@@ -173,7 +176,7 @@ def _store_image(content: ContentStore, images: ImageStore, unpacker: Unpacker, 
                  for i, (desc, d, usize) in enumerate(layers))
     rec = ImageRecord(id=cfg_digest, layers=recs, manifest_digest=mdigest, manifest_media_type=mt.DOCKER_MANIFEST,
                       created=cfg.created, size=sum(max(s, 0) for s in (x.size for x in recs)),
-                      parent=cfg.parent)
+                      parent=parent)
     images.put(rec, refs)
     return rec
 

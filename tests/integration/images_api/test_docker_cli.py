@@ -4,6 +4,7 @@ load, import --change, prune, history, inspect, events, system df, login/logout,
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -357,6 +358,12 @@ def test_history_of_a_built_image_shows_its_parents(d: Daemon, tmp_path: Path) -
     assert "echo hi" in rows[0] and "ENV A=1" in rows[1] and 'CMD ["sh"]' in rows[2]
     short = ok(d.docker("history", "-q", "built")).split()
     assert short == [built["Id"][7:19], step[7:19], base[7:19], "<missing>"]
+    # the link is metadata, as dockerd's: the config (whose digest is the ID) has no "parent"
+    saved = subprocess.run([DOCKER_CLI, "save", "built"], env=d.env, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(saved)) as tf:
+        name = json.load(tf.extractfile("manifest.json"))[0]["Config"]  # type: ignore[arg-type]
+        cfg_bytes = tf.extractfile(name).read()  # type: ignore[union-attr]
+    assert "parent" not in json.loads(cfg_bytes) and built["Id"] == "sha256:" + hashlib.sha256(cfg_bytes).hexdigest()
 
 
 def test_layer_sizes_are_content_sizes_on_vfs(tmp_path: Path) -> None:
