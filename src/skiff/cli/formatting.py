@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from skiff.cli.gotemplate import Template
+from skiff.cli.exitcodes import GENERIC, StatusError
+from skiff.cli.gotemplate import Template, TemplateError
 
-__all__ = ["render", "render_list", "tabwrite", "is_table", "prepare", "HeaderContext", "choose_format"]
+__all__ = ["render", "render_list", "render_inspect", "tabwrite", "is_table", "prepare", "HeaderContext",
+           "choose_format"]
 
 TABLE = "table"
 
@@ -134,3 +136,33 @@ def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
 
     fmt_block(0, len(lines))
     return "\n".join(out) + ("\n" if trailing_nl else "")
+
+
+def render_inspect(emit: Callable[[str], None], fmt: str | None, names: Sequence[str],
+                   fetch: Callable[[str], Any]) -> int:
+    """docker's `<noun> inspect`: every object found, as one JSON array or one template line each;
+    the objects that could not be fetched are reported afterwards, with exit status 1."""
+    tmpl = None
+    if fmt and fmt.strip() != "json":
+        try:
+            tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
+        except TemplateError as exc:
+            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
+    found: list[Any] = []
+    errors: list[str] = []
+    for name in names:
+        try:
+            found.append(fetch(name))
+        except Exception as exc:
+            errors.append(str(exc))
+    if tmpl is not None:
+        for obj in found:
+            try:
+                emit(tmpl.execute(obj))
+            except TemplateError as exc:
+                raise StatusError(GENERIC, f"template: {exc}") from exc
+    else:
+        emit(json.dumps(found, indent=4, ensure_ascii=False))
+    if errors:
+        raise StatusError(GENERIC, "\n".join(errors))
+    return 0

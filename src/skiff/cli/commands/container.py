@@ -7,7 +7,6 @@ SIGWINCH resize, half-close of stdin, demultiplexing) by :mod:`skiff.cli.command
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -17,8 +16,8 @@ from typing import Any
 from skiff.cli.command import Cli, Command
 from skiff.cli.commands.system import GoView, parse_filter_flags
 from skiff.cli.exitcodes import GENERIC, StatusError, UsageError, run_exit_code
-from skiff.cli.formatting import choose_format, render_list
-from skiff.cli.gotemplate import Template, TemplateError
+from skiff.cli.formatting import choose_format, render_inspect, render_list
+from skiff.cli.gotemplate import TemplateError
 from skiff.cli.units import bytes_size, human_duration, human_size
 
 __all__ = ["NOUN", "HELP", "COMMANDS", "container_rows"]
@@ -409,24 +408,8 @@ def _update_flags(p: argparse.ArgumentParser) -> None:
 
 def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import containers
-    found, errors = [], []
-    for ref in ns.args:
-        try:
-            found.append(containers.inspect(_client(cli), ref, size=ns.size))
-        except Exception as exc:
-            errors.append(str(exc))
-    if ns.format and ns.format.strip() != "json":
-        try:
-            tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"))
-            for obj in found:
-                cli.print(tmpl.execute(obj))
-        except TemplateError as exc:
-            raise StatusError(GENERIC, f"template: {exc}") from exc
-    else:
-        cli.print(json.dumps(found, indent=4, ensure_ascii=False))
-    if errors:
-        raise StatusError(GENERIC, "\n".join(errors))
-    return 0
+    client = _client(cli)
+    return render_inspect(cli.print, ns.format, ns.args, lambda ref: containers.inspect(client, ref, size=ns.size))
 
 
 def _inspect_flags(p: argparse.ArgumentParser) -> None:

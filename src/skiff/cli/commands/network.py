@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 from typing import Any
 
 from skiff.cli.command import Cli, Command
 from skiff.cli.commands.system import GoView, parse_filter_flags
 from skiff.cli.exitcodes import GENERIC, StatusError
-from skiff.cli.formatting import choose_format, render_list
-from skiff.cli.gotemplate import Template, TemplateError
+from skiff.cli.formatting import choose_format, render_inspect, render_list
+from skiff.cli.gotemplate import TemplateError
 
 __all__ = ["NOUN", "HELP", "COMMANDS", "ipam_config", "network_rows"]
 
@@ -182,30 +181,7 @@ def _ls_flags(p: argparse.ArgumentParser) -> None:
 def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import networks
 
-    tmpl = None
-    if ns.format and ns.format.strip() != "json":
-        try:
-            tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"))
-        except TemplateError as exc:
-            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
-    found: list[Any] = []
-    errors: list[str] = []
-    for name in ns.args:
-        try:
-            found.append(networks.inspect(cli.client, name, verbose=ns.verbose))
-        except Exception as exc:
-            errors.append(str(exc))
-    if tmpl is not None:
-        for obj in found:
-            try:
-                cli.print(tmpl.execute(obj))
-            except TemplateError as exc:
-                raise StatusError(GENERIC, f"template: {exc}") from exc
-    else:
-        cli.print(json.dumps(found, indent=4, ensure_ascii=False))
-    if errors:
-        raise StatusError(GENERIC, "\n".join(errors))
-    return 0
+    return render_inspect(cli.print, ns.format, ns.args, lambda n: networks.inspect(cli.client, n, verbose=ns.verbose))
 
 
 def _inspect_flags(p: argparse.ArgumentParser) -> None:

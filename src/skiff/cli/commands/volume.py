@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -11,8 +10,8 @@ from typing import Any
 from skiff.cli.command import Cli, Command
 from skiff.cli.commands.system import GoView, parse_filter_flags
 from skiff.cli.exitcodes import GENERIC, StatusError, UsageError
-from skiff.cli.formatting import choose_format, render_list
-from skiff.cli.gotemplate import Template, TemplateError
+from skiff.cli.formatting import choose_format, render_inspect, render_list
+from skiff.cli.gotemplate import TemplateError
 from skiff.cli.units import human_size
 
 __all__ = ["NOUN", "HELP", "COMMANDS", "volume_rows"]
@@ -110,30 +109,7 @@ def _ls_flags(p: argparse.ArgumentParser) -> None:
 def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import volumes
 
-    tmpl = None
-    if ns.format and ns.format.strip() != "json":
-        try:
-            tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"))
-        except TemplateError as exc:
-            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
-    found: list[Any] = []
-    errors: list[str] = []
-    for name in ns.args:
-        try:
-            found.append(volumes.inspect(cli.client, name))
-        except Exception as exc:
-            errors.append(str(exc))
-    if tmpl is not None:
-        for obj in found:
-            try:
-                cli.print(tmpl.execute(obj))
-            except TemplateError as exc:
-                raise StatusError(GENERIC, f"template: {exc}") from exc
-    else:
-        cli.print(json.dumps(found, indent=4, ensure_ascii=False))
-    if errors:
-        raise StatusError(GENERIC, "\n".join(errors))
-    return 0
+    return render_inspect(cli.print, ns.format, ns.args, lambda n: volumes.inspect(cli.client, n))
 
 
 def _inspect_flags(p: argparse.ArgumentParser) -> None:
