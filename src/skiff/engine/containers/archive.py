@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skiff.engine.containers.record import ContainerRecord
+from skiff.engine.containers.spec_user import secure_join
 from skiff.errors import Forbidden, InvalidParameter, NotFound
 from skiff.storage import apply_layer, changes, mount_all, unmount_all, write_diff, write_tree
 
@@ -28,32 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["Archive", "secure_join", "go_file_mode"]
 
 _CHUNK = 1 << 16
-
-
-def secure_join(root: str, path: str, follow_last: bool = True) -> str:
-    """``path`` inside ``root`` with every symlink resolved inside ``root`` (like securejoin)."""
-    root = os.path.abspath(root)
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        name = parts.pop(0)
-        if name == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        cur = os.path.join(root, *resolved, name)
-        if (parts or follow_last) and os.path.islink(cur):
-            hops += 1
-            if hops > 255:
-                raise InvalidParameter(f"too many levels of symbolic links: {path}")
-            target = os.readlink(cur)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(name)
-    return os.path.join(root, *resolved)
 
 
 def go_file_mode(st: os.stat_result) -> int:

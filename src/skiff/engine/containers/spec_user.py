@@ -84,8 +84,10 @@ def resolve_user(rootfs: str, user: str, group_add: Sequence[str] = ()) -> ExecU
 
 
 
-def secure_join(root: str, path: str) -> str:
-    """``path`` inside ``root`` with symlinks resolved as if ``root`` were ``/`` (never escapes it)."""
+def secure_join(root: str, path: str, follow_last: bool = True) -> str:
+    """``path`` inside ``root`` with symlinks resolved as if ``root`` were ``/`` (never escapes it);
+    ``follow_last=False`` leaves a final symlink itself (docker cp of a link)."""
+    root = os.path.abspath(root)
     parts = [p for p in path.split("/") if p not in ("", ".")]
     resolved: list[str] = []
     hops = 0
@@ -96,9 +98,9 @@ def secure_join(root: str, path: str) -> str:
                 resolved.pop()
             continue
         cand = os.path.join(root, *resolved, name)
-        if os.path.islink(cand):
+        if (parts or follow_last) and os.path.islink(cand):
             hops += 1
-            if hops > 40:
+            if hops > 255:  # filepath-securejoin's limit
                 raise InvalidParameter(f"too many levels of symbolic links resolving {path}")
             target = os.readlink(cand)
             if target.startswith("/"):
