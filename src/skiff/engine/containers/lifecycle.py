@@ -159,6 +159,7 @@ class Lifecycle:
                 await svc.destroy(rec)
                 continue
             if rec.status not in ("running", "paused", "restarting"):
+                await self._finish_interrupted_cleanup(rec)
                 if self._policy_restarts_on_boot(rec):
                     self._schedule_restart(rec, 0.0)
                 continue
@@ -172,6 +173,20 @@ class Lifecycle:
                 st = ExitStatus(exit_code=137, signal=9, finished_at_ns=time.time_ns())
             await self._on_exit(rec.id, st, boot=True)
 
+    async def _finish_interrupted_cleanup(self, rec: ContainerRecord) -> None:
+        """A daemon killed between a container's exit and the end of its cleanup leaves the
+        network endpoint (a SandboxKey still recorded; detach clears it) and maybe the rootfs
+        mount: finish both now, as the exit path would have."""
+        svc = self._svc
+        mode = rec.host_config.get("NetworkMode") or "bridge"
+        if svc.network is None or mode in ("none", "host") or mode.startswith("container:"):
+            return
+        if not (rec.network or {}).get("SandboxKey"):
+            return
+        await asyncio.to_thread(self._unmount_rootfs, rec)
+        with contextlib.suppress(Exception):
+            await svc.network.detach_network(rec.id)
+
     def _policy_restarts_on_boot(self, rec: ContainerRecord) -> bool:
         pol = (rec.host_config.get("RestartPolicy") or {}).get("Name") or "no"
         if pol == "always":  # Docker: even a manually stopped one comes back when the daemon starts
@@ -183,6 +198,13 @@ class Lifecycle:
     async def close(self) -> None:
         """Daemon shutdown: containers keep running (live restore); only our tasks end."""
         self._closing = True
+        # A container that just exited may still be unmounting its rootfs and leaving its network:
+        # let that finish (bounded), or its netns mount and endpoint outlive the daemon.
+        pending = [asyncio.ensure_future(e.wait()) for e in self._cleanup.values()]
+        if pending:
+            _done, late = await asyncio.wait(pending, timeout=10)
+            for waiter in late:
+                waiter.cancel()
         for t in list(self._watchers.values()) + list(self._health_tasks.values()):
             t.cancel()
         for h in list(self._restart_timers.values()):
