@@ -170,8 +170,26 @@ class Descriptor:
         return out
 
 
+class _ContentAddressed:
+    """Exact bytes and digest of a document: the bytes it arrived with (``raw``), or its
+    canonical serialization when Skiff made it, so digests of outside objects never change."""
+
+    raw: bytes
+
+    def to_json(self) -> bytes:
+        raise NotImplementedError
+
+    @property
+    def bytes(self) -> bytes:
+        return self.raw or self.to_json()
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.of(self.bytes)
+
+
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(_ContentAddressed):
     """An image manifest (OCI or Docker schema2): one config and an ordered list of layers."""
 
     media_type: str
@@ -187,17 +205,9 @@ class Manifest:
             out["annotations"] = dict(self.annotations)
         return canonical_json(out)
 
-    @property
-    def bytes(self) -> bytes:
-        return self.raw or self.to_json()
-
-    @property
-    def digest(self) -> Digest:
-        return Digest.of(self.bytes)
-
 
 @dataclass(frozen=True)
-class Index:
+class Index(_ContentAddressed):
     """An OCI image index or Docker manifest list: manifests for several platforms."""
 
     media_type: str
@@ -211,14 +221,6 @@ class Index:
         if self.annotations:
             out["annotations"] = dict(self.annotations)
         return canonical_json(out)
-
-    @property
-    def bytes(self) -> bytes:
-        return self.raw or self.to_json()
-
-    @property
-    def digest(self) -> Digest:
-        return Digest.of(self.bytes)
 
     def select(self, want: Platform) -> Descriptor | None:
         """The first image manifest for ``want``; a variant-less entry is a fallback for any variant."""
@@ -415,7 +417,7 @@ class History:
 
 
 @dataclass(frozen=True)
-class ImageConfig:
+class ImageConfig(_ContentAddressed):
     """An image config (OCI ``config.v1`` / Docker ``container.image.v1``); its digest is the image ID."""
 
     architecture: str = "amd64"
@@ -463,14 +465,6 @@ class ImageConfig:
         if self.parent:
             out["parent"] = self.parent
         return canonical_json(out)
-
-    @property
-    def bytes(self) -> bytes:
-        return self.raw or self.to_json()
-
-    @property
-    def digest(self) -> Digest:
-        return Digest.of(self.bytes)
 
     def with_changes(self, **kw: Any) -> ImageConfig:
         """A new config (raw dropped, so it serializes afresh)."""
