@@ -32,17 +32,28 @@ __all__ = ["ForkerClient", "start_forker", "serve"]
 
 def serve(socket_path: str) -> int:
     """The forker's main loop (runs until SIGTERM)."""
-    import gc
-
     # Preload what every monitor runs, and what a monitor's fork runs for ``docker exec`` with
-    # Skiff's runtime (stdio._fork_builtin): shared with every monitor (frozen below), so imported
+    # Skiff's runtime (inproc_exec, stdio._fork_builtin): shared with every monitor (frozen below), so imported
     # once here, not at every exec (~10 ms).
+    import fcntl  # noqa: F401
+    import gc
+    import resource  # noqa: F401
+    import termios  # noqa: F401
+
+    import skiff.monitor.inproc_exec
     import skiff.monitor.server
     import skiff.runtime.cli.exec
+    import skiff.runtime.cli.log
     import skiff.runtime.cli.main
+    import skiff.runtime.container
     import skiff.runtime.execute
+    import skiff.runtime.seccomp
     import skiff.runtime.setns_exec
-    import skiff.runtime.specconv  # noqa: F401
+    import skiff.runtime.specconv
+    import skiff.runtime.sync
+    import skiff.sys.caps
+    import skiff.sys.libseccomp
+    import skiff.sys.prctl  # noqa: F401
     from skiff.monitor.server import set_child_subreaper, set_comm
 
     set_child_subreaper()

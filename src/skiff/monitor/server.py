@@ -22,6 +22,7 @@ import socket
 import time
 from typing import Any
 
+from skiff.monitor.inproc_exec import exec_in_process
 from skiff.monitor.logdrivers import LogSink, open_writer
 from skiff.monitor.protocol import (
     EXIT_FILE,
@@ -35,7 +36,7 @@ from skiff.monitor.protocol import (
     write_json_atomic,
 )
 from skiff.monitor.sockpath import bind_unix
-from skiff.monitor.stdio import ProcIO, launch, run_runtime
+from skiff.monitor.stdio import ProcIO, builtin_runtime, launch, run_runtime
 
 __all__ = ["run"]
 
@@ -135,21 +136,29 @@ class Monitor:
         size = req.get("console_size") or (0, 0)
         if tty and size[0] and size[1]:  # the runtime sizes the pty before the process runs
             process["consoleSize"] = {"height": int(size[0]), "width": int(size[1])}
-        with open(proc_file, "w") as f:
-            json.dump(process, f)
         p = ProcIO(eid, tty, True)
         argv = [self.o.runtime, *self.o.runtime_args, "exec", "--process", proc_file, "--detach", "--pid-file",
                 pid_file, self.o.container_id]
+        direct = None
+        if builtin_runtime(self.o.runtime):  # Skiff's runtime library in this process (inproc_exec)
+            def direct(stdio: tuple[int, int, int] | None, console: str) -> int:
+                return exec_in_process(self.o.runtime_args, self.o.container_id, process, stdio, console)
+        else:
+            with open(proc_file, "w") as f:
+                json.dump(process, f)
         try:
-            launch(p, argv, bool(req.get("stdin")), sd, f"exec-{eid}", (int(size[0]), int(size[1])),
-                   in_process=True)  # Skiff's runtime in a fork of the monitor: no interpreter start
-            with open(pid_file) as f:
-                p.pid = int(f.read().strip())
+            pid = launch(p, argv, bool(req.get("stdin")), sd, f"exec-{eid}", (int(size[0]), int(size[1])),
+                         direct=direct)
+            if not pid:
+                with open(pid_file) as f:
+                    pid = int(f.read().strip())
+            p.pid = pid
         except (RuntimeError, OSError, ValueError) as e:
             p.close()
             return str(e)
         finally:
-            os.unlink(proc_file)
+            if direct is None:
+                os.unlink(proc_file)
         p.started_ns = time.time_ns()
         if not req.get("detach"):
             p.owner = c

@@ -13,12 +13,12 @@ import signal
 import socket
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from skiff.monitor.protocol import ExitStatus
 from skiff.monitor.sockpath import bind_unix
 
-__all__ = ["ProcIO", "run_runtime", "launch", "clean_runtime_error"]
+__all__ = ["ProcIO", "run_runtime", "launch", "clean_runtime_error", "builtin_runtime"]
 
 
 class ProcIO:
@@ -196,17 +196,36 @@ def clean_runtime_error(text: str) -> str:
         return str(found[-1])
 
 
+Direct = Callable[[tuple[int, int, int] | None, str], int]
+
+
+def _start(argv: list[str], stdio: tuple[int, int, int] | None, in_process: bool, direct: Direct | None,
+           console: str) -> tuple[int, str, int]:
+    """(exit code, error text, pid or 0): the runtime command, or ``direct`` (stdio, console socket)
+    when the caller runs the runtime's library itself."""
+    if direct is None:
+        return (*run_runtime(argv, stdio=stdio, in_process=in_process), 0)
+    from skiff.monitor.inproc_exec import describe_error
+
+    try:
+        return 0, "", direct(stdio, console)
+    except Exception as exc:  # the runtime's own failure, reported as its command would
+        return 1, describe_error(exc), 0
+
+
 def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: str,
-           console_size: tuple[int, int] = (0, 0), in_process: bool = False) -> None:
-    """Run ``argv`` (runtime create/exec, ID last) with ``p``'s stdio; RuntimeError on failure."""
+           console_size: tuple[int, int] = (0, 0), in_process: bool = False, direct: Direct | None = None) -> int:
+    """Run ``argv`` (runtime create/exec, ID last) with ``p``'s stdio; RuntimeError on failure.
+    Returns the pid ``direct`` gave (0 for a runtime command: it writes a pid file)."""
     if p.tty:
         dirfd = os.open(sock_dir, os.O_RDONLY | os.O_DIRECTORY)
         con_path = os.path.join(sock_dir, f"{name}.sock")
         con = bind_unix(con_path)
         con.listen(1)
-        argv = [*argv[:-1], "--console-socket", f"/proc/{os.getpid()}/fd/{dirfd}/{name}.sock", argv[-1]]
+        con_arg = f"/proc/{os.getpid()}/fd/{dirfd}/{name}.sock"
+        argv = [*argv[:-1], "--console-socket", con_arg, argv[-1]]
         try:
-            rc, err = run_runtime(argv, in_process=in_process)
+            rc, err, pid = _start(argv, None, in_process, direct, con_arg)
             if rc == 0:
                 con.settimeout(10)
                 conn, _ = con.accept()
@@ -227,7 +246,7 @@ def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: st
             p.resize(*console_size)
         p.outputs[p.pty_fd] = 1
         p.stdin_fd = p.pty_fd
-        return
+        return pid
     mine: list[int] = []
     if open_stdin:
         in_r, in_w = os.pipe()
@@ -238,7 +257,7 @@ def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: st
     err_r, err_w = os.pipe()
     mine += [in_r, out_w, err_w]
     try:
-        rc, err = run_runtime(argv, stdio=(in_r, out_w, err_w), in_process=in_process)
+        rc, err, pid = _start(argv, (in_r, out_w, err_w), in_process, direct, "")
     finally:
         for fd in mine:
             os.close(fd)
@@ -259,3 +278,4 @@ def launch(p: ProcIO, argv: list[str], open_stdin: bool, sock_dir: str, name: st
         p.outputs[fd] = stream
     if p.stdin_fd >= 0:
         os.set_blocking(p.stdin_fd, False)
+    return pid

@@ -38,6 +38,9 @@ class ExecOptions:
     pid_file: str = ""
     console_socket: str = ""
     preserve_fds: int = 0
+    # (stdin, stdout, stderr) for the process, when the caller is not a runtime process of its own
+    # whose stdio it would inherit: the monitor runs exec_in in its own process (no fork + CLI).
+    stdio: tuple[int, int, int] | None = None
 
 
 def _join_files(paths: dict[str, str]) -> list[str]:
@@ -71,6 +74,12 @@ def _join_cgroup(files: list[str], pid: int) -> None:
 def _child(c: Container, opts: ExecOptions, sock: sync.Channel, console: socket.socket | None,
            double: bool, join: list[str]) -> NoReturn:
     try:
+        if opts.stdio is not None:
+            import _signal
+
+            _signal.set_wakeup_fd(-1)  # the caller's event-loop pipe is not ours to write to
+            for i, fd in enumerate(opts.stdio):
+                os.dup2(fd, i)
         cfg = c.config
         pid = c.record.pid
         os.setsid()
