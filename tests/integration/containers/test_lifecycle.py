@@ -123,3 +123,52 @@ def test_healthcheck(bbd: Daemon) -> None:
     h = _state(bbd, "hc")["Health"]
     assert h["Status"] == "unhealthy" and h["FailingStreak"] >= 2 and len(h["Log"]) <= 5
     bbd.docker("rm", "-f", "hc")
+
+
+def test_kill_errors_as_docker(bbd: Daemon) -> None:
+    """moby's router wraps every kill error in "cannot kill container: <ref>: ..." (and checks the
+    signal before it looks the container up)."""
+    cid = bbd.docker("create", "--name", "kx", "busybox", "true").stdout.strip()
+    try:
+        r = bbd.docker("kill", "kx")
+        assert (r.returncode, r.stderr) == (
+            1, f"Error response from daemon: cannot kill container: kx: container {cid} is not running\n")
+        r = bbd.docker("kill", "nosuch-kx")
+        assert (r.returncode, r.stderr) == (
+            1, "Error response from daemon: cannot kill container: nosuch-kx: No such container: nosuch-kx\n")
+        r = bbd.docker("kill", "-s", "BOGUS", "nosuch-kx")
+        assert (r.returncode, r.stderr) == (
+            1, "Error response from daemon: cannot kill container: nosuch-kx: Invalid signal: BOGUS\n")
+    finally:
+        bbd.docker("rm", "-f", "kx")
+
+
+def test_update_checks_as_docker(bbd: Daemon) -> None:
+    """docker update validates as dockerd: limits by create's rules, restart policies, and memory above
+    the swap limit already set (a container made without -m has none: --memory-swap is needed)."""
+    cid = bbd.docker("run", "-d", "--name", "ux", "busybox", "sleep", "100").stdout.strip()
+    bbd.docker("create", "--name", "ux2", "-m", "10m", "busybox", "true")
+    try:
+        hc = json.loads(bbd.docker("inspect", "ux2").stdout)[0]["HostConfig"]
+        assert (hc["Memory"], hc["MemorySwap"]) == (10 << 20, 20 << 20)  # swap defaults to twice the memory
+        assert bbd.docker("update", "-m", "15m", "ux2").stdout == "ux2\n"
+        cases = [
+            (["-m", "10m"], f"Cannot update container {cid}: Memory limit should be smaller than already set "
+                            "memoryswap limit, update the memoryswap at the same time"),
+            (["-m", "3m"], "Minimum memory limit allowed is 6MB"),
+            (["--restart", "bogus"], "invalid restart policy: unknown policy 'bogus'; use one of 'no', 'always', "
+                                     "'on-failure', or 'unless-stopped'"),
+            (["--restart", "on-failure:-2"], "invalid restart policy: maximum retry count cannot be negative"),
+            (["--restart", "always:3"], "invalid restart policy: maximum retry count can only be used with "
+                                        "'on-failure'"),
+            (["--cpuset-cpus", "99"], "Requested CPUs are not available - requested 99, available: "),
+        ]
+        for args, msg in cases:
+            r = bbd.docker("update", *args, "ux")
+            assert r.returncode == 1 and r.stdout == "", (args, r)
+            assert r.stderr.startswith(f"Error response from daemon: {msg}"), (args, r.stderr)
+        assert bbd.docker("update", "-m", "10m", "--memory-swap", "20m", "ux").returncode == 0
+        hc = json.loads(bbd.docker("inspect", "ux").stdout)[0]["HostConfig"]
+        assert (hc["Memory"], hc["MemorySwap"], hc["RestartPolicy"]["Name"]) == (10 << 20, 20 << 20, "no")
+    finally:
+        bbd.docker("rm", "-f", "ux", "ux2")

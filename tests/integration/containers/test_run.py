@@ -107,3 +107,22 @@ def test_wait_removed_with_autoremove(bbd: Daemon) -> None:
     r = bbd.docker("run", "--rm", "--name", "auto", "busybox", "sh", "-c", "exit 2")
     assert r.returncode == 2
     assert bbd.docker("inspect", "auto").returncode == 1
+
+
+def test_run_rm_start_failure_wait_has_no_error(bbd: Daemon) -> None:
+    """The removal clears the start error (moby's SetRemoved): the CLI's wait for "removed" gets no
+    Error, so `docker run --rm` prints the daemon's error once, without "Error waiting for container"."""
+    r = bbd.docker("run", "--rm", "busybox", "nosuchcmd")
+    assert r.returncode == 127
+    assert "Error waiting for container" not in r.stderr
+    assert r.stderr.startswith("docker: Error response from daemon: ") and r.stderr.count("nosuchcmd") == 1
+
+
+def test_create_checks_stop_signal_and_restart_policy(bbd: Daemon) -> None:
+    """dockerd refuses a bad StopSignal and restart policy at create (exit 125, its texts)."""
+    r = bbd.docker("run", "--stop-signal", "FOO", "busybox", "true")
+    assert (r.returncode, r.stderr.splitlines()[0]) == (125, "docker: Error response from daemon: Invalid signal: FOO")
+    r = bbd.docker("create", "--restart", "always:2", "busybox", "true")
+    assert (r.returncode, r.stderr.splitlines()[0]) == (
+        1, "Error response from daemon: invalid restart policy: maximum retry count can only be used with 'on-failure'")
+    assert bbd.docker("ps", "-aq").stdout == ""

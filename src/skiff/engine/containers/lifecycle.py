@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from skiff.engine.containers.record import ContainerRecord, HealthState
 from skiff.engine.containers.seams import NetworkRequest
-from skiff.engine.containers.spec import ResolvedMount, SpecContext, build_spec, parse_create
+from skiff.engine.containers.spec import ResolvedMount, SpecContext, build_spec, parse_create, validate_update
 from skiff.errors import Conflict, InvalidParameter, NotModified, SkiffError, System
 from skiff.monitor.aclient import AsyncMonitorClient
 from skiff.monitor.client import MonitorGone
@@ -582,12 +583,15 @@ class Lifecycle:
         return fut
 
     def notify_removed(self, rec: ContainerRecord) -> None:
+        # moby's SetRemoved clears the error: a wait woken by the removal reports no Error (else
+        # `docker run --rm` of a container that failed to start logs "Error waiting for container")
+        gone = dataclasses.replace(rec, error="")
         for fut in self._exit_waiters.pop(rec.id, []):
             if not fut.done():
-                fut.set_result(rec)
+                fut.set_result(gone)
         for fut in self._remove_waiters.pop(rec.id, []):
             if not fut.done():
-                fut.set_result(rec)
+                fut.set_result(gone)
         self._pending_attach.pop(rec.id, None)
         self._locks.pop(rec.id, None)
         self._backoff.pop(rec.id, None)
@@ -638,11 +642,19 @@ class Lifecycle:
             raise System(f"container {rec.id[:12]} did not exit after SIGKILL")
 
     async def kill(self, ref: str, signal: str | None = None) -> None:
+        """moby's router wraps every kill error: "cannot kill container: <ref>: <cause>"."""
+        try:
+            await self._kill(ref, signal)
+        except SkiffError as e:
+            base = next(c for c in type(e).__mro__ if c.__module__ == SkiffError.__module__)
+            raise base(f"cannot kill container: {ref}: {e}") from e
+
+    async def _kill(self, ref: str, signal: str | None) -> None:
         svc = self._svc
+        sig = parse_signal(signal, _signal.SIGKILL)  # moby checks the signal before the container
         rec = svc.get(ref)
-        sig = parse_signal(signal, _signal.SIGKILL)
         if not rec.running:
-            raise NotRunning(f"Cannot kill container: {ref}: container {rec.id} is not running")
+            raise NotRunning(f"container {rec.id} is not running")
         if sig == _signal.SIGKILL:
             rec.manually_stopped = True  # moby: an explicit kill does not trigger the restart policy... for KILL
             svc.save(rec)
@@ -721,8 +733,13 @@ class Lifecycle:
         svc.publish(rec, "resize", height=str(h), width=str(w))
 
     async def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        validate_update(body)
         svc = self._svc
         rec = svc.get(ref)
+        new_memory = int(body.get("Memory") or 0)
+        if new_memory and not body.get("MemorySwap") and new_memory > int(rec.host_config.get("MemorySwap") or 0):
+            raise Conflict(f"Cannot update container {rec.id}: Memory limit should be smaller than already set "
+                           "memoryswap limit, update the memoryswap at the same time")
         rp = body.get("RestartPolicy")
         if rp and rp.get("Name") is not None:
             if rec.host_config.get("AutoRemove") and rp.get("Name") not in ("", "no"):

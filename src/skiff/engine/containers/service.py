@@ -25,10 +25,11 @@ from skiff.engine.config import DaemonConfig
 from skiff.engine.containers.archive import Archive
 from skiff.engine.containers.health import Health
 from skiff.engine.containers.io import ClientStream, attach, log_entries
-from skiff.engine.containers.lifecycle import Lifecycle
+from skiff.engine.containers.lifecycle import Lifecycle, parse_signal
 from skiff.engine.containers.record import ContainerRecord, new_id, validate_name
 from skiff.engine.containers.seams import ImageProvider, NetworkHook, VolumeBackend
 from skiff.engine.containers.spec import ImageConfig, merge_config, parse_create
+from skiff.engine.containers.spec_config import validate_restart_policy
 from skiff.engine.containers.stats import read_stats
 from skiff.engine.containers.views import inspect_json, summary_json
 from skiff.engine.events import EventBus
@@ -46,7 +47,6 @@ log = logging.getLogger("skiff.containers")
 LIST_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "before", "since", "health",
                 "volume", "network", "publish", "expose", "is-task")
 _STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-_POLICIES = ("no", "always", "unless-stopped", "on-failure", "")
 
 
 class NoSuchContainer(NotFound):
@@ -138,14 +138,9 @@ class ContainerService(Archive, Health, Lifecycle):
             full = ""
         if not cfg.image:
             raise InvalidParameter("config.Image: must not be empty")  # moby: "No command specified" later
-        if host.restart_policy not in _POLICIES:
-            raise InvalidParameter(f"invalid restart policy: unknown policy '{host.restart_policy}'; use one of "
-                                   "'no', 'always', 'on-failure', or 'unless-stopped'")
-        if host.restart_max_retries and host.restart_policy != "on-failure":
-            raise InvalidParameter("invalid restart policy: maximum retry count can only be used with "
-                                   "'on-failure'")
-        if host.restart_max_retries < 0:
-            raise InvalidParameter("invalid restart policy: maximum retry count must be a positive integer")
+        validate_restart_policy(host.restart_policy, host.restart_max_retries)
+        if cfg.stop_signal:
+            parse_signal(cfg.stop_signal)  # moby's validateContainerConfig: "Invalid signal: FOO"
         if host.auto_remove and host.restart_policy not in ("no", ""):
             raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
         log_type = host.log_type or str(self.config.get("log-driver") or "json-file")
@@ -303,6 +298,8 @@ class ContainerService(Archive, Health, Lifecycle):
             out["NetworkMode"] = "bridge"
         if not out.get("RestartPolicy") or not out["RestartPolicy"].get("Name"):
             out["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+        if out.get("Memory") and not out.get("MemorySwap"):
+            out["MemorySwap"] = int(out["Memory"]) * 2  # moby's adaptContainerSettings: swap twice the memory
         if not out.get("ShmSize"):
             out["ShmSize"] = 67108864
         if out.get("Runtime") in ("", None):

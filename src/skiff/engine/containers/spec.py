@@ -26,8 +26,8 @@ import os
 import re
 import resource
 import stat
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from skiff.engine.containers.seccomp_default import (
@@ -48,6 +48,7 @@ from skiff.engine.containers.spec_config import (
     container_env,
     merge_config,
     parse_create,
+    validate_restart_policy,
 )
 from skiff.engine.containers.spec_user import ExecUser, ensure_working_dir, resolve_user, secure_join
 from skiff.errors import InvalidParameter
@@ -58,6 +59,7 @@ __all__ = [
     "ResolvedMount", "ExecUser", "parse_create", "build_spec", "merge_config", "resolve_user", "container_env",
     "DEFAULT_PATH", "DEFAULT_SHM_SIZE", "MASKED_PATHS", "READONLY_PATHS", "INIT_PATH", "DEFAULT_NOFILE",
     "parse_security_opts", "SecurityOpts", "anonymous_volumes", "exec_process", "ensure_working_dir", "secure_join",
+    "validate_update",
 ]
 
 DEFAULT_SHM_SIZE = 64 << 20
@@ -272,6 +274,20 @@ def _resources(host: HostConfig, ctx: SpecContext) -> dict[str, Any]:
             raise InvalidParameter("Range of blkio weight is from 10 to 1000")
         r["blockIO"] = {"weight": host.blkio_weight}
     return r
+
+
+def validate_update(body: Mapping[str, Any]) -> None:
+    """``docker update``'s body checked as moby does before it looks the container up: the restart
+    policy, and the new limits by create's rules (except that swap may change without memory)."""
+    rp = body.get("RestartPolicy") or {}
+    try:
+        validate_restart_policy(str(rp.get("Name") or ""), int(rp.get("MaximumRetryCount") or 0))
+        host = HostConfig.from_dict({k: v for k, v in body.items() if k != "RestartPolicy"})
+    except (TypeError, ValueError, AttributeError) as e:
+        raise InvalidParameter(f"invalid update config: {e}") from None
+    if not host.memory and host.memory_swap > 0:
+        host = replace(host, memory_swap=0)
+    _resources(host, SpecContext(container_id="", rootfs=""))
 
 
 def _check_cpuset(spec: str, ncpu: int) -> None:

@@ -17,6 +17,7 @@ from skiff.volume.mounts import MountSpec, parse_all
 __all__ = [
     "HealthConfig", "ImageConfig", "ContainerConfig", "HostConfig", "Ulimit", "DeviceMapping",
     "parse_create", "merge_config", "container_env", "anonymous_volumes", "DEFAULT_PATH",
+    "validate_restart_policy",
 ]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -254,6 +255,20 @@ def anonymous_volumes(cfg: ContainerConfig, host: HostConfig) -> list[MountSpec]
     taken = {m.target for m in host.mounts}
     return [MountSpec(type="volume", target=v.rstrip("/") or "/") for v in cfg.volumes
             if (v.rstrip("/") or "/") not in taken]
+
+
+def validate_restart_policy(name: str, max_retries: int) -> None:
+    """moby's ValidateRestartPolicy (v25+ texts), shared by create and update."""
+    if name in ("always", "unless-stopped", "no"):
+        if max_retries:
+            msg = "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            raise InvalidParameter(msg + (" and cannot be negative" if max_retries < 0 else ""))
+    elif name == "on-failure":
+        if max_retries < 0:
+            raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
+    elif name != "":
+        raise InvalidParameter(f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
+                               "'on-failure', or 'unless-stopped'")
 
 
 def parse_create(body: Mapping[str, Any]) -> tuple[ContainerConfig, HostConfig]:
