@@ -1,5 +1,5 @@
 """Live restore: kill -9 skiffd while containers run; after a restart they still run and ps, logs -f,
-exec, stats, stop work; a container that exited meanwhile has its exit code; restart policies resume."""
+attach, exec, stats, stop work; a container that exited meanwhile has its exit code; restart policies resume."""
 
 from __future__ import annotations
 
@@ -64,3 +64,33 @@ def test_restart_policies_after_daemon_restart(lr: Daemon) -> None:
     time.sleep(1.5)
     st = {n: json.loads(lr.docker("inspect", n).stdout)[0]["State"]["Status"] for n in ("alw", "uls")}
     assert st == {"alw": "running", "uls": "exited"}
+
+
+def test_attach_after_kill9(lr: Daemon) -> None:
+    """The monitor holds stdio across the daemon's death: attach (output and input) works after."""
+    import docker
+
+    lr.docker("run", "-d", "--name", "ticker", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.2; done")
+    lr.docker("run", "-d", "-i", "--name", "echoer", "busybox", "cat")
+    lr.restart(kill=True)
+    p = subprocess.Popen([DOCKER_CLI, "attach", "--no-stdin", "--sig-proxy=false", "ticker"], env=lr.env,
+                         stdout=subprocess.PIPE)
+    time.sleep(1.2)
+    p.kill()
+    out, _ = p.communicate(timeout=5)
+    assert out.count(b"tick") >= 2
+    client = docker.DockerClient(base_url=lr.host)
+    try:
+        sock = client.api.attach_socket("echoer", params={"stdin": 1, "stdout": 1, "stream": 1})
+        raw = sock._sock
+        raw.settimeout(5)
+        raw.sendall(b"after restart\n")
+        got = b""
+        deadline = time.monotonic() + 5
+        while b"after restart" not in got and time.monotonic() < deadline:
+            got += raw.recv(4096)
+        raw.close()
+        assert b"after restart\n" in got  # behind the 8-byte stdout frame header
+    finally:
+        client.close()
+    assert lr.docker("inspect", "-f", "{{.State.Running}}", "echoer").stdout.strip() == "true"
