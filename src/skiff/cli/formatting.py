@@ -43,7 +43,9 @@ class HeaderContext(Mapping[str, Any]):
     def __init__(self, headers: Mapping[str, str]) -> None:
         self.headers = headers
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> Any:
+        if key == "Label" and key not in self.headers:
+            return header_label
         return self.headers.get(key, key.upper())
 
     def __contains__(self, key: object) -> bool:
@@ -54,6 +56,34 @@ class HeaderContext(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.headers)
+
+
+def header_label(name: str) -> str:
+    """docker's SubHeaderContext.Label: the column title of ``{{.Label "com.example.my-key"}}``."""
+    return name.split(".")[-1].replace("-", " ").replace("_", " ")
+
+
+class GoMap(dict[str, Any]):
+    """A JSON object that is a Go map in docker's typed response: a missing key prints <no value>
+    even under inspect's ``missingkey=error`` fallback."""
+
+    go_map = True
+
+
+# Fields of docker's inspect responses that are Go maps (the rest of the objects are structs).
+_MAP_FIELDS = {"Labels", "Options", "DriverOpts", "Ports", "ExposedPorts", "Volumes", "Networks", "Sysctls",
+               "Tmpfs", "StorageOpt", "Attributes", "Annotations", "Status", "Containers", "Data", "Peers",
+               "Services", "BuildArgs", "Capabilities"}
+
+
+def _mark_maps(v: Any, key: str = "", parent: str = "") -> Any:
+    if isinstance(v, Mapping):
+        items = {k: _mark_maps(x, k, key) for k, x in v.items()}
+        is_map = key in _MAP_FIELDS or (key == "Config" and parent == "LogConfig")
+        return GoMap(items) if is_map else items
+    if isinstance(v, list):
+        return [_mark_maps(x, key, parent) for x in v]
+    return v
 
 
 def choose_format(given: str | None, default_table: str, quiet: bool = False,
@@ -147,20 +177,25 @@ def render_inspect(emit: Callable[[str], None], fmt: str | None, names: Sequence
         try:
             tmpl = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
         except TemplateError as exc:
-            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
+            raise StatusError(64, f"template parsing error: {exc}") from exc
     found: list[Any] = []
     errors: list[str] = []
+    lines: list[str] = []
     for name in names:
         try:
-            found.append(fetch(name))
+            obj = fetch(name)
         except Exception as exc:
             errors.append(str(exc))
+            continue
+        if tmpl is None:
+            found.append(obj)
+            continue
+        try:  # docker: the typed struct, then the raw JSON with missingkey=error
+            lines.append(tmpl.execute(_mark_maps(obj), missingkey_error=True))
+        except TemplateError as exc:
+            errors.append(f"template parsing error: {exc}")
     if tmpl is not None:
-        for obj in found:
-            try:
-                emit(tmpl.execute(obj))
-            except TemplateError as exc:
-                raise StatusError(GENERIC, f"template: {exc}") from exc
+        emit("\n".join(lines))  # nothing rendered: docker still prints an empty line
     else:
         emit(json.dumps(found, indent=4, ensure_ascii=False))
     if errors:

@@ -80,7 +80,10 @@ def _truth(v: Any) -> bool:
 
 
 def _json(v: Any) -> str:
-    """docker's ``json`` function; objects may offer ``to_json()`` for their wire form."""
+    """docker's ``json`` function; objects may offer ``to_json()`` for their wire form, or
+    ``marshal_json()`` for text already encoded (a formatter context's MarshalJSON)."""
+    if hasattr(v, "marshal_json"):
+        return str(v.marshal_json())
     if hasattr(v, "to_json"):
         v = v.to_json()
     return json.dumps(None if v is NoValue else v, separators=(",", ":"), ensure_ascii=False,
@@ -263,23 +266,42 @@ _TOKEN = re.compile(r"""
 
 
 class _Tok:
-    __slots__ = ("kind", "text")
+    __slots__ = ("kind", "pos", "text")
 
-    def __init__(self, kind: str, text: str) -> None:
-        self.kind, self.text = kind, text
+    def __init__(self, kind: str, text: str, pos: int = 0) -> None:
+        self.kind, self.text, self.pos = kind, text, pos
 
 
-def _lex_action(src: str) -> list[_Tok]:
+class _ParseError(TemplateError):
+    """A parse error at a byte offset of the source; Template turns it into Go's ``template: :LINE: msg``."""
+
+    def __init__(self, msg: str, pos: int = -1) -> None:
+        super().__init__(msg)
+        self.msg, self.pos = msg, pos
+
+
+class _FieldError(TemplateError):
+    """A field that cannot be evaluated; reported with Go's ``:LINE:COL: executing "" at <.X>:`` context."""
+
+
+def _lex_action(src: str, base: int = 0) -> list[_Tok]:
     toks: list[_Tok] = []
     pos = 0
+    prev = ""
     while pos < len(src):
         m = _TOKEN.match(src, pos)
         if not m or m.end() == pos:
-            raise TemplateError(f"template: unexpected {src[pos]!r} in command")
-        pos = m.end()
+            raise _ParseError(f"unexpected {src[pos]!r} in command", base + pos)
         kind = m.lastgroup or ""
+        if (kind in ("field", "dot", "lp", "str", "num", "ident", "var") and prev in ("field", "dot", "rp", "var")) \
+                or (kind == "dot" and prev == "ident"):
+            # Go needs a space between operands: "{{json.}}" is "unexpected <.> in operand"
+            raise _ParseError(f"unexpected <{m.group()[:1] if kind in ('field', 'dot') else m.group()}> in operand",
+                              base + pos)
         if kind != "ws":
-            toks.append(_Tok(kind, m.group()))
+            toks.append(_Tok(kind, m.group(), base + pos))
+        prev = kind
+        pos = m.end()
     return toks
 
 
@@ -304,14 +326,14 @@ class _Node:
         self.orelse: list[_Node] = []
 
 
-def _split_template(src: str) -> list[tuple[str, str]]:
-    """[(kind, text)] with kind "text" or "action"; applies {{- and -}} trimming."""
-    parts: list[tuple[str, str]] = []
+def _split_template(src: str) -> list[tuple[str, str, int]]:
+    """[(kind, text, offset)] with kind "text" or "action"; applies {{- and -}} trimming."""
+    parts: list[tuple[str, str, int]] = []
     pos = 0
     while True:
         start = src.find("{{", pos)
         if start < 0:
-            parts.append(("text", src[pos:]))
+            parts.append(("text", src[pos:], pos))
             break
         text = src[pos:start]
         inner_start = start + 2
@@ -319,35 +341,38 @@ def _split_template(src: str) -> list[tuple[str, str]]:
                 or src.startswith("-\n", inner_start):
             text = text.rstrip()
             inner_start += 1
-        parts.append(("text", text))
+        parts.append(("text", text, pos))
         end = src.find("}}", inner_start)
         if end < 0:
-            raise TemplateError("template: unclosed action")
+            raise _ParseError("unclosed action", len(src))
         inner = src[inner_start:end]
         pos = end + 2
         if inner.endswith((" -", "\t-", "\n-")):
             inner = inner[:-1]
             rest = src[pos:]
             pos += len(rest) - len(rest.lstrip())
-        parts.append(("action", inner.strip()))
+        lead = len(inner) - len(inner.lstrip())
+        parts.append(("action", inner.strip(), inner_start + lead))
     return [p for p in parts if not (p[0] == "text" and p[1] == "")]
 
 
 class _Parser:
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, funcs: Mapping[str, Any]) -> None:
         self.parts = _split_template(src)
+        self.funcs = funcs
         self.i = 0
+        self.end = len(src)
 
     def parse(self) -> list[_Node]:
         nodes, stop = self._list()
         if stop is not None:
-            raise TemplateError(f"template: unexpected {{{{{stop}}}}}")
+            raise _ParseError(f"unexpected {{{{{stop[0]}}}}}", stop[1])
         return nodes
 
-    def _list(self) -> tuple[list[_Node], str | None]:
+    def _list(self) -> tuple[list[_Node], tuple[str, int] | None]:
         nodes: list[_Node] = []
         while self.i < len(self.parts):
-            kind, text = self.parts[self.i]
+            kind, text, off = self.parts[self.i]
             self.i += 1
             if kind == "text":
                 nodes.append(_Node("text", text=text))
@@ -357,32 +382,43 @@ class _Parser:
             word = text.split(None, 1)[0] if text else ""
             rest = text[len(word):].strip()
             if word in ("end", "else"):
-                return nodes, text
+                return nodes, (text, off)
             if word in ("if", "range", "with"):
-                nodes.append(self._block(word, rest))
+                nodes.append(self._block(word, rest, off + len(text) - len(rest)))
             elif word in ("define", "template", "block", "break", "continue"):
-                raise TemplateError(f"template: {{{{{word}}}}} is not supported")
+                raise _ParseError(f"{{{{{word}}}}} is not supported", off)
             else:
-                nodes.append(_Node("action", pipe=_parse_pipeline(_lex_action(text))))
+                nodes.append(_Node("action", pipe=self._pipeline(text, off)))
         return nodes, None
 
-    def _block(self, word: str, rest: str) -> _Node:
-        node = _Node(word, pipe=_parse_pipeline(_lex_action(rest)))
+    def _pipeline(self, text: str, off: int) -> _Pipeline:
+        if not text:
+            raise _ParseError("missing value for command", off)
+        toks = _lex_action(text, off)
+        for t in toks:
+            if t.kind == "ident" and t.text not in ("true", "false", "nil") and t.text not in self.funcs:
+                raise _ParseError(f'function "{t.text}" not defined', t.pos)
+        return _parse_pipeline(toks, off)
+
+    def _block(self, word: str, rest: str, off: int) -> _Node:
+        node = _Node(word, pipe=self._pipeline(rest, off))
         node.body, stop = self._list()
         if stop is None:
-            raise TemplateError(f"template: unexpected EOF in {word}")
-        if stop.startswith("else"):
-            tail = stop[4:].strip()
+            raise _ParseError("unexpected EOF", self.end)
+        if stop[0].startswith("else"):
+            tail = stop[0][4:].strip()
             if tail.startswith("if ") and word == "if":
-                node.orelse = [self._block("if", tail[3:])]
+                node.orelse = [self._block("if", tail[3:], stop[1] + len(stop[0]) - len(tail) + 3)]
                 return node
             node.orelse, stop2 = self._list()
-            if stop2 != "end":
-                raise TemplateError(f"template: expected end; found {stop2}")
+            if stop2 is None:
+                raise _ParseError("unexpected EOF", self.end)
+            if stop2[0] != "end":
+                raise _ParseError(f"expected end; found {{{{{stop2[0]}}}}}", stop2[1])
         return node
 
 
-def _parse_pipeline(toks: list[_Tok]) -> _Pipeline:
+def _parse_pipeline(toks: list[_Tok], off: int = 0) -> _Pipeline:
     decl: list[str] = []
     # declarations: $x := ... or $i, $v := ...
     j = 0
@@ -411,17 +447,17 @@ def _parse_pipeline(toks: list[_Tok]) -> _Pipeline:
                 cmds[-1].append(("sub", _Pipeline([], inner), rp[1:]))
             elif t.kind == "rp":
                 if not stop_at_rp:
-                    raise TemplateError("template: unexpected right paren")
+                    raise _ParseError("unexpected right paren", t.pos)
                 return cmds, t.text
             else:
                 cmds[-1].append(t)
         if stop_at_rp:
-            raise TemplateError("template: unclosed left paren")
+            raise _ParseError("unclosed left paren", off)
         return cmds, ""
 
     cmds, _ = parse_cmds(False)
     if any(not c for c in cmds):
-        raise TemplateError("template: missing value for command")
+        raise _ParseError("missing value for command", off)
     return _Pipeline(decl, cmds)
 
 
@@ -441,10 +477,21 @@ class _Scope:
         self.vars[-1][name] = value
 
 
-def _field(v: Any, name: str, args: list[Any] | None = None) -> Any:
+def _field(v: Any, name: str, args: list[Any] | None = None, strict: bool = False) -> Any:
     if isinstance(v, Mapping):
         if name in v:
-            return v[name]
+            val = v[name]
+            if callable(val) and not isinstance(val, type):  # a method of a Go context: .Label "k"
+                try:
+                    return val(*(args or []))
+                except TypeError:
+                    raise _FieldError(f"wrong number of args for {name}") from None
+            return val
+        go_type = getattr(v, "go_type", None)
+        if go_type:
+            raise _FieldError(f"can't evaluate field {name} in type {go_type}")
+        if strict and not getattr(v, "go_map", False):
+            raise _FieldError(f'map has no entry for key "{name}"')
         return NoValue
     if v is None or v is NoValue:
         raise TemplateError(f"template: nil pointer evaluating interface {{}}.{name}")
@@ -462,16 +509,29 @@ class Template:
 
     def __init__(self, src: str, funcs: Mapping[str, Callable[..., Any]] | None = None) -> None:
         self.src = src
+        self._header = self._strict = False
         self.funcs = dict(FUNCS)
         if funcs:
             self.funcs.update(funcs)
-        self.nodes = _Parser(src).parse()
+        try:
+            self.nodes = _Parser(src, self.funcs).parse()
+        except _ParseError as exc:
+            raise TemplateError(f"template: :{1 + src.count(chr(10), 0, max(exc.pos, 0))}: {exc.msg}") from None
 
-    def execute(self, data: Any, header_mode: bool = False) -> str:
+    def execute(self, data: Any, header_mode: bool = False, missingkey_error: bool = False) -> str:
+        """Run the template; ``missingkey_error`` is Go's ``missingkey=error`` (docker inspect's raw
+        fallback): a key missing from a JSON object fails instead of printing ``<no value>``."""
         out: list[str] = []
         self._header = header_mode
+        self._strict = missingkey_error
         self._run(self.nodes, data, _Scope(data), out)
         return "".join(out)
+
+    def _located(self, t: _Tok, exc: TemplateError) -> TemplateError:
+        """Go's execution error context: ``template: :LINE:COL: executing "" at <node>: msg``."""
+        line = 1 + self.src.count("\n", 0, t.pos)
+        col = t.pos - (self.src.rfind("\n", 0, t.pos) + 1)
+        return TemplateError(f'template: :{line}:{col}: executing "" at <{t.text}>: {exc}')
 
     def _run(self, nodes: list[_Node], dot: Any, scope: _Scope, out: list[str]) -> None:
         for n in nodes:
@@ -545,14 +605,20 @@ class Template:
             return dot
         if k == "field":
             v = dot
-            for name in t.text.split(".")[1:]:
-                v = _field(v, name)
+            try:
+                for name in t.text.split(".")[1:]:
+                    v = _field(v, name, strict=self._strict)
+            except _FieldError as exc:
+                raise self._located(t, exc) from None
             return v
         if k == "var":
             head, *rest = t.text.split(".")
             v = scope.get(head)
-            for name in rest:
-                v = _field(v, name)
+            try:
+                for name in rest:
+                    v = _field(v, name, strict=self._strict)
+            except _FieldError as exc:
+                raise self._located(t, exc) from None
             return v
         if k == "str":
             return json.loads(t.text)
@@ -594,12 +660,15 @@ class Template:
             # a method call with arguments: .Method arg1 arg2
             names = head.text.split(".")[1:]
             v = dot
-            for name in names[:-1]:
-                v = _field(v, name)
             args = [self._operand(a, dot, scope) for a in cmd[1:]]
             if has_piped:
                 args.append(piped)
-            return _field(v, names[-1], args)
+            try:
+                for name in names[:-1]:
+                    v = _field(v, name, strict=self._strict)
+                return _field(v, names[-1], args, strict=self._strict)
+            except _FieldError as exc:
+                raise self._located(head, exc) from None
         if len(cmd) > 1 or has_piped:
             raise TemplateError(f"template: can't give argument to non-function {_tok_text(head)}")
         return self._operand(head, dot, scope)

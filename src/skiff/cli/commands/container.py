@@ -7,10 +7,11 @@ SIGWINCH resize, half-close of stdin, demultiplexing) by :mod:`skiff.cli.command
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from skiff.cli.command import Cli, Command
@@ -54,48 +55,107 @@ def _ports(ports: list[Mapping[str, Any]]) -> str:
     return ", ".join(out)
 
 
+def _ellipsis(text: str, width: int) -> str:
+    """docker's formatter.Ellipsis (display width; ASCII here)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _size_text(c: Mapping[str, Any]) -> str:
+    srw = human_size(int(c.get("SizeRw") or 0), 3)
+    root = int(c.get("SizeRootFs") or 0)
+    return f"{srw} (virtual {human_size(root, 3)})" if root > 0 else srw
+
+
 def container_rows(items: Sequence[Mapping[str, Any]], trunc: bool = True) -> list[GoView]:
+    """docker's formatter.ContainerContext for each container (ps's columns, {{json .}}, .Label)."""
     rows = []
     now = time.time()
     for c in items:
         cmd = str(c.get("Command", ""))
-        if trunc and len(cmd) > 20:
-            cmd = cmd[:19] + "…"
-        names = [n.lstrip("/") for n in c.get("Names") or []]
-        labels = c.get("Labels") or {}
-        size = ""
-        if "SizeRw" in c:
-            size = f"{human_size(int(c.get('SizeRw') or 0))} (virtual {human_size(int(c.get('SizeRootFs') or 0))})"
+        if trunc:
+            cmd = _ellipsis(cmd, 20)
+        names = [n[1:] for n in c.get("Names") or []]
+        if trunc:
+            names = next(([n] for n in names if "/" not in n), names)
+        labels: Mapping[str, str] = c.get("Labels") or {}
+        mounts = [str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []]
         created = int(c.get("Created") or 0)
         fields = {
-            "ID": c["Id"][:12] if trunc else c["Id"], "Image": c.get("Image", ""), "Command": f'"{cmd}"',
+            "ID": c["Id"][:12] if trunc else c["Id"], "Image": c.get("Image") or "<no image>",
+            "Command": json.dumps(cmd, ensure_ascii=False),
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
             "RunningFor": human_duration(now - created) + " ago", "Status": c.get("Status", ""),
             "State": c.get("State", ""), "Ports": _ports(c.get("Ports") or []),
-            "Names": ",".join(names), "Size": size, "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-            "Mounts": ",".join(str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []),
+            "Names": ",".join(names), "Size": _size_text(c),
+            "Labels": ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
+            "Label": lambda name, _l=labels: str(_l.get(name, "")),
+            "Mounts": ",".join(_ellipsis(m, 15) if trunc else m for m in mounts),
             "Networks": ",".join((c.get("NetworkSettings") or {}).get("Networks") or {}),
             "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
-            "Platform": "",
+            "Platform": None,
         }
-        rows.append(GoView(fields, c))
+        rows.append(GoView(fields, c, "*formatter.ContainerContext"))
     return rows
 
 
+class _FieldProbe(Mapping[str, Any]):
+    """docker's pre-run of a ps template on an empty context: which fields does it use (.Size)?"""
+
+    go_type = "*formatter.ContainerContext"
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _PS_HEADERS and key != "Label":
+            raise KeyError(key)
+        self.used.add(key)
+        return (lambda name: "") if key == "Label" else ""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_PS_HEADERS)
+
+    def __len__(self) -> int:
+        return len(_PS_HEADERS)
+
+    def marshal_json(self) -> str:
+        self.used.update(_PS_HEADERS)
+        return "{}"
+
+
 def _ps(cli: Cli, ns: argparse.Namespace) -> int:
+    from skiff.cli.formatting import prepare
+    from skiff.cli.gotemplate import Template
     from skiff.client import containers
 
     filters = parse_filter_flags(ns.filter)
-    all_ = ns.all or ns.last > 0 or ns.latest
-    limit = 1 if ns.latest else ns.last
-    items = containers.list_containers(_client(cli), all=all_, limit=limit, size=ns.size, filters=filters)
-    table = _PS_TABLE + ("\t{{.Size}}" if ns.size else "")
+    limit = 1 if ns.latest and ns.last == -1 else ns.last
+    size = ns.size
+    if ns.format and ns.quiet:
+        cli.warn("WARNING: Ignoring custom format, because both --format and --quiet are set.")
+    if ns.format:  # docker validates the template first, and asks for sizes when it uses .Size
+        try:
+            tmpl = Template(ns.format)
+        except TemplateError as exc:
+            raise StatusError(GENERIC, f"failed to parse template: {exc}") from exc
+        probe = _FieldProbe()
+        try:
+            tmpl.execute(probe)
+        except TemplateError as exc:
+            raise StatusError(GENERIC, f"failed to execute template: {exc}") from exc
+        if not ns.quiet and not size and "Size" in probe.used:
+            size = True
+    items = containers.list_containers(_client(cli), all=ns.all, limit=limit, size=size, filters=filters)
+    table = _PS_TABLE + ("\t{{.Size}}" if size else "")
     fmt = choose_format(ns.format, table, ns.quiet)
+    if fmt.strip() == "json":
+        fmt = "{{json .}}"
     rows = container_rows(items, trunc=not ns.no_trunc)
     try:
-        cli.print(render_list(fmt, rows, _PS_HEADERS, json_rows=[dict(r) for r in rows]), end="")
+        Template(prepare(fmt))
+        cli.print(render_list(fmt, rows, _PS_HEADERS), end="")
     except TemplateError as exc:
-        raise StatusError(GENERIC, f"template: {exc}") from exc
+        raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
     return 0
 
 

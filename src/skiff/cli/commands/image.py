@@ -264,7 +264,7 @@ def _ls(cli: Cli, ns: argparse.Namespace) -> int:
     try:
         cli.print(_render_rows(fmt, rows, _LS_HEADERS), end="")
     except TemplateError as exc:
-        raise StatusError(GENERIC, f"template: {exc}") from exc
+        raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
     return 0
 
 
@@ -319,7 +319,7 @@ def _history(cli: Cli, ns: argparse.Namespace) -> int:
     try:
         cli.print(_render_rows(fmt, rows, _HISTORY_HEADERS), end="")
     except TemplateError as exc:
-        raise StatusError(GENERIC, f"template: {exc}") from exc
+        raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
     return 0
 
 

@@ -165,7 +165,7 @@ def _ls(cli: Cli, ns: argparse.Namespace) -> int:
     try:
         cli.print(render_list(fmt, rows, _LS_HEADERS, json_rows=[dict(r) for r in rows]), end="")
     except TemplateError as exc:
-        raise StatusError(GENERIC, f"template: {exc}") from exc
+        raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
     return 0
 
 

@@ -276,7 +276,7 @@ def _search(cli: Cli, ns: argparse.Namespace) -> int:
     try:
         cli.print(render_list(choose_format(ns.format, _SEARCH_TABLE), rows, _SEARCH_HEADERS), end="")
     except TemplateError as exc:
-        raise StatusError(GENERIC, f"template: {exc}") from exc
+        raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
     return 0
 
 

@@ -29,9 +29,10 @@ CLIENT_API_VERSION = "1.51"
 class GoView(Mapping[str, Any]):
     """A JSON object seen through Go field names (for templates), printed by ``json`` as the wire form."""
 
-    def __init__(self, fields: Mapping[str, Any], wire: Any) -> None:
+    def __init__(self, fields: Mapping[str, Any], wire: Any, go_type: str | None = None) -> None:
         self._fields = dict(fields)
         self._wire = wire
+        self.go_type = go_type  # set: a docker formatter context (unknown fields fail, json is MarshalJSON)
 
     def __getitem__(self, key: str) -> Any:
         return self._fields[key]
@@ -44,6 +45,23 @@ class GoView(Mapping[str, Any]):
 
     def to_json(self) -> Any:
         return self._wire
+
+    def context_json(self) -> str:
+        """docker's formatter.MarshalJSON: every zero-argument method, sorted keys, HTML-escaped."""
+        fields = {k: v for k, v in sorted(self._fields.items()) if not callable(v)}
+        return go_json(fields)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "marshal_json" and self.__dict__.get("go_type"):
+            return self.context_json
+        raise AttributeError(name)
+
+
+def go_json(obj: Any) -> str:
+    """Go's json.Marshal text: compact, ``<``, ``>``, ``&`` (and U+2028/9) escaped."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def parse_filter_flags(values: list[str] | None) -> dict[str, list[str]]:
@@ -132,7 +150,7 @@ def _version(cli: Cli, ns: argparse.Namespace) -> int:
         try:
             text = tmpl.execute(data)
         except TemplateError as exc:
-            raise StatusError(GENERIC, f"template: {exc}") from exc
+            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
         cli.print(text if fmt else tabwrite(text, minwidth=20, padding=1))
     if error is not None:
         raise error
@@ -245,7 +263,7 @@ def _info(cli: Cli, ns: argparse.Namespace) -> int:
         try:
             cli.print(render(ns.format, data), end="")
         except TemplateError as exc:
-            raise StatusError(GENERIC, f"template: {exc}") from exc
+            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
         if error is not None:
             raise error
         return 0
@@ -304,6 +322,12 @@ def _events(cli: Cli, ns: argparse.Namespace) -> int:
         except TemplateError as exc:
             raise StatusError(64, f"Template parsing error: {exc}") from exc
     for ev in system.events(cli.client, since, until, filters):
+        actor = ev.get("Actor")
+        if isinstance(actor, dict) and isinstance(actor.get("Attributes"), dict):  # a Go map: sorted keys
+            actor["Attributes"] = dict(sorted(actor["Attributes"].items()))
+        for key in ("status", "id", "from"):  # omitempty in docker's events.Message
+            if key in ev and not ev[key]:
+                del ev[key]
         if ns.format and ns.format.strip() == "json":
             cli.print(render("json", ev), end="")
         elif tmpl is not None:
@@ -334,6 +358,16 @@ def _reclaim(reclaimable: int, total: int) -> str:
     return human_size(reclaimable)
 
 
+_ACTIVE = ("running", "paused", "restarting")  # docker's diskUsageContainersContext.isActive
+
+
+def df_views(du: Mapping[str, Any]) -> list[GoView]:
+    """df_rows as docker's contexts: every value a string, ``{{json .}}`` with sorted keys."""
+    types = ("Images", "Containers", "Volumes", "Builder")
+    return [GoView({k: str(v) for k, v in r.items()}, None, f"*formatter.diskUsage{t}Context")
+            for t, r in zip(types, df_rows(du), strict=True)]
+
+
 def df_rows(du: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The four rows of ``docker system df`` from a /system/df reply."""
     images = du.get("Images") or []
@@ -342,7 +376,7 @@ def df_rows(du: Mapping[str, Any]) -> list[dict[str, Any]]:
                if i.get("Containers", 0) and i.get("SharedSize", 0) != -1)
     containers = du.get("Containers") or []
     c_size = sum(int(c.get("SizeRw") or 0) for c in containers)
-    c_reclaim = sum(int(c.get("SizeRw") or 0) for c in containers if c.get("State") != "running")
+    c_reclaim = sum(int(c.get("SizeRw") or 0) for c in containers if c.get("State") not in _ACTIVE)
     volumes = du.get("Volumes") or []
     v_size = sum(max(int((v.get("UsageData") or {}).get("Size", 0)), 0) for v in volumes)
     v_reclaim = sum(max(int((v.get("UsageData") or {}).get("Size", 0)), 0) for v in volumes
@@ -355,7 +389,7 @@ def df_rows(du: Mapping[str, Any]) -> list[dict[str, Any]]:
          "Active": sum(1 for i in images if i.get("Containers", 0) > 0),
          "Size": human_size(total_images), "Reclaimable": _reclaim(total_images - used, total_images)},
         {"Type": "Containers", "TotalCount": len(containers),
-         "Active": sum(1 for c in containers if c.get("State") == "running"),
+         "Active": sum(1 for c in containers if c.get("State") in _ACTIVE),
          "Size": human_size(c_size), "Reclaimable": _reclaim(c_reclaim, c_size)},
         {"Type": "Local Volumes", "TotalCount": len(volumes),
          "Active": sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0) > 0),
@@ -399,8 +433,8 @@ def _df_verbose(cli: Cli, du: Mapping[str, Any]) -> None:
             size = int(i.get("Size", 0))
             irows.append({"Repository": repo, "Tag": t, "ID": _short_id(i.get("Id", "")),
                           "CreatedSince": _ago(i.get("Created")), "Size": human_size(size, 3),
-                          "SharedSize": "N/A" if shared < 0 else human_size(shared, 3),
-                          "UniqueSize": "N/A" if shared < 0 else human_size(size - shared, 3),
+                          "SharedSize": "N/A" if shared < 0 else human_size(shared),
+                          "UniqueSize": "N/A" if shared < 0 else human_size(size - shared),
                           "Containers": i.get("Containers", 0)})
     crows = []
     for c in conts:
@@ -455,9 +489,11 @@ def _df(cli: Cli, ns: argparse.Namespace) -> int:
     if fmt.strip() == "table":
         fmt = _DF_TABLE
     try:
-        cli.print(render_list(fmt, df_rows(du), _DF_HEADERS), end="")
+        if fmt.strip() == "json":
+            fmt = "{{json .}}"
+        cli.print(render_list(fmt, df_views(du), _DF_HEADERS), end="")
     except TemplateError as exc:
-        raise StatusError(GENERIC, f"template: {exc}") from exc
+        raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
     return 0
 
 
@@ -572,34 +608,19 @@ def _inspect_one(cli: Cli, kind: str | None, name: str, size: bool) -> Any:
 def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
     if ns.type and ns.type not in _INSPECT_TYPES:
         raise StatusError(GENERIC, f"\"{ns.type}\" is not a valid value for --type")
-    tmpl = None
-    if ns.format and ns.format.strip() != "json":
+    from skiff.cli.formatting import render_inspect
+
+    def fetch(name: str) -> Any:
         try:
-            tmpl = Template(ns.format.replace("\\t", "\t").replace("\\n", "\n"))
-        except TemplateError as exc:
-            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
-    found: list[Any] = []
-    errors: list[str] = []
-    for name in ns.args:
-        try:
-            found.append(_inspect_one(cli, ns.type, name, ns.size))
+            return _inspect_one(cli, ns.type, name, ns.size)
         except StatusError as exc:
-            errors.append(exc.message)
-        except Exception as exc:
-            if ns.type is None:
-                raise
-            errors.append(str(exc))
-    if tmpl is not None:
-        for obj in found:
-            try:
-                cli.print(tmpl.execute(obj))
-            except TemplateError as exc:
-                raise StatusError(GENERIC, f"template: {exc}") from exc
-    else:
-        cli.print(json.dumps(found, indent=4, ensure_ascii=False))
-    if errors:
-        raise StatusError(GENERIC, "\n".join(errors))
-    return 0
+            raise _Missing(exc.message) from None
+
+    return render_inspect(cli.print, ns.format, ns.args, fetch)
+
+
+class _Missing(Exception):
+    """An object `inspect` did not find: its message is reported after the others are printed."""
 
 
 def _inspect_flags(p: argparse.ArgumentParser) -> None:
