@@ -62,8 +62,8 @@ class _Handlers:
         try:
             await self.e.start(eid, conn, detach=False, tty=tty, console_size=size)
         except SkiffError as exc:
-            try:
-                await conn.write((exc.message + "\r\n").encode(), 2 if not tty else 1)
+            try:  # on stdout, as moby's router writes it (docker exec prints it there)
+                await conn.write((exc.message + "\r\n").encode(), 1)
             except ConnectionError:
                 pass
         except ConnectionError:

@@ -77,3 +77,10 @@ def test_exec_tty(bbd: Daemon, box: str) -> None:
     out = api.exec_start(eid, tty=True)
     assert b"tty-ok" in out
     assert api.exec_inspect(eid)["ExitCode"] == 2
+
+
+def test_exec_start_error_on_stdout(bbd: Daemon, box: str) -> None:
+    """moby's router writes an exec's start error into the stream's stdout: docker exec prints it there."""
+    r = bbd.docker("exec", box, "nosuch")
+    assert r.returncode == 127 and r.stderr == ""
+    assert r.stdout.startswith("OCI runtime exec failed: ") and "executable file not found" in r.stdout

@@ -78,3 +78,29 @@ def test_inspect_state_and_format(bbd: Daemon, three: dict[str, str]) -> None:
     fmt = bbd.docker("inspect", "-f", "{{.State.Status}} {{.Name}}", "up").stdout.strip()
     assert fmt == "running /up"
     assert bbd.docker("container", "inspect", "nothere").returncode == 1
+
+
+def test_ps_limit_command_and_filter_errors_as_docker(bbd: Daemon, three: dict[str, str]) -> None:
+    """-n/-l count stopped containers (the latest created first); args with a space are quoted in
+    COMMAND; bad filter values are refused with moby's texts; isolation is accepted (a no-op here)."""
+    assert _names(bbd, "-l") == ["new"] and _names(bbd, "-n", "2") == ["new", "done"]
+    assert len(bbd.docker("ps", "-n", "2", "-q").stdout.split()) == 2
+    cmd = bbd.docker("ps", "-a", "--filter", "name=^done$", "--format", "{{.Command}}").stdout
+    assert cmd == "\"sh -c 'exit 4'\"\n"
+    assert sorted(_names(bbd, "-a", "--filter", "isolation=default")) == ["done", "new", "up"]
+    for flt, msg in [
+        ("status=bogus", "invalid filter 'status=bogus': invalid value for state (bogus): must be one of created, "
+                         "running, paused, restarting, removing, exited, dead"),
+        ("health=bogus", "invalid filter 'health=bogus': invalid value for health (bogus): must be one of none, "
+                         "starting, healthy, unhealthy"),
+        ("exited=abc", "invalid filter 'exited=abc': strconv.Atoi: parsing \"abc\": invalid syntax"),
+    ]:
+        r = bbd.docker("ps", "-a", "--filter", flt)
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", f"Error response from daemon: {msg}\n")
+
+
+def test_top_ps_error_as_docker(bbd: Daemon, three: dict[str, str]) -> None:
+    """A ps that fails: moby's "ps: " and the first line of its stderr (not the whole usage text)."""
+    r = bbd.docker("top", "up", "-x", "bogus")
+    assert (r.returncode, r.stderr) == (
+        1, "Error response from daemon: ps: error: must set personality to get -x option\n")

@@ -795,8 +795,9 @@ class Lifecycle:
         proc = await asyncio.create_subprocess_exec("ps", *ps_args.split(), stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise System(f"Error running ps: {err.decode(errors='replace').strip()}")
+        if proc.returncode != 0:  # moby: "ps: " and the first line of ps's stderr
+            first = err.decode(errors="replace").split("\n", 1)[0]
+            raise System(f"ps: {first or f'exit status {proc.returncode}'}")
         lines = out.decode(errors="replace").splitlines()
         titles = lines[0].split()
         try:

@@ -45,8 +45,9 @@ __all__ = ["ContainerService", "NoSuchContainer"]
 log = logging.getLogger("skiff.containers")
 
 LIST_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "before", "since", "health",
-                "volume", "network", "publish", "expose", "is-task")
-_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+                "volume", "network", "publish", "expose", "is-task", "isolation")  # isolation: Windows only, no-op
+_STATUSES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")  # moby's order (errors)
+_HEALTHS = ("none", "starting", "healthy", "unhealthy")
 
 
 class NoSuchContainer(NotFound):
@@ -377,10 +378,16 @@ class ContainerService(Archive, Health, Lifecycle):
         f.validate(LIST_FILTERS)
         for s in f.get("status"):
             if s not in _STATUSES:
-                raise InvalidParameter(f"invalid filter 'status={s}'")
+                raise InvalidParameter(f"invalid filter 'status={s}': invalid value for state ({s}): must be one "
+                                       f"of {', '.join(_STATUSES)}")
         for h in f.get("health"):
-            if h not in ("starting", "healthy", "unhealthy", "none"):
-                raise InvalidParameter(f"Unrecognised filter value for health: {h}")
+            if h not in _HEALTHS:
+                raise InvalidParameter(f"invalid filter 'health={h}': invalid value for health ({h}): must be one "
+                                       f"of {', '.join(_HEALTHS)}")
+        for x in f.get("exited"):
+            if not x.lstrip("-").isdigit():
+                raise InvalidParameter(f"invalid filter 'exited={x}': strconv.Atoi: parsing \"{x}\": invalid syntax")
+        show_all = all or limit > 0  # moby: -n/-l count stopped containers too
         recs = sorted(self._cache.values(), key=lambda r: r.created_ns, reverse=True)
         before = self._bound(f.get("before"))
         since = self._bound(f.get("since"))
@@ -390,7 +397,7 @@ class ContainerService(Archive, Health, Lifecycle):
                 continue
             if since is not None and rec.created_ns <= since:
                 continue
-            if not self._matches(rec, f, all):
+            if not self._matches(rec, f, show_all):
                 continue
             out.append(summary_json(rec, self.size_of(rec) if size else None))
             if 0 < limit <= len(out):

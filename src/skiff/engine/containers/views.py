@@ -119,7 +119,8 @@ def _endpoint() -> dict[str, Any]:
 
 
 def _command(rec: ContainerRecord) -> str:
-    parts = [rec.path, *rec.args] if rec.path else []
+    """moby's list: the path, then the args, those with a space in single quotes."""
+    parts = [rec.path, *(f"'{a}'" if " " in a else a for a in rec.args)] if rec.path else []
     return " ".join(parts)
 
 
