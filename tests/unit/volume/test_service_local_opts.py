@@ -76,4 +76,4 @@ def test_failed_mount_hides_password(tmp_path: object, monkeypatch: pytest.Monke
     with pytest.raises(System) as e:
         d.mount("smb")
     assert "s3cret" not in str(e.value) and "password=********" in str(e.value)
-    assert str(e.value).startswith("failed to mount local volume: ")
+    assert str(e.value).startswith(f"error while mounting volume '{d.path('smb')}': failed to mount local volume: ")

@@ -155,12 +155,27 @@ def mount_args(opts: MountOpts, resolve: Callable[[str], str] = _resolve) -> tup
     return opts.device, o
 
 
+def mount_error_text(device: str, target: str, flags: int, data: str, err: OSError) -> str:
+    """moby/sys/mount's mountError text: ``mount <src>:<target>, flags: 0x.., data: ..: <errno text>``
+    (Go's lower-case errno strings), the detail Docker users see under "failed to mount local volume"."""
+    out = f"mount {device}:{target}" if device else f"mount {target}"
+    if flags:
+        out += f", flags: {flags:#x}"
+    if data:
+        out += f", data: {data}"
+    text = os.strerror(err.errno) if err.errno else (err.strerror or str(err))
+    return f"{out}: {text[:1].lower()}{text[1:]}"
+
+
 def do_mount(device: str, target: str, fstype: str, options: str) -> None:
     """moby/sys/mount.Mount: the mount, then propagation, then the read-only remount of a bind."""
     flags, data = parse_mount_options(options)
     oflags = flags & ~_PTYPES
     if not (flags & m.MS_REMOUNT) or data:
-        m.mount(device, target, fstype, oflags, data or None)
+        try:
+            m.mount(device, target, fstype, oflags, data or None)
+        except OSError as e:
+            raise OSError(e.errno, mount_error_text(device, target, oflags, data, e)) from None
     if flags & _PTYPES:
         m.mount("", target, "", flags & _PFLAGS, None)
     if oflags & (m.MS_BIND | m.MS_RDONLY) == (m.MS_BIND | m.MS_RDONLY):
@@ -285,11 +300,11 @@ class LocalDriver:
                 try:
                     self._mount(device, path, o.type, options)
                 except OSError as e:
-                    msg = str(e)
+                    msg = e.strerror or str(e)
                     pw = next((w[len("password="):] for w in o.o.split(",") if w.startswith("password=")), "")
                     if pw:
                         msg = msg.replace("password=" + pw, "password=********")
-                    raise System(f"failed to mount local volume: {msg}") from None
+                    raise System(f"error while mounting volume '{path}': failed to mount local volume: {msg}") from None
             return path
 
     def unmount(self, name: str) -> None:
