@@ -21,13 +21,13 @@ import logging
 import os
 import shutil
 import signal as _signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skiff.engine.containers.record import ContainerRecord, HealthState
+from skiff.engine.containers.runtimes import runtime_command, runtime_path
 from skiff.engine.containers.seams import NetworkRequest
 from skiff.engine.containers.spec import ResolvedMount, SpecContext, build_spec, parse_create, validate_update
 from skiff.errors import Conflict, InvalidParameter, NotModified, SkiffError, System
@@ -91,16 +91,6 @@ def parse_signal(value: str | int | None, default: int = _signal.SIGKILL) -> int
         raise InvalidParameter(f"Invalid signal: {value}") from None
 
 
-def _runtime_path(name: str, runtimes: dict[str, str]) -> str:
-    path = runtimes.get(name, name)
-    if os.path.isabs(path):
-        return path
-    local = os.path.join(os.path.dirname(sys.executable), path)
-    if os.path.exists(local):
-        return local
-    return shutil.which(path) or path
-
-
 class Lifecycle:
     """See the module docstring. Requires the attributes ContainerService sets."""
 
@@ -137,7 +127,7 @@ class Lifecycle:
     def runtime_of(self, rec: ContainerRecord) -> tuple[str, tuple[str, ...]]:
         cfg = self._svc.config
         name = rec.runtime or cfg.default_runtime
-        path = _runtime_path(name, dict(cfg.runtimes))
+        path = runtime_command(runtime_path(name, dict(cfg.runtimes)), cfg.exec_root / "runtime")
         root = cfg.exec_root / "runtime" / name
         return path, ("--root", str(root))
 
