@@ -20,6 +20,7 @@ from skiff.cli.exitcodes import GENERIC, StatusError, UsageError, run_exit_code
 from skiff.cli.formatting import choose_format, render_inspect, render_list
 from skiff.cli.gotemplate import TemplateError
 from skiff.cli.units import bytes_size, human_duration, human_size
+from skiff.errors import SkiffError
 
 __all__ = ["NOUN", "HELP", "COMMANDS", "container_rows"]
 
@@ -172,12 +173,28 @@ def _ps_flags(p: argparse.ArgumentParser) -> None:
 
 # ---- create / run / start / attach / exec --------------------------------------------------------
 
-def _create_container(cli: Cli, ns: argparse.Namespace) -> str:
+def with_help(verb: str, err: BaseException | str) -> str:
+    """docker's withHelp: the message run/create print for an error of theirs."""
+    return f"skiff: {err}\n\nRun 'skiff {verb} --help' for more information"
+
+
+def _create_body(ns: argparse.Namespace, verb: str) -> dict[str, Any]:
+    """The create body; a bad flag value is docker's flag error (usage), a bad combination its parse
+    error (withHelp), both exit 125."""
     from skiff.cli.commands.run_opts import build_create_body
+    try:
+        return build_create_body(ns, tty_size=_term_size() if ns.tty else None)
+    except UsageError as exc:
+        if exc.message.startswith("invalid argument "):
+            raise UsageError(f"{exc.message}\n\nUsage:  skiff {verb} [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+                             f"Run 'skiff {verb} --help' for more information") from None
+        raise UsageError(with_help(verb, exc.message)) from None
+
+
+def _create_container(cli: Cli, ns: argparse.Namespace, body: dict[str, Any]) -> str:
     from skiff.client import containers
     from skiff.errors import NotFound
 
-    body = build_create_body(ns, tty_size=_term_size() if ns.tty else None)
     image = ns.args[0]
     if ns.pull == "always":
         _pull(cli, image)
@@ -213,17 +230,44 @@ def _term_size() -> tuple[int, int] | None:
 
 
 def _create(cli: Cli, ns: argparse.Namespace) -> int:
-    cli.print(_create_container(cli, ns))
+    cli.print(_create_container(cli, ns, _create_body(ns, "create")))
     return 0
 
 
+def _log_error(cli: Cli, msg: str) -> None:
+    """A logrus error line as docker's CLI writes it to stderr (text formatter, no terminal)."""
+    from datetime import datetime
+    stamp = datetime.now().astimezone().isoformat(timespec="seconds").replace("+00:00", "Z")
+    cli.warn(f"time=\"{stamp}\" level=error msg={json.dumps(msg, ensure_ascii=False)}")
+
+
+def _wait_status(cli: Cli, wait: Any) -> int:
+    """docker's waitExitOrRemoved: the status, or 125 after logging the wait's error."""
+    result = wait.json() or {}
+    err = (result.get("Error") or {}).get("Message")
+    if err:
+        _log_error(cli, f"Error waiting for container: {err}")
+        return 125
+    return int(result.get("StatusCode", 0))
+
+
 def _run(cli: Cli, ns: argparse.Namespace) -> int:
+    try:
+        return _run_container(cli, ns)
+    except (StatusError, UsageError):
+        raise
+    except SkiffError as exc:
+        raise StatusError(run_exit_code(exc), with_help("run", exc)) from None
+
+
+def _run_container(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.cli.commands.stdio import relay_session
     from skiff.client import containers
 
-    if ns.tty and ns.interactive and not sys.stdin.isatty():
+    body = _create_body(ns, "run")
+    if ns.tty and ns.interactive and not ns.detach and not sys.stdin.isatty():
         raise StatusError(1, "the input device is not a TTY")
-    cid = _create_container(cli, ns)
+    cid = _create_container(cli, ns, body)
     c = _client(cli)
     if ns.detach:
         containers.start(c, cid)
@@ -238,14 +282,13 @@ def _run(cli: Cli, ns: argparse.Namespace) -> int:
     except Exception:
         conn.close()
         if ns.rm:
-            wait.json()
+            _wait_status(cli, wait)
         raise
     detached = relay_session(conn, tty=ns.tty, stdin="stdin" in attach_streams,
                              resize=lambda h, w: containers.resize(c, cid, h, w) if ns.tty else None)
     if detached:
         return 0
-    result = wait.json() or {}
-    code = int(result.get("StatusCode", 0))
+    code = _wait_status(cli, wait)
     if code:
         raise StatusError(code)
     return 0
@@ -272,7 +315,17 @@ def _start(cli: Cli, ns: argparse.Namespace) -> int:
         if code:
             raise StatusError(code)
         return 0
-    return _each(cli, ns.args, lambda ref: containers.start(c, ref), "start")
+    failed = []
+    for ref in ns.args:
+        try:
+            containers.start(c, ref)
+            cli.print(ref)
+        except SkiffError as exc:
+            cli.warn(str(exc))
+            failed.append(ref)
+    if failed:
+        raise StatusError(GENERIC, "Error: failed to start containers: " + ", ".join(failed))
+    return 0
 
 
 def _attach(cli: Cli, ns: argparse.Namespace) -> int:
@@ -306,8 +359,6 @@ def _exec(cli: Cli, ns: argparse.Namespace) -> int:
 
     c = _client(cli)
     cid, cmd = ns.args[0], ns.args[1:]
-    if not cmd:
-        raise UsageError("skiff: 'skiff exec' requires at least 2 arguments", GENERIC)
     env = list(ns.env or [])
     for path in ns.env_file or []:
         from skiff.cli.commands.run_opts import read_env_file
@@ -420,7 +471,11 @@ def _wait(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _rename(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import containers
-    containers.rename(_client(cli), ns.args[0], ns.args[1])
+    try:
+        containers.rename(_client(cli), ns.args[0], ns.args[1])
+    except SkiffError as exc:
+        cli.warn(str(exc))
+        raise StatusError(GENERIC, f"Error: failed to rename container named {ns.args[0]}") from None
     return 0
 
 
@@ -446,7 +501,13 @@ def _update(cli: Cli, ns: argparse.Namespace) -> int:
     if ns.restart:
         name, _, n = ns.restart.partition(":")
         body["RestartPolicy"] = {"Name": name, "MaximumRetryCount": int(n or 0)}
+    if not any(getattr(ns, k) is not None for k in _UPDATE_FLAGS):
+        raise StatusError(GENERIC, "you must provide one or more flags when using this command")
     return _each(cli, ns.args, lambda r: containers.update(_client(cli), r, body), "update")
+
+
+_UPDATE_FLAGS = ("blkio_weight", "cpu_period", "cpu_quota", "cpu_shares", "cpus", "cpuset_cpus", "cpuset_mems",
+                 "memory", "memory_reservation", "memory_swap", "pids_limit", "restart")
 
 
 def _update_flags(p: argparse.ArgumentParser) -> None:
@@ -517,11 +578,15 @@ def _top(cli: Cli, ns: argparse.Namespace) -> int:
     return 0
 
 
+def _top_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG")  # ps options after the container
+
+
 def _port(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import containers
     info = containers.inspect(_client(cli), ns.args[0])
     ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
-    want = ns.args[1] if len(ns.args) > 1 else ""
+    asked = want = ns.args[1] if len(ns.args) > 1 else ""
     if want and "/" not in want:
         want += "/tcp"
     found = False
@@ -533,7 +598,7 @@ def _port(cli: Cli, ns: argparse.Namespace) -> int:
             addr = f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}"
             cli.print(addr if want else f"{port} -> {addr}")
     if want and not found:
-        raise StatusError(GENERIC, f"Error: No public port '{want}' published for {ns.args[0]}")
+        raise StatusError(GENERIC, f"Error: No public port '{asked}' published for {ns.args[0]}")
     return 0
 
 
@@ -687,7 +752,11 @@ def _stats_row(s: Mapping[str, Any], name: str) -> GoView:
     cpu_pct = cpu_delta / sys_delta * ncpu * 100.0 if sys_delta > 0 and cpu_delta > 0 else 0.0
     mem = s.get("memory_stats") or {}
     st = mem.get("stats") or {}
-    usage = mem.get("usage", 0) - st.get("total_inactive_file", st.get("inactive_file", 0))
+    usage = mem.get("usage", 0)  # docker's calculateMemUsageUnixNoCache
+    if "total_inactive_file" in st and st["total_inactive_file"] < usage:
+        usage -= st["total_inactive_file"]
+    elif st.get("inactive_file", usage) < usage:
+        usage -= st["inactive_file"]
     limit = mem.get("limit", 0)
     mem_pct = usage / limit * 100.0 if limit else 0.0
     rx = sum(n.get("rx_bytes", 0) for n in (s.get("networks") or {}).values())
@@ -700,8 +769,8 @@ def _stats_row(s: Mapping[str, Any], name: str) -> GoView:
             wr += e.get("value", 0)
     fields = {"ID": str(s.get("id", ""))[:12], "Container": name, "Name": str(s.get("name", "")).lstrip("/"),
               "CPUPerc": f"{cpu_pct:.2f}%", "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
-              "MemPerc": f"{mem_pct:.2f}%", "NetIO": f"{human_size(rx)} / {human_size(tx)}",
-              "BlockIO": f"{human_size(rd)} / {human_size(wr)}", "PIDs": str((s.get("pids_stats") or {}).get("current", 0))}
+              "MemPerc": f"{mem_pct:.2f}%", "NetIO": f"{human_size(rx, 3)} / {human_size(tx, 3)}",
+              "BlockIO": f"{human_size(rd, 3)} / {human_size(wr, 3)}", "PIDs": str((s.get("pids_stats") or {}).get("current", 0))}
     return GoView(fields, fields)
 
 
@@ -770,11 +839,11 @@ COMMANDS = [
     Command("cp", "Copy files/folders between a container and the local filesystem", _cp,
             usage="[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-", setup=_cp_flags, args=(2, 2)),
     Command("create", "Create a new container", _create, usage="[OPTIONS] IMAGE [COMMAND] [ARG...]",
-            setup=_create_flags, args=(1, None), error_exit=run_exit_code),
+            setup=_create_flags, args=(1, None)),
     Command("diff", "Inspect changes to files or directories on a container's filesystem", _diff,
             usage="CONTAINER", args=(1, 1)),
     Command("exec", "Execute a command in a running container", _exec,
-            usage="[OPTIONS] CONTAINER COMMAND [ARG...]", setup=_exec_flags, args=(1, None), error_exit=run_exit_code),
+            usage="[OPTIONS] CONTAINER COMMAND [ARG...]", setup=_exec_flags, args=(2, None)),
     Command("export", "Export a container's filesystem as a tar archive", _export, usage="[OPTIONS] CONTAINER",
             setup=_output_flag, args=(1, 1)),
     Command("inspect", "Display detailed information on one or more containers", _inspect,
@@ -803,7 +872,7 @@ COMMANDS = [
     Command("stop", "Stop one or more running containers", _stop, usage="[OPTIONS] CONTAINER [CONTAINER...]",
             setup=_stop_flags, args=(1, None)),
     Command("top", "Display the running processes of a container", _top, usage="CONTAINER [ps OPTIONS]",
-            args=(1, None)),
+            setup=_top_flags, args=(1, None)),
     Command("unpause", "Unpause all processes within one or more containers", _unpause,
             usage="CONTAINER [CONTAINER...]", args=(1, None)),
     Command("update", "Update configuration of one or more containers", _update,

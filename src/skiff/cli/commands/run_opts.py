@@ -21,6 +21,16 @@ def parse_bytes(value: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
+def _flag_bytes(value: str | None, flag: str) -> int:
+    """A size flag (-m, --shm-size, ...): docker rejects a bad value while parsing flags."""
+    if not value:
+        return 0
+    try:
+        return parse_bytes(value)
+    except UsageError as exc:
+        raise UsageError(f'invalid argument "{value}" for "{flag}" flag: {exc.message}') from None
+
+
 def parse_duration_ns(value: str) -> int:
     from skiff.cli.units import parse_go_duration
     secs = parse_go_duration(value)
@@ -182,12 +192,15 @@ def _ports(publish: list[str] | None) -> tuple[dict[str, Any], dict[str, list[di
         elif len(parts) == 3:
             ip, host = ip or parts[0], parts[1]
         try:
-            cports, hports = _range(cport), _range(host)
+            cports = _range(cport)
         except ValueError:
-            raise UsageError(f"invalid argument \"{raw}\" for \"-p, --publish\" flag: invalid port") from None
+            raise UsageError(f"invalid containerPort: {cport}") from None
+        try:
+            hports = _range(host)
+        except ValueError:
+            raise UsageError(f"invalid hostPort: {host}") from None
         if hports and len(hports) != len(cports) and len(cports) != 1:
-            raise UsageError(f"invalid argument \"{raw}\" for \"-p, --publish\" flag: invalid ranges "
-                             f"specified for container and host Ports: {cport} and {host}")
+            raise UsageError(f"invalid ranges specified for container and host Ports: {cport} and {host}")
         for i, cp in enumerate(cports):
             key = f"{cp}/{proto}"
             exposed[key] = {}
@@ -236,6 +249,8 @@ def build_create_body(ns: argparse.Namespace, tty_size: tuple[int, int] | None =
             hc["Retries"] = ns.health_retries
         cfg["Healthcheck"] = hc
     policy, _, count = (ns.restart or "no").partition(":")
+    if ns.rm and policy not in ("", "no"):
+        raise UsageError("conflicting options: cannot specify both --restart and --rm")
     ulimits = []
     for u in ns.ulimit or []:
         name, _, val = u.partition("=")
@@ -258,11 +273,11 @@ def build_create_body(ns: argparse.Namespace, tty_size: tuple[int, int] | None =
         "ExtraHosts": ns.add_host, "GroupAdd": ns.group_add, "IpcMode": ns.ipc or "", "PidMode": ns.pid or "",
         "OomScoreAdj": ns.oom_score_adj, "Privileged": ns.privileged, "PublishAllPorts": ns.publish_all,
         "ReadonlyRootfs": ns.read_only, "SecurityOpt": ns.security_opt, "UTSMode": ns.uts or "",
-        "UsernsMode": ns.userns or "", "ShmSize": parse_bytes(ns.shm_size) if ns.shm_size else 0,
+        "UsernsMode": ns.userns or "", "ShmSize": _flag_bytes(ns.shm_size, "--shm-size"),
         "Sysctls": _kv(ns.sysctl) or None, "Runtime": ns.runtime or "", "CgroupParent": ns.cgroup_parent or "",
-        "Memory": parse_bytes(ns.memory) if ns.memory else 0,
-        "MemoryReservation": parse_bytes(ns.memory_reservation) if ns.memory_reservation else 0,
-        "MemorySwap": (-1 if ns.memory_swap == "-1" else parse_bytes(ns.memory_swap)) if ns.memory_swap else 0,
+        "Memory": _flag_bytes(ns.memory, "-m, --memory"),
+        "MemoryReservation": _flag_bytes(ns.memory_reservation, "--memory-reservation"),
+        "MemorySwap": -1 if ns.memory_swap == "-1" else _flag_bytes(ns.memory_swap, "--memory-swap"),
         "NanoCpus": int(float(ns.cpus) * 1e9) if ns.cpus else 0, "CpuShares": ns.cpu_shares,
         "CpuPeriod": ns.cpu_period, "CpuQuota": ns.cpu_quota, "CpusetCpus": ns.cpuset_cpus or "",
         "CpusetMems": ns.cpuset_mems or "", "BlkioWeight": ns.blkio_weight, "PidsLimit": ns.pids_limit,
