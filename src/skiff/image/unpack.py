@@ -21,6 +21,7 @@ from skiff.image.errors import DigestMismatch
 from skiff.image.layers import DigestingReader, open_uncompressed
 from skiff.oci.digest import Digest, chain_ids
 from skiff.storage.base import content_size
+from skiff.storage.initlayer import is_init_layer, remove_init_layer
 from skiff.storage.snapshot import Kind, Snapshotter
 from skiff.storage.unpack import LayerSource, unpack_layers
 
@@ -192,6 +193,7 @@ class SnapshotUnpacker:
             self.sn.remove(key)
 
     def remove(self, chain_id: Digest) -> None:
+        remove_init_layer(self.sn, str(chain_id))  # its containers' shared init layer, unless one is left
         try:
             self.sn.remove(str(chain_id))
         except NotFound:
@@ -224,7 +226,8 @@ class SnapshotUnpacker:
             infos = list(self.sn.walk())
             parents = {i.parent for i in infos if i.parent}
             for info in infos:
-                if (info.kind is Kind.COMMITTED and _CHAIN.match(info.name) and info.name not in keep
+                layer = info.parent if is_init_layer(info.name) else info.name  # an init layer goes with its layer
+                if (info.kind is Kind.COMMITTED and layer and _CHAIN.match(layer) and layer not in keep
                         and info.name not in parents):
                     with contextlib.suppress(NotFound, Conflict):
                         self.sn.remove(info.name)

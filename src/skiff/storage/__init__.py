@@ -15,8 +15,9 @@ How to use it (for ``skiff.image``, ``skiff.engine``, ``skiff.build``)::
     #   take progress(i, bytes_read) rather than wrapping the stream); reuses shared layers;
     #   verifies each diff ID; refuses unsafe layers (UnsafeEntry) and leaves nothing behind
 
-    # run: a writable snapshot over the image, mounted by the caller
-    mounts = sn.prepare(container_id, top)               # list[Mount]; the snapshotter never mounts
+    # run: a writable snapshot over the image's shared init layer (mount points), mounted by the caller
+    init = ensure_init_layer(sn, top, scratch_dir)       # "<top>-init", made once (see initlayer)
+    mounts = sn.prepare(container_id, init)              # list[Mount]; the snapshotter never mounts
     mount_all(mounts, rootfs_dir) ... unmount_all(rootfs_dir); sn.remove(container_id)
 
     # docker diff / commit / build: the container's changes as a layer tar
@@ -50,6 +51,7 @@ from skiff.storage.archive import (
     write_tree,
 )
 from skiff.storage.base import content_size
+from skiff.storage.initlayer import ensure_init_layer, is_init_layer, remove_init_layer
 from skiff.storage.mount import Mount, mount_all, unmount_all
 from skiff.storage.overlay2 import Overlay2Snapshotter, overlay_supported
 from skiff.storage.snapshot import (
@@ -78,6 +80,6 @@ __all__ = [
     "LayerAccess", "LayerDirs", "LayerSource", "Mount", "Overlay2Snapshotter", "SnapshotExists",
     "SnapshotHasChildren", "SnapshotNotFound", "Snapshotter", "UnpackedLayer", "UnsafeEntry",
     "Usage", "VfsSnapshotter", "WrittenDiff", "WrongSnapshotKind", "apply_layer", "chain_ids",
-    "changes", "content_size", "detect", "mount_all", "overlay_supported", "remove_unfinished_unpacks", "unmount_all", "unpack_layers",
+    "changes", "content_size", "detect", "ensure_init_layer", "is_init_layer", "remove_init_layer", "mount_all", "overlay_supported", "remove_unfinished_unpacks", "unmount_all", "unpack_layers",
     "write_diff", "write_tree",
 ]

@@ -7,6 +7,6 @@ import skiff.storage as storage
 
 def test_all_is_the_public_surface() -> None:
     public = {n for n in dir(storage) if not n.startswith("_")} - {
-        "archive", "base", "metadata", "mount", "overlay2", "snapshot", "unpack", "vfs"}  # submodules
+        "archive", "base", "initlayer", "metadata", "mount", "overlay2", "snapshot", "unpack", "vfs"}  # submodules
     assert set(storage.__all__) == public
     assert len(storage.__all__) == len(set(storage.__all__))

@@ -38,7 +38,7 @@ from skiff.engine.state import Codec, Repository, StateDB
 from skiff.errors import Conflict, InvalidParameter, NotFound
 from skiff.monitor.logdrivers import format_time, validate_log_config
 from skiff.monitor.protocol import LogConfig
-from skiff.storage import Snapshotter, unmount_all
+from skiff.storage import Snapshotter, ensure_init_layer, unmount_all
 
 __all__ = ["ContainerService", "NoSuchContainer"]
 
@@ -164,7 +164,7 @@ class ContainerService(Archive, Health, Lifecycle):
         d.mkdir(parents=True)
         try:
             top = self.images.rootfs_for(image_id).top_chain_id
-            self.snapshotter.prepare(cid, str(top) if top else None)
+            self.snapshotter.prepare(cid, self._init_layer(str(top) if top else None))
         except BaseException:
             shutil.rmtree(d, ignore_errors=True)
             raise
@@ -241,6 +241,11 @@ class ContainerService(Archive, Health, Lifecycle):
                     new["VolumesFrom"] = True
                 rec.mounts.append(new)
                 taken.add(new.get("Destination"))
+
+    def _init_layer(self, top: str | None) -> str:
+        """The image's shared init layer (mount points kept out of the container's own layer, as
+        Docker's "-init" layer; see skiff.storage.initlayer), made by the image's first container."""
+        return ensure_init_layer(self.snapshotter, top, self.config.exec_root / "initlayer")
 
     def _generate_name(self) -> str:
         from skiff.engine.containers.names import random_name
