@@ -117,7 +117,9 @@ class _Handlers:
         return await stream_messages(request, msgs)
 
     async def prune(self, request: web.Request) -> web.Response:
-        f = filters(request, ("until", "id", "parent", "type", "description", "inuse", "shared", "private"))
+        # label/label! are accepted and not applied, as moby's (docker system prune --filter label=...)
+        f = filters(request, ("until", "unused-for", "id", "parent", "type", "description", "inuse", "shared",
+                              "private", "label", "label!"))
         return json_response(self.builds.prune(all=query_bool(request, "all"),
                                                filters={k: f.get(k) for k in f.keys()}))  # noqa: SIM118
 

@@ -77,7 +77,7 @@ class _Handlers:
         since = parse_timestamp(since_raw) if since_raw else None
         until = parse_timestamp(until_raw) if until_raw else None
         if since is not None and until is not None and since > until:
-            raise InvalidParameter("`since` time must be before `until` time")
+            raise InvalidParameter(f"`since` time ({since_raw}) cannot be after `until` time ({until_raw})")
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/json"
         async with self.bus.subscribe() as sub:  # subscribe first: nothing falls between history and live

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from skiff.errors import Conflict, NotFound
+from skiff.errors import Conflict, InvalidParameter, NotFound
 from skiff.volume.drivers import Driver, check_driver
 from skiff.volume.mounts import validate_volume_name
 
@@ -113,8 +113,11 @@ class VolumeService:
                 if ref and ref not in existing.refs:
                     existing = self._save(replace(existing, refs=existing.refs | {ref}))
                 return existing, False
-            drv = check_driver(driver)
-            self.driver.create(name, dict(opts or {}))
+            try:
+                drv = check_driver(driver)
+                self.driver.create(name, dict(opts or {}))
+            except (NotFound, InvalidParameter) as e:  # moby's OpErr: "create <name>: <cause>"
+                raise type(e)(f"create {name}: {e}") from e
             refs = (existing.refs if existing is not None else frozenset()) | ({ref} if ref else set())
             meta = VolumeMeta(name, drv, dict(labels) if labels is not None else None,
                               dict(opts) if opts is not None else None, time.time_ns(), refs=frozenset(refs))

@@ -104,3 +104,20 @@ def test_top_ps_error_as_docker(bbd: Daemon, three: dict[str, str]) -> None:
     r = bbd.docker("top", "up", "-x", "bogus")
     assert (r.returncode, r.stderr) == (
         1, "Error response from daemon: ps: error: must set personality to get -x option\n")
+
+
+def test_inspect_host_config_defaults_as_docker(bbd: Daemon, three: dict[str, str]) -> None:
+    """HostConfig as dockerd writes it at create: the daemon's defaults filled in, unset limits null,
+    moby's omitempty fields absent, default masked/read-only paths listed (none when privileged)."""
+    hc = json.loads(bbd.docker("inspect", "new").stdout)[0]["HostConfig"]
+    cgv2 = __import__("os").path.exists("/sys/fs/cgroup/cgroup.controllers")
+    assert (hc["CgroupnsMode"], hc["IpcMode"]) == ("private" if cgv2 else "host", "private")
+    assert hc["PidsLimit"] is None and hc["MemorySwappiness"] is None
+    assert not {"Init", "Tmpfs", "Sysctls", "Mounts"} & set(hc)
+    assert "/proc/kcore" in hc["MaskedPaths"] and "/proc/sys" in hc["ReadonlyPaths"]
+    bbd.docker("create", "--name", "priv-hc", "--privileged", "--pids-limit", "-1", "busybox", "true")
+    try:
+        hc = json.loads(bbd.docker("inspect", "priv-hc").stdout)[0]["HostConfig"]
+        assert hc["MaskedPaths"] is None and hc["ReadonlyPaths"] is None and hc["PidsLimit"] is None
+    finally:
+        bbd.docker("rm", "-f", "priv-hc")

@@ -198,3 +198,13 @@ def test_sighup_reload_event_live(skiffd: Daemon) -> None:
 def test_support_helpers(skiffd: Daemon) -> None:
     assert skiffd.docker("version", "--format", "{{.Server.Version}}").stdout == "0.1.0\n"
     assert skiffd.skiff("version", "--format", "{{.Server.Version}}").stdout == "0.1.0\n"
+
+
+def test_system_prune_label_filter_and_events_window_as_docker(skiffd: Daemon) -> None:
+    """docker system prune --filter label=... reaches the build cache prune, which accepts label as
+    moby's does; events with since after until get moby's text."""
+    r = _docker(skiffd, "system", "prune", "-f", "--filter", "label=nomatch=1")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "Total reclaimed space: 0B\n", "")
+    r = _docker(skiffd, "events", "--since", "200", "--until", "100")
+    assert (r.returncode, r.stderr) == (
+        1, "Error response from daemon: `since` time (200) cannot be after `until` time (100)\n")

@@ -85,3 +85,13 @@ def test_prune_anonymous_by_default_all_with_flag(vd: Daemon) -> None:
     assert ok(vd.docker("volume", "ls", "-q", "--filter", "name=pt-named")).strip() == ""
     out = ok(vd.skiff("volume", "prune", "-f"))
     assert out.strip() == "Total reclaimed space: 0B"
+
+
+def test_create_errors_name_the_volume_as_docker(vd: Daemon) -> None:
+    """moby's volume store wraps a driver's refusal in an OpErr: "create <name>: <cause>"."""
+    r = vd.docker("volume", "create", "-d", "nosuchdriver", "opvol1")
+    assert (r.returncode, r.stderr) == (1, 'Error response from daemon: create opvol1: error looking up volume '
+                                           'plugin nosuchdriver: plugin "nosuchdriver" not found\n')
+    r = vd.docker("volume", "create", "-o", "bogus=1", "opvol2")
+    assert (r.returncode, r.stderr) == (1, 'Error response from daemon: create opvol2: invalid option: "bogus"\n')
+    assert vd.docker("volume", "ls", "-q", "--filter", "name=opvol").stdout == ""

@@ -304,6 +304,18 @@ class ContainerService(Archive, Health, Lifecycle):
             out["NetworkMode"] = "bridge"
         if not out.get("RestartPolicy") or not out["RestartPolicy"].get("Name"):
             out["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+        for k in ("Tmpfs", "Sysctls", "Mounts", "Init", "Annotations", "StorageOpt"):  # omitempty in moby's type
+            if out.get(k) in (None, {}, []):
+                out.pop(k, None)
+        # moby's adaptContainerSettings / fixMemorySwappiness: the daemon's defaults, written down
+        if not out.get("CgroupnsMode"):
+            out["CgroupnsMode"] = "private" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "host"
+        if not out.get("IpcMode"):
+            out["IpcMode"] = "private"
+        if out.get("MemorySwappiness") == -1:
+            out["MemorySwappiness"] = None
+        if isinstance(out.get("PidsLimit"), int) and out["PidsLimit"] <= 0:
+            out["PidsLimit"] = None  # 0 and -1 mean unlimited: shown as unset
         if out.get("Memory") and not out.get("MemorySwap"):
             out["MemorySwap"] = int(out["Memory"]) * 2  # moby's adaptContainerSettings: swap twice the memory
         if not out.get("ShmSize"):

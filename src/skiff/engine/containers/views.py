@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from skiff.engine.containers.record import ContainerRecord
+from skiff.engine.containers.spec import MASKED_PATHS, READONLY_PATHS
 from skiff.engine.system import rfc3339_nano
 
 __all__ = ["human_duration", "status_text", "state_json", "inspect_json", "summary_json", "ZERO_TIME"]
@@ -94,7 +95,7 @@ def inspect_json(rec: ContainerRecord, graph_driver: dict[str, Any], paths: dict
         "HostsPath": paths.get("hosts", ""), "LogPath": rec.log_path if rec.log_driver == "json-file" else "",
         "Name": rec.name, "RestartCount": rec.restart_count, "Driver": graph_driver.get("Name", ""),
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
-        "ExecIDs": list(rec.exec_ids) or None, "HostConfig": rec.host_config,
+        "ExecIDs": list(rec.exec_ids) or None, "HostConfig": _host_config(rec.host_config),
         "GraphDriver": graph_driver, "Config": rec.config,
         "Mounts": [{k: v for k, v in m.items() if k not in ("Anonymous", "VolumesFrom")} for m in rec.mounts],
         "NetworkSettings": {
@@ -108,6 +109,18 @@ def inspect_json(rec: ContainerRecord, graph_driver: dict[str, Any], paths: dict
     }
     if size is not None:
         out["SizeRw"], out["SizeRootFs"] = size
+    return out
+
+
+def _host_config(hc: dict[str, Any]) -> dict[str, Any]:
+    """moby writes the default masked and read-only paths into HostConfig (unless privileged)."""
+    if hc.get("Privileged") or (hc.get("MaskedPaths") is not None and hc.get("ReadonlyPaths") is not None):
+        return hc
+    out = dict(hc)
+    if out.get("MaskedPaths") is None:
+        out["MaskedPaths"] = list(MASKED_PATHS)
+    if out.get("ReadonlyPaths") is None:
+        out["ReadonlyPaths"] = list(READONLY_PATHS)
     return out
 
 
