@@ -166,6 +166,7 @@ def _containers_block(engine: Engine) -> None:
     engine.system.add_info_source(svc)
     engine.system.add_disk_usage_source(svc)
     engine.on_start.append(svc.reconcile)
+    engine.on_start.append(execs.reconcile)  # after the containers': how execs that ran across a restart ended
     engine.on_stop.append(svc.close)
 
 

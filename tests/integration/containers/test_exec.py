@@ -43,8 +43,24 @@ def test_exec_detached(bbd: Daemon, box: str) -> None:
     assert bbd.docker("exec", "-d", box, "sh", "-c", "echo x > /tmp/detached").returncode == 0
     time.sleep(0.5)
     assert bbd.docker("exec", box, "cat", "/tmp/detached").stdout == "x\n"
+
+
+def test_exec_ids_lists_execs_not_ended(bbd: Daemon, box: str) -> None:
+    """Container inspect's ExecIDs, as moby's: the execs that have not ended (created or running);
+    an exec leaves the list when it exits."""
+    import docker
+
+    api = docker.APIClient(base_url=bbd.host)
+    done = api.exec_create(box, ["true"])["Id"]
+    api.exec_start(done)
+    eid = api.exec_create(box, ["sh", "-c", "sleep 1"])["Id"]
+    api.exec_start(eid, detach=True)
     ids = json.loads(bbd.docker("inspect", box).stdout)[0]["ExecIDs"]
-    assert ids and len(ids) >= 2
+    assert eid in ids and done not in ids
+    deadline = time.monotonic() + 10
+    while api.exec_inspect(eid)["Running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert eid not in (json.loads(bbd.docker("inspect", box).stdout)[0]["ExecIDs"] or [])
 
 
 def test_exec_not_running(bbd: Daemon) -> None:

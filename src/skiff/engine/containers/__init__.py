@@ -10,7 +10,8 @@ One service, :class:`service.ContainerService`, made of small mixins over one re
   ``<runtime> start``), the exit watcher (die events, waiters, restart policy with Docker's
   back-off, AutoRemove), stop/kill/restart/pause/update/top, wait, reconcile after a restart.
 - ``io``: attach sessions (hijacked stream <-> monitor, detach keys) and log reading.
-- ``exec``: ``ExecManager`` (exec records in memory, run through the monitor).
+- ``exec``: ``ExecManager`` (exec records, run through the monitor; kept in the state DB by
+  ``exec_store``, so they survive a daemon restart).
 - ``health``: healthchecks as execs; ``stats``: Docker's stats JSON from cgroup v1/v2;
   ``archive``: cp/export/diff/commit with paths resolved inside the rootfs.
 - ``seams``: the Protocols it needs from images (``ImageProvider``), networks (``NetworkHook``)

@@ -1,8 +1,11 @@
-"""docker exec: exec records (in memory, as dockerd keeps them) and running them through the monitor.
+"""docker exec: exec records and running them through the monitor.
 
 State machine: created --start--> running --exit--> exited; a second start is a Conflict.
 The process is the container's (``exec_process`` over the bundle's config.json) with the exec's
 overrides; the monitor runs ``<runtime> exec`` and streams its output on the connection.
+Records are kept in memory and in the state DB (:mod:`.exec_store`: one write at create, start
+and exit), so they survive a daemon restart; ``reconcile`` learns how the execs that ran across
+it ended. They go with their container (``docker rm``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from skiff.engine.containers.exec_store import ExecStore
 from skiff.engine.containers.io import ClientStream, parse_detach_keys, relay
 from skiff.engine.containers.spec import exec_process
 from skiff.errors import Conflict, InvalidParameter, NotFound
@@ -56,7 +60,11 @@ class ExecRecord:
 class ExecManager:
     def __init__(self, svc: ContainerService) -> None:
         self.svc = svc
+        self.store = ExecStore(svc.db)
         self.execs: dict[str, ExecRecord] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # reconcile's watchers (a task needs a reference)
+        self._load()
+        svc.removal_hooks.append(self.forget_container)
         # container id -> (config.json's stat key, its "process"): parsed once, not at every exec
         self._procs: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
@@ -81,6 +89,7 @@ class ExecManager:
                        attach_stdin=bool(body.get("AttachStdin")), attach_stdout=bool(body.get("AttachStdout")),
                        attach_stderr=bool(body.get("AttachStderr")), detach_keys=str(body.get("DetachKeys") or ""),
                        console_size=(int(cs[0] or 0), int(cs[1] or 0)))
+        self.store.created(e)
         self.execs[eid] = e
         rec.exec_ids.append(eid)
         self.svc.publish(rec, "exec_create: " + " ".join(e.cmd), execID=eid)
@@ -143,10 +152,12 @@ class ExecManager:
             e.exit_code = 126 if "permission denied" in str(exc).lower() else 127 if (
                 "not found" in str(exc).lower() or "no such file" in str(exc).lower()) else 126
             e.done.set()
+            self._ended(e)
             msg = getattr(exc, "message", str(exc))
             raise Conflict(f"OCI runtime exec failed: {msg}: unknown") from None
         e.pid = att.pid
         e.running = True
+        self.store.started(e)
         self.svc.publish(rec, "exec_start: " + " ".join(e.cmd), execID=eid)
         if detach:
             await att.close()
@@ -158,15 +169,27 @@ class ExecManager:
         finally:
             self._finish(e, att.exit.exit_code if att.exit is not None else None)
 
-    def _finish(self, e: ExecRecord, code: int | None) -> None:
+    def _finish(self, e: ExecRecord, code: int | None, unknown: int | None = 137) -> None:
+        """The exec ended with ``code``; None: its exit file's, else ``unknown``. Once only (the
+        watcher and an inspect that found the exit file may both get here)."""
+        if e.done.is_set():
+            return
         if code is None:
             code = self._exit_file(e)
         e.running = False
-        e.exit_code = code if code is not None else 137
+        e.exit_code = code if code is not None else unknown
         e.done.set()
+        self._ended(e)
         rec = self.svc._cache.get(e.container_id)
         if rec is not None:
             self.svc.publish(rec, "exec_die", execID=e.id, exitCode=str(e.exit_code))
+
+    def _ended(self, e: ExecRecord) -> None:
+        """Persist the end; the container's ExecIDs (moby's) list only execs not yet ended."""
+        self.store.ended(e)
+        rec = self.svc._cache.get(e.container_id)
+        if rec is not None and e.id in rec.exec_ids:
+            rec.exec_ids.remove(e.id)
 
     def _exit_file(self, e: ExecRecord) -> int | None:
         p = self.svc.state_dir(e.container_id) / f"exec-{e.id}.exit.json"
@@ -218,7 +241,7 @@ class ExecManager:
             if code is not None:
                 self._finish(e, code)
         return {
-            "ID": e.id, "Running": e.running, "ExitCode": e.exit_code or 0, "ProcessConfig": {
+            "ID": e.id, "Running": e.running, "ExitCode": e.exit_code, "ProcessConfig": {
                 "tty": e.tty, "entrypoint": e.cmd[0], "arguments": e.cmd[1:], "privileged": e.privileged,
                 "user": e.user, "workingDir": e.working_dir},
             "OpenStdin": e.attach_stdin, "OpenStderr": e.attach_stderr, "OpenStdout": e.attach_stdout,
@@ -227,6 +250,75 @@ class ExecManager:
         }
 
     def forget_container(self, cid: str) -> None:
+        """``docker rm``: the container's exec records go with it (then: "No such exec instance")."""
         for eid in [k for k, v in self.execs.items() if v.container_id == cid]:
             del self.execs[eid]
+        self.store.forget_container(cid)
         self._procs.pop(cid, None)
+
+    # ---- daemon restart ----------------------------------------------------------------------------
+    def _load(self) -> None:
+        """The records of the last run. Those of containers removed meanwhile (a crash between the
+        container's delete and theirs) go now; ExecIDs are rebuilt from the execs not yet ended."""
+        gone: list[str] = []
+        live: dict[str, list[str]] = {}
+        for s in self.store.load():
+            if s.container_id not in self.svc._cache:
+                gone.append(s.id)
+                continue
+            e = self.execs[s.id] = s.record()
+            if not e.done.is_set():
+                live.setdefault(e.container_id, []).append(e.id)
+        if gone:
+            self.store.forget(gone)
+        for rec in self.svc.records():
+            rec.exec_ids = live.get(rec.id, [])
+
+    async def reconcile(self) -> None:
+        """Learn how the execs that were running when skiffd stopped (or died) ended.
+
+        The monitor outlives the daemon and writes every exec's exit to ``exec-<id>.exit.json``,
+        also when the exec ends while skiffd is down or with its container: that file gives the
+        real exit code. An exec the monitor still runs is watched again (``V``), as after a
+        detached start. When neither knows it (the monitor was killed, or the machine rebooted),
+        the exit cannot be learned: the exec is reported ended (Running false) with ExitCode
+        null, moby's value for "no exit code", rather than a made-up one. A record whose start
+        was not yet written counts as started if the monitor or an exit file knows the exec.
+        """
+        for e in list(self.execs.values()):
+            if e.done.is_set():
+                continue
+            code = self._exit_file(e)
+            if code is not None:
+                e.started = e.running = True
+                self._finish(e, code)
+                continue
+            rec = self.svc._cache.get(e.container_id)
+            mon = AsyncMonitorClient(str(self.svc.state_dir(e.container_id) / "monitor.sock"))
+            if not e.started:
+                if rec is None or not rec.running:
+                    continue  # created, never started: stays so (start says the container is not running)
+                try:
+                    st = await mon.status(e.id)
+                except Exception:  # the monitor does not know it: never started
+                    continue
+                e.started = e.running = True
+                e.pid = int(st.get("pid") or 0)
+                self.store.started(e)
+            e.running = True
+            task = asyncio.get_running_loop().create_task(self._rewatch(e, mon))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _rewatch(self, e: ExecRecord, mon: AsyncMonitorClient) -> None:
+        try:
+            st = await mon.wait_exec(e.id)
+        except Conflict:  # the monitor runs but cannot wait for it: an older one (no ``V``) polls
+            try:
+                await mon.status(e.id)
+            except Exception:  # ... or it has no such exec and left no exit file: unknown
+                self._finish(e, None, unknown=None)
+                return
+            await self._poll_detached(e)
+            return
+        self._finish(e, st.exit_code if st is not None else None, unknown=None)

@@ -17,7 +17,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class ContainerService(Archive, Health, Lifecycle):
         self._cache: dict[str, ContainerRecord] = {rec.id: rec for rec in self.repo.values()}
         self._names: dict[str, str] = {rec.name: rec.id for rec in self._cache.values()}
         self._removals: set[asyncio.Task[None]] = set()
+        self.removal_hooks: list[Callable[[str], None]] = []  # called with the id at destroy (exec records)
         Lifecycle.__init__(self)
 
     # ---- lookups -------------------------------------------------------------------------------
@@ -550,6 +551,8 @@ class ContainerService(Archive, Health, Lifecycle):
         self.images.container_removed(rec.id)
         self.publish(rec, "destroy")
         self.notify_removed(rec)
+        for hook in self.removal_hooks:
+            hook(rec.id)
         # the files go in the background (a crash meanwhile leaves an orphan dir that reconcile sweeps)
         task = asyncio.get_running_loop().create_task(self._remove_files_async(rec))
         self._removals.add(task)
