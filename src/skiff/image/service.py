@@ -131,6 +131,10 @@ class ImageService:
     def container_removed(self, container_id: str) -> None:
         self.images.remove_use(container_id)
 
+    def sync_container_uses(self, uses: Mapping[str, str]) -> None:
+        """The container engine's records at start (container id -> image id) replace the uses."""
+        self.images.sync_uses(uses)
+
     def repo_tags(self, rec: ImageRecord) -> list[str]:
         return [reference.parse(r).familiar for r in self.images.refs_of(rec.id) if "@" not in r]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,13 +200,33 @@ class ImageStore:
         return [(str(r[0]), Digest.parse(str(r[1]))) for r in self._q("SELECT ref, image_id FROM refs")]
 
     # container uses (the hook the container engine calls)
+    @contextmanager
+    def _tx_derived(self) -> Iterator[sqlite3.Connection]:
+        """A transaction without its own fsync, for ``uses``: they are derived from the container
+        engine's records, which it re-states after every start (``sync_uses``), so a power cut
+        that loses the last ones loses nothing. A kill -9 loses nothing either (WAL). It saves
+        one fsync (~1.5 ms) on every container create and remove."""
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._tx() as db:
+                    yield db
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
+
     def add_use(self, container_id: str, image_id: str) -> None:
-        with self._tx() as db:
+        with self._tx_derived() as db:
             db.execute("INSERT OR REPLACE INTO uses(container_id, image_id) VALUES(?,?)", (container_id, image_id))
 
     def remove_use(self, container_id: str) -> None:
-        with self._tx() as db:
+        with self._tx_derived() as db:
             db.execute("DELETE FROM uses WHERE container_id=?", (container_id,))
+
+    def sync_uses(self, uses: Mapping[str, str]) -> None:
+        """Make ``uses`` exactly ``uses`` (container id -> image id): the engine's records at start."""
+        with self._tx() as db:
+            db.execute("DELETE FROM uses")
+            db.executemany("INSERT INTO uses(container_id, image_id) VALUES(?,?)", sorted(uses.items()))
 
     def users(self, image_id: str) -> list[str]:
         return [str(r[0]) for r in self._q("SELECT container_id FROM uses WHERE image_id=? ORDER BY container_id",

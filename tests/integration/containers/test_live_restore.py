@@ -94,3 +94,14 @@ def test_attach_after_kill9(lr: Daemon) -> None:
     finally:
         client.close()
     assert lr.docker("inspect", "-f", "{{.State.Running}}", "echoer").stdout.strip() == "true"
+
+
+def test_image_in_use_after_kill9(lr: Daemon) -> None:
+    """A stopped container still holds its image after skiffd is killed and restarted."""
+    lr.docker("create", "--name", "holder", "busybox", "true")
+    lr.restart(kill=True)
+    r = lr.docker("rmi", "busybox")
+    assert r.returncode == 1
+    assert 'conflict: unable to remove repository reference "busybox" (must force) - container' in r.stderr
+    lr.docker("rm", "holder")
+    assert lr.docker("rmi", "busybox").returncode == 0

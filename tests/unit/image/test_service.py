@@ -188,3 +188,15 @@ def test_commit_for_the_builder(svc: ImageService) -> None:
     assert svc.config_of(rec3).diff_ids == new.diff_ids[:1]
     with pytest.raises(NotFound):  # a layer nobody has
         svc.commit(new.with_changes(diff_ids=(svc.content.put(b"nope"),)), None)
+
+
+def test_container_uses_are_restated_by_the_engine(svc: ImageService) -> None:
+    """Uses are written without their own fsync; the engine's records at start replace them."""
+    iid = _import(svc, "app:3")
+    svc.container_created("lost-in-a-power-cut", iid)
+    svc.sync_container_uses({"c0ffee0000000002": iid})
+    assert svc.images.users(iid) == ["c0ffee0000000002"]
+    with pytest.raises(Conflict, match="container c0ffee000000 is using its referenced image"):
+        svc.remove("app:3")
+    svc.sync_container_uses({})
+    assert {"Deleted": iid} in svc.remove("app:3")

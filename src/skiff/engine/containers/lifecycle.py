@@ -145,6 +145,8 @@ class Lifecycle:
         svc = self._svc
         infos = {i.container_id: i for i in await asyncio.to_thread(find_monitors, str(svc.state_root))}
         await asyncio.to_thread(svc.sweep_orphans)
+        # image uses are written without an fsync of their own (image/store.py): re-state them
+        await asyncio.to_thread(svc.images.sync_container_uses, {r.id: r.image_id for r in svc.records()})
         for rec in svc.records():
             if rec.status == "removing":
                 await svc.destroy(rec)

@@ -27,6 +27,8 @@ class ImageProvider(Protocol):
 
     def container_removed(self, container_id: str) -> None: ...
 
+    def sync_container_uses(self, uses: Mapping[str, str]) -> None: ...
+
 
 @dataclass(frozen=True)
 class NetworkRequest:

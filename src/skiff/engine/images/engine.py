@@ -115,6 +115,9 @@ class ImageEngine:
     def container_removed(self, container_id: str) -> None:
         self.service.container_removed(container_id)
 
+    def sync_container_uses(self, uses: Mapping[str, str]) -> None:
+        self.service.sync_container_uses(uses)
+
     # -- sources for /info and /system/df ------------------------------------------------------------
     def info_fields(self) -> Mapping[str, Any]:
         return self.service.info_fields()
