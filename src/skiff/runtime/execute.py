@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from skiff.runtime.config import Capabilities, Process
 
@@ -70,15 +71,19 @@ def prepare_env(proc: Process) -> dict[str, str]:
 
 def lookup_path(arg0: str, env: dict[str, str]) -> str:
     """args[0] resolved against the container's PATH (inside the container's root)."""
-    if "/" in arg0:
-        if not os.access(arg0, os.X_OK):
-            raise OSError(errno.ENOENT, f"exec: {arg0!r}: no such file or executable", arg0)
+    if "/" in arg0:  # Go's exec.LookPath (runc): a directory or a file without x bits is EACCES
+        try:
+            st = os.stat(arg0)
+        except OSError as e:
+            raise OSError(e.errno, f'exec: "{arg0}": stat {arg0}: {os.strerror(e.errno).lower()}', arg0) from None
+        if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
+            raise OSError(errno.EACCES, f'exec: "{arg0}": permission denied', arg0)
         return arg0
     for d in env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
         cand = os.path.join(d or ".", arg0)
         if os.path.isfile(cand) and os.access(cand, os.X_OK):
             return cand
-    raise OSError(errno.ENOENT, f"exec: {arg0!r}: executable file not found in $PATH", arg0)
+    raise OSError(errno.ENOENT, f'exec: "{arg0}": executable file not found in $PATH', arg0)
 
 
 def switch_user(proc: Process, keep_caps: bool) -> None:

@@ -126,3 +126,17 @@ def test_create_checks_stop_signal_and_restart_policy(bbd: Daemon) -> None:
     assert (r.returncode, r.stderr.splitlines()[0]) == (
         1, "Error response from daemon: invalid restart policy: maximum retry count can only be used with 'on-failure'")
     assert bbd.docker("ps", "-aq").stdout == ""
+
+
+@pytest.mark.parametrize(("cmd", "code", "msg"), [
+    ("/etc", 126, 'exec: "/etc": permission denied'),
+    ("/etc/passwd", 126, 'exec: "/etc/passwd": permission denied'),
+    ("/nonexist", 127, 'exec: "/nonexist": stat /nonexist: no such file or directory'),
+    ("nosuchcmd", 127, 'exec: "nosuchcmd": executable file not found in $PATH'),
+])
+def test_run_bad_command_path_as_runc(bbd: Daemon, cmd: str, code: int, msg: str) -> None:
+    """A directory or a file without x bits fails the start with EACCES (exit 126), as runc's
+    LookPath does, instead of starting the container and failing its exec afterwards."""
+    r = bbd.docker("run", "--rm", "busybox", cmd)
+    assert r.returncode == code, r.stderr
+    assert r.stderr.startswith("docker: Error response from daemon: ") and f"{msg}: unknown" in r.stderr
