@@ -90,9 +90,9 @@ class ContainerIOBackend(Protocol):
 
 
 class ArchiveBackend(Protocol):
-    def stat_path(self, ref: str, path: str) -> dict[str, Any]: ...
+    async def stat_path(self, ref: str, path: str) -> dict[str, Any]: ...
 
-    def get_archive(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]: ...
+    async def get_archive(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]: ...
 
     async def put_archive(self, ref: str, path: str, body: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool,
                           copy_uid_gid: bool) -> None: ...
@@ -325,11 +325,11 @@ class _ArchiveHandlers:
         self.a = a
 
     async def head(self, request: web.Request) -> web.StreamResponse:
-        st = self.a.stat_path(request.match_info["id"], query_str(request, "path") or "")
+        st = await self.a.stat_path(request.match_info["id"], query_str(request, "path") or "")
         return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": stat_header(st)})
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        st, chunks = self.a.get_archive(request.match_info["id"], query_str(request, "path") or "")
+        st, chunks = await self.a.get_archive(request.match_info["id"], query_str(request, "path") or "")
         resp = web.StreamResponse(status=200, headers={"X-Docker-Container-Path-Stat": stat_header(st)})
         resp.content_type = "application/x-tar"
         await resp.prepare(request)
