@@ -172,3 +172,17 @@ def test_update_checks_as_docker(bbd: Daemon) -> None:
         assert (hc["Memory"], hc["MemorySwap"], hc["RestartPolicy"]["Name"]) == (10 << 20, 20 << 20, "no")
     finally:
         bbd.docker("rm", "-f", "ux", "ux2")
+
+
+def test_start_of_paused_container_as_docker(bbd: Daemon) -> None:
+    """A paused container is also running: moby checks paused first and refuses the start (409)."""
+    bbd.docker("run", "-d", "--name", "pstart", "busybox", "sleep", "100")
+    try:
+        assert bbd.docker("pause", "pstart").returncode == 0
+        r = bbd.docker("start", "pstart")
+        assert (r.returncode, r.stdout, r.stderr) == (
+            1, "", "Error response from daemon: cannot start a paused container, try unpause instead\n"
+                   "Error: failed to start containers: pstart\n")
+        assert _state(bbd, "pstart")["Paused"] is True
+    finally:
+        bbd.docker("rm", "-f", "pstart")

@@ -215,7 +215,9 @@ class Lifecycle:
         rec = svc.get(ref)
         async with self.lock(rec.id):
             rec = svc.get(rec.id)
-            if rec.status in ("running", "paused"):
+            if rec.status == "paused":  # moby checks paused first: a paused container is also running
+                raise Conflict("cannot start a paused container, try unpause instead")
+            if rec.status == "running":
                 raise NotModified("container already started")
             if rec.status in ("removing", "dead"):
                 raise Conflict(f"cannot start a {'dead' if rec.status == 'dead' else 'removed'} container")
