@@ -25,9 +25,11 @@ from skiff.api.httputil import (
     query_int,
     query_str,
     until_shutdown,
+    version_at_least,
 )
 from skiff.api.routes import Route
 from skiff.api.streams import STDOUT, frame, hijack
+from skiff.api.wsstream import accept_websocket
 from skiff.engine.filters import Filters
 from skiff.errors import InvalidParameter, SkiffError
 
@@ -78,6 +80,8 @@ class ContainerIOBackend(Protocol):
 
     async def prune(self, filters: Filters | None = None) -> dict[str, Any]: ...
 
+    def attach_check(self, ref: str, detach_keys: str = "") -> None: ...
+
     async def attach_stream(self, ref: str, client: ClientStream, *, stdin: bool, stdout: bool, stderr: bool,
                             stream: bool, logs: bool, detach_keys: str = "") -> None: ...
 
@@ -121,6 +125,7 @@ def routes(services: Services) -> list[Route]:
         Route("DELETE", "/containers/{id}", h.remove),
         Route("POST", "/containers/{id}/wait", h.wait),
         Route("POST", "/containers/{id}/attach", h.attach),
+        Route("GET", "/containers/{id}/attach/ws", h.attach_ws),
         Route("POST", "/containers/{id}/resize", h.resize),
         Route("GET", "/containers/{id}/logs", h.logs),
         Route("GET", "/containers/{id}/top", h.top),
@@ -258,6 +263,18 @@ class _Handlers:
         finally:
             conn.close()
         return conn.response
+
+    async def attach_ws(self, request: web.Request) -> web.StreamResponse:
+        """moby's wsContainersAttach: refusals are HTTP errors, then a websocket of raw bytes."""
+        cid = request.match_info["id"]
+        keys = query_str(request, "detachKeys") or ""
+        self.io.attach_check(cid, keys)
+        pick = version_at_least(request, "1.42")  # before 1.42 moby attached all three streams
+        stdin, stdout, stderr = (query_bool(request, n) if pick else True for n in ("stdin", "stdout", "stderr"))
+        ws = await accept_websocket(request, binary=version_at_least(request, "1.28"), stdin=stdin)
+        return await ws.serve(request, self.io.attach_stream(
+            cid, ws, stdin=stdin, stdout=stdout, stderr=stderr, stream=query_bool(request, "stream"),
+            logs=query_bool(request, "logs"), detach_keys=keys))
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
         cid = request.match_info["id"]

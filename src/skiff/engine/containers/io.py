@@ -24,7 +24,7 @@ from skiff.monitor.logreader import LogEntry, LogFile
 if TYPE_CHECKING:
     from skiff.engine.containers.service import ContainerService
 
-__all__ = ["ClientStream", "parse_detach_keys", "attach", "relay", "log_entries", "DEFAULT_DETACH_KEYS"]
+__all__ = ["ClientStream", "parse_detach_keys", "check_attach", "attach", "relay", "log_entries", "DEFAULT_DETACH_KEYS"]
 
 log = logging.getLogger("skiff.containers")
 
@@ -144,6 +144,21 @@ async def _ack(att: AsyncAttachment) -> None:
         msg = await c.recv()
         if msg is None or msg[0] in (b"T", b"E"):
             return
+
+
+def check_attach(svc: ContainerService, ref: str, detach_keys: str = "") -> None:
+    """What moby's ContainerAttach refuses before it takes the connection (so as an HTTP status):
+    bad detach keys, no such container, a paused or restarting one. A created or exited
+    container is no error: the session waits for its start, as ``docker start -a`` needs."""
+    try:
+        parse_detach_keys(detach_keys)
+    except InvalidParameter:
+        raise InvalidParameter(f"Invalid detach keys ({detach_keys}) provided") from None
+    rec = svc.get(ref)
+    if rec.status == "paused":
+        raise Conflict(f"container {ref} is paused, unpause the container before attach")
+    if rec.status == "restarting":
+        raise Conflict(f"container {ref} is restarting, wait until the container is running")
 
 
 async def attach(svc: ContainerService, ref: str, client: ClientStream, *, stdin: bool, stdout: bool,

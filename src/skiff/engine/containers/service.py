@@ -24,7 +24,7 @@ from typing import Any
 from skiff.engine.config import DaemonConfig
 from skiff.engine.containers.archive import Archive
 from skiff.engine.containers.health import Health
-from skiff.engine.containers.io import ClientStream, attach, log_entries
+from skiff.engine.containers.io import ClientStream, attach, check_attach, log_entries
 from skiff.engine.containers.lifecycle import Lifecycle, parse_signal
 from skiff.engine.containers.record import ContainerRecord, new_id, validate_name
 from skiff.engine.containers.seams import ImageProvider, NetworkHook, VolumeBackend
@@ -637,6 +637,9 @@ class ContainerService(Archive, Health, Lifecycle):
     # ---- stdio, logs, stats, exec (thin: the work is in .io, .stats, .exec) --------------------
     def is_tty(self, ref: str) -> bool:
         return bool(self.get(ref).config.get("Tty"))
+
+    def attach_check(self, ref: str, detach_keys: str = "") -> None:
+        check_attach(self, ref, detach_keys)
 
     async def attach_stream(self, ref: str, client: ClientStream, *, stdin: bool, stdout: bool, stderr: bool,
                             stream: bool, logs: bool, detach_keys: str = "") -> None:
