@@ -1,20 +1,21 @@
-"""``exec`` with Skiff's own runtime, run by the monitor itself instead of a runtime command.
+"""``exec`` with Skiff's own runtime, run from the monitor without a runtime command.
 
 Why: ``skiff-runtime exec`` forked from the monitor still cost an extra fork, argument parsing, a
 process JSON written and read back, a pid file, and imports of what the CLI path needs; that was
-about two thirds of the monitor's share of ``docker exec``. The monitor is single-threaded, so it
-can call the runtime library (``setns_exec.exec_in``) directly: the library forks the process
-(joining the container's pid namespace around the fork) and returns once it has exec'd. The child
-becomes the monitor's own child, so the monitor reaps it as it reaps any exec.
+about two thirds of the monitor's share of ``docker exec``. The monitor is single-threaded, so a
+plain fork of it can call the runtime library (``setns_exec.exec_in``) directly: the library forks
+the process (joining the container's pid namespace around the fork) and returns once it has
+exec'd; the fork reports the pid (or the runtime's error) through a pipe.
 External runtimes (runc, crun) keep the command path.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["exec_in_process", "runtime_root", "describe_error"]
+__all__ = ["exec_in_process", "runtime_root", "describe_error", "ExecFailed"]
 
 _DEFAULT_ROOT = "/run/skiff-runtime"
 
@@ -33,22 +34,66 @@ def runtime_root(runtime_args: Sequence[str]) -> str:
 def exec_in_process(runtime_args: Sequence[str], container_id: str, process: Mapping[str, Any],
                     stdio: tuple[int, int, int] | None, console_socket: str = "") -> int:
     """Start ``process`` in the container; its pid once it has exec'd. Raises what the runtime
-    raises (its message is the one ``skiff-runtime exec`` would print)."""
-    from skiff.runtime.container import load
-    from skiff.runtime.setns_exec import ExecOptions, exec_in
-    from skiff.runtime.specconv import parse_process
+    raises (its message is the one ``skiff-runtime exec`` would print).
 
-    c = load(runtime_root(runtime_args), container_id)
-    opts = ExecOptions(process=parse_process(dict(process)), detach=True, console_socket=console_socket,
-                       stdio=stdio)
-    return exec_in(c, opts)
+    The work runs in a short-lived fork of the monitor, not in the monitor itself: done in place,
+    the first exec left ~0.8 MB more private memory in every monitor (pages of the preloaded
+    runtime copied on write, parser garbage), for ~1 ms saved. The exec'd process is the fork's
+    child; when the fork exits it is re-parented to the monitor (a child subreaper), which reaps it."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe and never returns
+        os.close(r)
+        _child(w, runtime_args, container_id, process, stdio, console_socket)
+    os.close(w)
+    chunks = []
+    try:
+        while chunk := os.read(r, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    kind, _, rest = b"".join(chunks).decode(errors="replace").partition(" ")
+    if kind == "pid":
+        return int(rest)
+    raise ExecFailed(rest if kind == "error" else "exec: the runtime process ended without a word")
+
+
+class ExecFailed(Exception):
+    """The runtime's exec failed; ``str()`` is its message."""
+
+
+def _child(w: int, runtime_args: Sequence[str], container_id: str, process: Mapping[str, Any],
+           stdio: tuple[int, int, int] | None, console_socket: str) -> None:
+    import gc
+
+    gc.disable()  # a collection would copy the monitor's frozen heap for nothing
+    try:
+        import _signal
+
+        _signal.set_wakeup_fd(-1)
+        from skiff.runtime.container import load
+        from skiff.runtime.setns_exec import ExecOptions, exec_in
+        from skiff.runtime.specconv import parse_process
+
+        c = load(runtime_root(runtime_args), container_id)
+        opts = ExecOptions(process=parse_process(dict(process)), detach=True, console_socket=console_socket,
+                           stdio=stdio)
+        msg = f"pid {exec_in(c, opts)}"
+        code = 0
+    except BaseException as exc:
+        msg, code = f"error {describe_error(exc)}", 1
+    try:
+        os.write(w, msg.encode())
+    finally:
+        os._exit(code)
 
 
 def describe_error(exc: BaseException) -> str:
     """The text ``skiff-runtime`` reports for ``exc`` (cli.main._report), without the log framing."""
     from skiff.errors import SkiffError
 
-    if isinstance(exc, SkiffError):
+    if isinstance(exc, (SkiffError, ExecFailed)):
         return str(exc)
     if isinstance(exc, OSError):
         text = exc.strerror or str(exc)

@@ -140,7 +140,7 @@ class Monitor:
         argv = [self.o.runtime, *self.o.runtime_args, "exec", "--process", proc_file, "--detach", "--pid-file",
                 pid_file, self.o.container_id]
         direct = None
-        if builtin_runtime(self.o.runtime):  # Skiff's runtime library in this process (inproc_exec)
+        if builtin_runtime(self.o.runtime):  # Skiff's runtime library in a fork of this process (inproc_exec)
             def direct(stdio: tuple[int, int, int] | None, console: str) -> int:
                 return exec_in_process(self.o.runtime_args, self.o.container_id, process, stdio, console)
         else:

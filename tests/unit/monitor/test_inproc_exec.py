@@ -18,3 +18,9 @@ def test_errors_read_as_the_runtime_command_prints_them() -> None:
     assert describe_error(InvalidParameter("exec failed: boom")) == "exec failed: boom"
     assert describe_error(OSError(errno.ENOENT, "No such file or directory", "/x")) == "No such file or directory: /x"
     assert describe_error(ValueError("bad")) == "internal error: ValueError: bad"
+
+
+def test_a_failed_exec_reads_as_its_message() -> None:
+    from skiff.monitor.inproc_exec import ExecFailed
+
+    assert describe_error(ExecFailed("exec failed: no such file")) == "exec failed: no such file"
