@@ -69,7 +69,11 @@ class _Handlers:
             if t not in DF_TYPES:
                 raise InvalidParameter(f"unknown object type: {t}")
         # disk usage may walk directories: a worker thread keeps the loop free
-        return json_response(await asyncio.to_thread(self.system.disk_usage, types))
+        du = await asyncio.to_thread(self.system.disk_usage, types)
+        if not version_at_least(request, "1.44"):  # moby still sets VirtualSize (= Size) before 1.44
+            for img in du.get("Images") or []:
+                img.setdefault("VirtualSize", img.get("Size", 0))
+        return json_response(du)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         f = filters(request, EVENT_FILTERS)

@@ -56,3 +56,23 @@ def test_logs_stream(client: docker.DockerClient) -> None:
     lines = list(ct.logs(stream=True, follow=True))
     assert b"".join(lines) == b"l1\nl2\nl3\n"
     ct.remove(force=True)
+
+
+def test_stats_blkio_and_df_shapes_as_docker(bbd: Daemon, client: docker.DockerClient) -> None:
+    """Shapes tools iterate: on cgroup v1 every blkio_stats list is a list ([] when empty) with ops as
+    the kernel names them ("Read"); system df's images carry VirtualSize before API 1.44."""
+    ct = client.containers.run("busybox", ["sh", "-c", "cat /bin/busybox > /dev/null; sleep 60"], detach=True,
+                               name="sdk-shapes")
+    try:
+        blk = ct.stats(stream=False)["blkio_stats"]
+        assert len(blk) == 8
+        if not __import__("os").path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            assert all(isinstance(v, list) for v in blk.values()), blk
+            assert all(e["op"][0].isupper() for e in blk["io_service_bytes_recursive"] + blk["io_serviced_recursive"])
+        old = docker.APIClient(base_url=bbd.host, version="1.41")
+        try:
+            assert all(img["VirtualSize"] == img["Size"] for img in old.df()["Images"])
+        finally:
+            old.close()
+    finally:
+        ct.remove(force=True)

@@ -75,12 +75,6 @@ def _v1(rel: str) -> dict[str, Any]:
     total = _mem_total()
     if not limit or limit > total:
         limit = total
-    blk = []
-    for line in _read(f"{cg}/blkio/{rel}/blkio.throttle.io_service_bytes").splitlines():
-        parts = line.split()
-        if len(parts) == 3 and ":" in parts[0]:
-            major, minor = parts[0].split(":")
-            blk.append({"major": int(major), "minor": int(minor), "op": parts[1].lower(), "value": int(parts[2])})
     return {
         "cpu": {"cpu_usage": {"total_usage": _int(f"{cg}/cpuacct/{rel}/cpuacct.usage"), "percpu_usage": percpu,
                               "usage_in_kernelmode": st.get("system", 0) * 1_000_000_000 // _CLK_TCK,
@@ -92,8 +86,26 @@ def _v1(rel: str) -> dict[str, Any]:
                    "failcnt": _int(f"{cg}/memory/{rel}/memory.failcnt"), "stats": mstats, "limit": limit},
         "pids": {"current": _int(f"{cg}/pids/{rel}/pids.current"),
                  **({"limit": _int(f"{cg}/pids/{rel}/pids.max")} if _int(f"{cg}/pids/{rel}/pids.max") else {})},
-        "blkio": {"io_service_bytes_recursive": blk or None},
+        # moby's cgroup v1 stats: every list present ([] when empty), ops as the kernel names them
+        "blkio": {**{key: [] for key in _BLKIO_KEYS},
+                  "io_service_bytes_recursive": _blkio_v1(f"{cg}/blkio/{rel}/blkio.throttle.io_service_bytes"),
+                  "io_serviced_recursive": _blkio_v1(f"{cg}/blkio/{rel}/blkio.throttle.io_serviced")},
     }
+
+
+_BLKIO_KEYS = ("io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive",
+               "io_service_time_recursive", "io_wait_time_recursive", "io_merged_recursive", "io_time_recursive",
+               "sectors_recursive")
+
+
+def _blkio_v1(path: str) -> list[dict[str, Any]]:
+    out = []
+    for line in _read(path).splitlines():
+        parts = line.split()
+        if len(parts) == 3 and ":" in parts[0]:
+            major, minor = parts[0].split(":")
+            out.append({"major": int(major), "minor": int(minor), "op": parts[1], "value": int(parts[2])})
+    return out
 
 
 def _v2(rel: str) -> dict[str, Any]:
@@ -173,9 +185,7 @@ def read_stats(cid: str, name: str, cgroup: str | None, prev: dict[str, Any] | N
         return base
     raw = _v2(cgroup.lstrip("/")) if _V2 else _v1(cgroup.lstrip("/"))
     cpu = {**raw["cpu"], "system_cpu_usage": system_cpu_ns(), "online_cpus": _online_cpus()}
-    blk = {"io_service_bytes_recursive": raw["blkio"]["io_service_bytes_recursive"], "io_serviced_recursive": None,
-           "io_queue_recursive": None, "io_service_time_recursive": None, "io_wait_time_recursive": None,
-           "io_merged_recursive": None, "io_time_recursive": None, "sectors_recursive": None}
+    blk = {**dict.fromkeys(_BLKIO_KEYS), **raw["blkio"]}
     base.update(pids_stats=raw["pids"], blkio_stats=blk, cpu_stats=cpu,
                 precpu_stats=prev["cpu_stats"] if prev else _empty_cpu(), memory_stats=raw["memory"])
     nets = net_dev_stats(pid) if pid and own_netns else {}
