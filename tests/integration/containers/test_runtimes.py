@@ -16,6 +16,15 @@ from tests.support.daemon import Daemon
 pytestmark = pytest.mark.root
 
 
+def test_default_runtime_is_skiffs(bbd: Daemon) -> None:
+    info = json.loads(bbd.docker("info", "--format", "{{json .}}").stdout)
+    assert info["DefaultRuntime"] == "skiff"
+    assert {"skiff", "runc", "crun"} <= set(info["Runtimes"])
+    cid = bbd.docker("create", "busybox", "true").stdout.strip()
+    assert bbd.docker("inspect", "-f", "{{.HostConfig.Runtime}}", cid).stdout.strip() == "skiff"
+    bbd.docker("rm", cid)
+
+
 @pytest.mark.parametrize("runtime", ["runc", "crun"])
 def test_external_runtime_lifecycle(bbd: Daemon, runtime: str) -> None:
     if shutil.which(runtime) is None:
@@ -44,3 +53,10 @@ def test_external_runtime_lifecycle(bbd: Daemon, runtime: str) -> None:
     state_root = Path(str(bbd.exec_root)) / "runtime" / runtime
     leftovers = [p.name for p in state_root.iterdir()] if state_root.is_dir() else []
     assert leftovers == []
+
+
+def test_unknown_runtime_is_refused(bbd: Daemon) -> None:
+    r = bbd.docker("run", "--rm", "--runtime", "nosuch", "busybox", "true")
+    assert r.returncode == 125
+    assert r.stderr.startswith("docker: Error response from daemon: unknown or invalid runtime name: nosuch")
+    assert bbd.docker("ps", "-aq").stdout.strip() == ""

@@ -149,6 +149,9 @@ class ContainerService(Archive, Health, Lifecycle):
         log_opts = (dict(host.log_config) if host.log_type or host.log_config
                     else dict(self.config.get("log-opts") or {}))
         validate_log_config(LogConfig(log_type, tuple(sorted(log_opts.items()))))
+        runtime = host.runtime or self.config.default_runtime
+        if runtime not in self.config.runtimes:  # moby's verifyPlatformContainerSettings
+            raise InvalidParameter(f"unknown or invalid runtime name: {runtime}")
         if self.network is not None:  # before anything is made, as dockerd (not at start)
             self.network.validate_endpoints((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
         img = self.images.resolve(cfg.image)
@@ -176,11 +179,12 @@ class ContainerService(Archive, Health, Lifecycle):
             raw_cfg["Hostname"] = socket.gethostname()
         config_view = self._config_view(raw_cfg, merged, cid)
         host_view = self._host_view(dict(body.get("HostConfig") or {}), log_type, log_opts)
+        host_view["Runtime"] = runtime  # moby records the daemon's default when none was asked for
         rec = ContainerRecord(
             id=cid, name=full, created_ns=time.time_ns(), image=cfg.image, image_id=image_id,
             config=config_view, host_config=host_view, path=args[0], args=args[1:], snapshot_key=cid,
             log_path=str(d / f"{cid}-json.log"), log_driver=log_type,
-            runtime=host.runtime or self.config.default_runtime,
+            runtime=runtime,
             mounts=[self._mount_view(m) for m in host.mounts],
         )
         self._reference_volumes(rec, host, merged)
