@@ -92,13 +92,14 @@ class Command:
     run-like commands pass ``exitcodes.run_exit_code``).
     """
 
-    __slots__ = ("aliases", "args", "error_exit", "help", "name", "run", "setup", "usage")
+    __slots__ = ("aliases", "args", "error_exit", "help", "long", "name", "run", "setup", "usage")
 
     def __init__(self, name: str, help: str, run: Runner, usage: str = "[OPTIONS]",  # noqa: A002
                  setup: Callable[[argparse.ArgumentParser], object] | None = None,
                  aliases: tuple[str, ...] = (), args: tuple[int, int | None] = (0, 0),
-                 error_exit: Callable[[BaseException], int] = exit_code) -> None:
+                 error_exit: Callable[[BaseException], int] = exit_code, long: str = "") -> None:
         self.name, self.help, self.run, self.usage = name, help, run, usage
+        self.long = long  # --help's description when docker has a longer one than the list line
         self.setup, self.aliases, self.args, self.error_exit = setup, aliases, args, error_exit
 
     def __repr__(self) -> str:
@@ -131,23 +132,114 @@ class CommandParser(argparse.ArgumentParser):
         return f"{text}\n\nUsage:  {self.usage_line}\n\nRun '{self.path} --help' for more information"
 
     def format_help(self) -> str:
-        lines = [f"\nUsage:  {self.usage_line}\n", f"{self.description}\n"]
+        """cobra's usage template as docker sets it up: usage line, description, aliases, options
+        (pflag's FlagUsagesWrapped: sorted, aligned, wrapped at the terminal width - 1)."""
+        text = f"Usage:  {self.usage_line}\n\n{self.description}"
         if len(self.aliases) > 1:
-            lines.append(f"Aliases:\n  {', '.join(self.aliases)}\n")
-        opts = [a for a in self._actions if a.option_strings]
-        if opts:
-            lines.append("Options:")
-            for a in opts:
-                names = ", ".join(a.option_strings)
-                if a.nargs != 0:
-                    metavar = a.metavar or (a.dest.upper() if a.type is not int else "int")
-                    names += f" {metavar}" if isinstance(metavar, str) else ""
-                lines.append(f"  {names:<24} {a.help or ''}".rstrip())
-        return "\n".join(lines) + "\n"
+            text += f"\n\nAliases:\n  {', '.join(self.aliases)}"
+        flags = flag_usages(self)
+        if flags:
+            text += "\n\nOptions:\n" + flags.rstrip()
+        return text + "\n"
+
+
+FORMAT_HELP = """Format output using a custom template:
+'table':            Print output in table format with column headers (default)
+'table TEMPLATE':   Print output in table format using the given Go template
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
+INSPECT_FORMAT_HELP = """Format output using a custom template:
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"""
+
+
+def _flag_type(a: argparse.Action) -> str:
+    """pflag's type name shown after the flag (UnquoteUsage): "" for booleans."""
+    if a.nargs == 0 or a.metavar == "":  # "": a boolean flag taking an optional =value (--sig-proxy=false)
+        return ""
+    if isinstance(a.metavar, str) and a.metavar.islower():
+        return a.metavar
+    if a.dest == "filter":
+        return "filter"
+    if a.type is int:
+        return "int"
+    if isinstance(a, argparse._AppendAction):
+        return "list"
+    return "string"
+
+
+def _wrap_n(i: int, slop: int, s: str) -> tuple[str, str]:
+    if i + slop > len(s):
+        return s, ""
+    w = max(s.rfind(" ", 0, i), s.rfind("\t", 0, i), s.rfind("\n", 0, i))
+    if w <= 0:
+        return s, ""
+    nl = s.rfind("\n", 0, i)
+    if 0 < nl < w:
+        return s[:nl], s[nl + 1:]
+    return s[:w], s[w + 1:]
+
+
+def _wrap(i: int, w: int, s: str) -> str:
+    """pflag's wrap: ``s`` in a column starting at ``i`` of a ``w``-wide terminal."""
+    width = w - i
+    r = ""
+    if width < 24:
+        i, width = 16, w - 16
+        r = "\n" + " " * i
+    if width < 24:
+        return s.replace("\n", r)
+    slop = 5
+    width -= slop
+    line, s = _wrap_n(width, slop, s)
+    r += line.replace("\n", "\n" + " " * i)
+    while s:
+        line, s = _wrap_n(width, slop, s)
+        r += "\n" + " " * i + line.replace("\n", "\n" + " " * i)
+    return r
+
+
+def _term_cols() -> int:
+    try:
+        return os.get_terminal_size(0).columns - 1
+    except OSError:
+        return 79
+
+
+def flag_usages(p: argparse.ArgumentParser) -> str:
+    """pflag's FlagUsagesWrapped for the parser's flags (help hidden, as docker hides it)."""
+    entries = []
+    for a in p._actions:
+        if not a.option_strings or a.dest == "help" or a.help == argparse.SUPPRESS:
+            continue
+        longs = [o[2:] for o in a.option_strings if o.startswith("--")]
+        shorts = [o[1:] for o in a.option_strings if not o.startswith("--")]
+        name = longs[0] if longs else shorts[0]
+        line = f"  -{shorts[0]}, --{name}" if shorts and longs else f"      --{name}"
+        kind = _flag_type(a)
+        if kind:
+            line += " " + kind
+        usage = a.help or ""
+        if a.dest == "format" and usage == "Format output using a custom template":
+            inspect_like = "-f" in a.option_strings or getattr(p, "path", "").endswith(" events")
+            usage = INSPECT_FORMAT_HELP if inspect_like else FORMAT_HELP
+        d = a.default
+        if kind and d not in (None, False, 0, "", [], ()) and "(default" not in usage:
+            usage += f' (default "{d}")' if kind == "string" else f" (default {d})"
+        entries.append((name, line, usage))
+    if not entries:
+        return ""
+    entries.sort(key=lambda e: e[0])
+    maxlen = max(len(line) + 1 for _, line, _ in entries)
+    cols = _term_cols()
+    return "".join(f"{line} {' ' * (maxlen - len(line))} {_wrap(maxlen + 2, cols, usage)}\n"
+                   for _, line, usage in entries)
 
 
 def build_parser(path: str, cmd: Command) -> CommandParser:
-    p = CommandParser(path, cmd.usage, cmd.help)
+    p = CommandParser(path, cmd.usage, cmd.long or cmd.help)
     if cmd.setup is not None:
         cmd.setup(p)
     if not any(not a.option_strings for a in p._actions):  # positionals are checked by check_args
@@ -160,17 +252,23 @@ def _plural(n: int) -> str:
 
 
 def check_args(path: str, cmd: Command, args: list[str]) -> None:
-    """docker's RequiresMinArgs/ExactArgs/NoArgs checks, with their messages (exit 1)."""
+    """docker's NoArgs/ExactArgs/RequiresMinArgs/RequiresMaxArgs/RequiresRangeArgs, with their
+    messages as written in cli/required.go (exit 1)."""
     lo, hi = cmd.args
     n = len(args)
-    tail = f"\n\nUsage:  {path} {cmd.usage}\n\nSee '{path} --help' for more information"
-    if hi is not None and lo == hi and n != lo:
-        what = "accepts no arguments" if lo == 0 else f"requires exactly {lo} {_plural(lo)}"
-        raise UsageError(f"skiff: '{path}' {what}{tail}", GENERIC)
-    if n < lo:
-        if hi is not None and hi != lo:
-            raise UsageError(f"skiff: '{path}' requires at least {lo} and at most {hi} "
-                             f"{_plural(hi)}{tail}", GENERIC)
-        raise UsageError(f"skiff: '{path}' requires at least {lo} {_plural(lo)}{tail}", GENERIC)
-    if hi is not None and n > hi:
-        raise UsageError(f"skiff: '{path}' requires at most {hi} {_plural(hi)}{tail}", GENERIC)
+    usage = f"\n\nUsage:  {path} {cmd.usage}\n\n"
+    if hi is not None and lo == hi:
+        if n != lo:
+            what = "accepts no arguments" if lo == 0 else f"requires {lo} {_plural(lo)}"
+            raise UsageError(f"skiff: '{path}' {what}{usage}Run '{path} --help' for more information", GENERIC)
+    elif hi is None:
+        if n < lo:
+            raise UsageError(f"skiff: '{path}' requires at least {lo} {_plural(lo)}{usage}"
+                             f"See '{path} --help' for more information", GENERIC)
+    elif lo == 0:
+        if n > hi:  # docker's text has this typo ("SRun")
+            raise UsageError(f"skiff: '{path}' requires at most {hi} {_plural(hi)}{usage}"
+                             f"SRun '{path} --help' for more information", GENERIC)
+    elif n < lo or n > hi:
+        raise UsageError(f"skiff: '{path}' requires at least {lo} and at most {hi} {_plural(hi)}{usage}"
+                         f"Run '{path} --help' for more information", GENERIC)

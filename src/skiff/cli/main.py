@@ -114,11 +114,18 @@ def _find(mod: ModuleType, verb: str) -> Command | None:
     return None
 
 
+# Commands docker has at the top level only (skiff keeps them under `system`, unlisted there).
+_TOP_ONLY = {("system", "inspect"), ("system", "version")}
+
+
 def _noun_help(noun: str, mod: ModuleType | None) -> str:
-    lines = ["", f"Usage:  skiff {noun} COMMAND", "", NOUNS.get(noun) or HIDDEN_NOUNS.get(noun, ""), "",
+    lines = [f"Usage:  skiff {noun} COMMAND", "", NOUNS.get(noun) or HIDDEN_NOUNS.get(noun, ""), "",
              "Commands:"]
-    for cmd in getattr(mod, "COMMANDS", []) if mod else []:
-        lines.append(f"  {cmd.name:<11} {cmd.help}")
+    cmds = sorted((c for c in (getattr(mod, "COMMANDS", []) if mod else []) if (noun, c.name) not in _TOP_ONLY),
+                  key=lambda c: c.name)  # cobra sorts them
+    pad = max([11, *(len(c.name) for c in cmds)])
+    for cmd in cmds:
+        lines.append(f"  {cmd.name:<{pad}} {cmd.help}")
     lines += ["", f"Run 'skiff {noun} COMMAND --help' for more information on a command."]
     return "\n".join(lines) + "\n"
 
@@ -161,7 +168,8 @@ def run(argv: Sequence[str], cli: Cli | None = None) -> int:
             noun = word
             mod = _load(noun)
             if not rest or rest[0] in ("-h", "--help", "help"):
-                cli.print(_noun_help(noun, mod), end="")
+                # docker prints a bare noun's help on stderr, --help on stdout
+                (cli.out if rest else err).write(_noun_help(noun, mod))
                 return 0
             verb, rest = rest[0], rest[1:]
             path = f"skiff {noun} {verb}"
@@ -176,10 +184,12 @@ def run(argv: Sequence[str], cli: Cli | None = None) -> int:
         if cmd is None:
             if mod is None or word in SHORTCUTS:
                 raise UsageError(f"skiff: '{path}' is not implemented yet", GENERIC)
-            raise UsageError(f"skiff: unknown command: {path}\n\nRun 'skiff {noun} --help' for more "
-                             "information", GENERIC)
+            use = f"skiff {noun} COMMAND" if noun == "volume" else f"skiff {noun}"  # docker's Use lines
+            raise UsageError(f"skiff: unknown command: {path}\n\nUsage:  {use}\n\nRun 'skiff {noun} --help' "
+                             "for more information", GENERIC)
         parser = build_parser(path, cmd)
-        parser.aliases = [f"skiff {noun} {n}" for n in (cmd.name, *cmd.aliases)] + [
+        parser.aliases = [f"skiff {noun} {n}" for n in (cmd.name, *cmd.aliases)
+                          if (noun, cmd.name) not in _TOP_ONLY] + [
             f"skiff {w}" for w, target in SHORTCUTS.items() if target == (noun, cmd.name)]
         ns = parser.parse_args(rest)
         if ns.help:

@@ -423,7 +423,7 @@ def _restart(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _stop_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--signal", help="Signal to send to the container")
-    p.add_argument("-t", "--time", "--timeout", type=int, default=None, help="Seconds to wait before killing the container")
+    p.add_argument("-t", "--timeout", "--time", dest="time", type=int, default=None, help="Seconds to wait before killing the container")
 
 
 def _kill(cli: Cli, ns: argparse.Namespace) -> int:
@@ -492,6 +492,7 @@ def _update(cli: Cli, ns: argparse.Namespace) -> int:
     if ns.cpus:
         body["NanoCpus"] = int(float(ns.cpus) * 1e9)
     for flag, key in (("cpu_shares", "CpuShares"), ("cpu_period", "CpuPeriod"), ("cpu_quota", "CpuQuota"),
+                      ("cpu_rt_period", "CpuRealtimePeriod"), ("cpu_rt_runtime", "CpuRealtimeRuntime"),
                       ("pids_limit", "PidsLimit"), ("blkio_weight", "BlkioWeight")):
         if getattr(ns, flag) is not None:
             body[key] = getattr(ns, flag)
@@ -506,21 +507,24 @@ def _update(cli: Cli, ns: argparse.Namespace) -> int:
     return _each(cli, ns.args, lambda r: containers.update(_client(cli), r, body), "update")
 
 
-_UPDATE_FLAGS = ("blkio_weight", "cpu_period", "cpu_quota", "cpu_shares", "cpus", "cpuset_cpus", "cpuset_mems",
+_UPDATE_FLAGS = ("blkio_weight", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset_cpus", "cpuset_mems",
                  "memory", "memory_reservation", "memory_swap", "pids_limit", "restart")
 
 
 def _update_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--blkio-weight", type=int, help="Block IO (relative weight), between 10 and 1000, or 0 to disable")
+    p.add_argument("--blkio-weight", type=int, metavar="uint16",
+                   help="Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
     p.add_argument("--cpu-period", type=int, help="Limit CPU CFS (Completely Fair Scheduler) period")
     p.add_argument("--cpu-quota", type=int, help="Limit CPU CFS (Completely Fair Scheduler) quota")
     p.add_argument("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)")
-    p.add_argument("--cpus", help="Number of CPUs")
+    p.add_argument("--cpu-rt-period", type=int, help="Limit the CPU real-time period in microseconds")
+    p.add_argument("--cpu-rt-runtime", type=int, help="Limit the CPU real-time runtime in microseconds")
+    p.add_argument("--cpus", metavar="decimal", help="Number of CPUs")
     p.add_argument("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
     p.add_argument("--cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
-    p.add_argument("-m", "--memory", help="Memory limit")
-    p.add_argument("--memory-reservation", help="Memory soft limit")
-    p.add_argument("--memory-swap", help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    p.add_argument("-m", "--memory", metavar="bytes", help="Memory limit")
+    p.add_argument("--memory-reservation", metavar="bytes", help="Memory soft limit")
+    p.add_argument("--memory-swap", metavar="bytes", help="Swap limit equal to memory plus swap: -1 to enable unlimited swap")
     p.add_argument("--pids-limit", type=int, help="Tune container pids limit (set -1 for unlimited)")
     p.add_argument("--restart", help="Restart policy to apply when a container exits")
 
@@ -566,7 +570,8 @@ def _logs_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
     p.add_argument("-n", "--tail", default="all", help="Number of lines to show from the end of the logs")
     p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
-    p.add_argument("--until", help="Show logs before a timestamp")
+    p.add_argument("--until", help="Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative "
+                   "(e.g. \"42m\" for 42 minutes)")
 
 
 def _top(cli: Cli, ns: argparse.Namespace) -> int:
@@ -613,6 +618,9 @@ def _export(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import containers
     if not ns.output and sys.stdout.isatty():
         raise StatusError(GENERIC, "cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    if ns.output and not os.path.isdir(os.path.dirname(os.path.abspath(ns.output))):
+        raise StatusError(GENERIC, "failed to export container: invalid output path: stat "
+                          f"{os.path.dirname(os.path.abspath(ns.output))}: no such file or directory")
     resp = containers.export(_client(cli), ns.args[0])
     out = open(ns.output, "wb") if ns.output else sys.stdout.buffer  # noqa: SIM115
     try:
@@ -650,8 +658,8 @@ def _commit_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--change", action="append", help="Apply Dockerfile instruction to the created image")
     p.add_argument("-m", "--message", help="Commit message")
     p.add_argument("-p", "--pause", type=lambda v: v.lower() in ("1", "true"), default=True, nargs="?", const=True,
-                   help="Pause container during commit (default true)")
-    p.add_argument("--no-pause", action="store_true", help="Disable pausing container during commit")
+                   metavar="", help="Pause container during commit (default true)")
+    p.add_argument("--no-pause", action="store_true", help=argparse.SUPPRESS)  # docker's hidden flag
 
 
 def _prune(cli: Cli, ns: argparse.Namespace) -> int:
@@ -719,8 +727,8 @@ def _cp(cli: Cli, ns: argparse.Namespace) -> int:
     if src == "-":
         buf.write(sys.stdin.buffer.read())
     else:
-        if not os.path.exists(src):
-            raise StatusError(GENERIC, f"stat {src}: no such file or directory")
+        if not os.path.lexists(src):
+            raise StatusError(GENERIC, f"lstat {os.path.abspath(src)}: no such file or directory")
         name = os.path.basename(src.rstrip("/"))
         dest_dir = dp
         try:
@@ -739,7 +747,8 @@ def _cp(cli: Cli, ns: argparse.Namespace) -> int:
 def _cp_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
     p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
-    p.add_argument("-q", "--quiet", action="store_true", help="Suppress progress output during copy")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress progress output during copy. Progress output is "
+                   "automatically suppressed if no terminal is attached")
 
 
 # ---- stats -------------------------------------------------------------------------------------
@@ -809,7 +818,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     add_create_flags(p)
     p.add_argument("-d", "--detach", action="store_true", help="Run container in background and print container ID")
     p.add_argument("--detach-keys", help="Override the key sequence for detaching a container")
-    p.add_argument("--sig-proxy", default="true", help="Proxy received signals to the process (default true)")
+    p.add_argument("--sig-proxy", default="true", metavar="", nargs="?", const="true",
+                   help="Proxy received signals to the process (default true)")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG")
 
 
@@ -828,7 +838,8 @@ def _start_flags(p: argparse.ArgumentParser) -> None:
 def _attach_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detach-keys", help="Override the key sequence for detaching a container")
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
-    p.add_argument("--sig-proxy", default="true", help="Proxy all received signals to the process (default true)")
+    p.add_argument("--sig-proxy", default="true", metavar="", nargs="?", const="true",
+                   help="Proxy all received signals to the process (default true)")
 
 
 COMMANDS = [
@@ -837,7 +848,11 @@ COMMANDS = [
     Command("commit", "Create a new image from a container's changes", _commit,
             usage="[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", setup=_commit_flags, args=(1, 2)),
     Command("cp", "Copy files/folders between a container and the local filesystem", _cp,
-            usage="[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-", setup=_cp_flags, args=(2, 2)),
+            usage="[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tskiff cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+            setup=_cp_flags, args=(2, 2),
+            long="Copy files/folders between a container and the local filesystem\n\nUse '-' as the source to read a "
+                 "tar archive from stdin\nand extract it to a directory destination in a container.\nUse '-' as the "
+                 "destination to stream a tar archive of a\ncontainer source to stdout."),
     Command("create", "Create a new container", _create, usage="[OPTIONS] IMAGE [COMMAND] [ARG...]",
             setup=_create_flags, args=(1, None)),
     Command("diff", "Inspect changes to files or directories on a container's filesystem", _diff,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -77,9 +78,32 @@ def _show(cli: Cli, messages: Iterator[Mapping[str, Any]], aux: Any = None) -> N
 
 # ---- pull / push -----------------------------------------------------------------------------
 
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+_REFERENCE = re.compile(rf"(?:(?:{_DOMAIN}|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?{_PATH}(?:/{_PATH})*"
+                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
+
+
+def check_reference(ref: str) -> None:
+    """docker's client-side reference.ParseNormalizedNamed check (before anything is sent)."""
+    if _REFERENCE.fullmatch(ref):
+        return
+    if _REFERENCE.fullmatch(ref.lower()):  # docker's splitDockerDomain, then the lowercase check
+        i = ref.find("/")
+        if i < 0 or (not any(c in ref[:i] for c in ".:") and ref[:i] != "localhost" and ref[:i].lower() == ref[:i]):
+            remainder = ref if "/" in ref else "library/" + ref
+        else:
+            remainder = ref[i + 1:]
+        remote = remainder.split("@", 1)[0].split(":", 1)[0]
+        if remote.lower() != remote:
+            raise StatusError(GENERIC, f"invalid reference format: repository name ({remote}) must be lowercase")
+    raise StatusError(GENERIC, "invalid reference format")
+
+
 def _pull(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import images
 
+    check_reference(ns.args[0])
     name, tag, digest = split_reference(ns.args[0])
     if ns.all_tags and (tag or digest):
         raise StatusError(GENERIC, "tag can't be used with --all-tags/-a")
@@ -104,7 +128,8 @@ def _pull(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _pull_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all-tags", action="store_true", help="Download all tagged images in the repository")
-    p.add_argument("--disable-content-trust", nargs="?", const="true", help="Skip image verification")
+    p.add_argument("--disable-content-trust", nargs="?", const="true", metavar="",
+                   help="Skip image verification (default true)")
     p.add_argument("--platform", help="Set platform if server is multi-platform capable")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
 
@@ -134,7 +159,8 @@ def _push(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _push_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all-tags", action="store_true", help="Push all tags of an image to the repository")
-    p.add_argument("--disable-content-trust", nargs="?", const="true", help="Skip image signing")
+    p.add_argument("--disable-content-trust", nargs="?", const="true", metavar="",
+                   help="Skip image signing (default true)")
     p.add_argument("--platform", help="Push a platform-specific manifest as a single-platform image")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
 
@@ -243,11 +269,11 @@ def image_rows(images: Sequence[Mapping[str, Any]], digests: bool = False, trunc
                 "ID": _short_id(str(img.get("Id", "")), trunc), "Repository": repo, "Tag": tag, "Digest": dg,
                 "CreatedSince": _ago(created), "CreatedAt": _go_time(created),
                 "Size": human_size(size, 3), "VirtualSize": human_size(size),
-                "SharedSize": "N/A" if shared < 0 else human_size(shared, 3),
-                "UniqueSize": "N/A" if shared < 0 else human_size(size - shared, 3),
+                "SharedSize": "N/A" if shared < 0 else human_size(shared),
+                "UniqueSize": "N/A" if shared < 0 else human_size(size - shared),
                 "Containers": "N/A" if containers < 0 else str(containers),
             }
-            rows.append(GoView(fields, dict(sorted(fields.items()))))  # json: Go's sorted map keys
+            rows.append(GoView(fields, dict(sorted(fields.items())), "*formatter.imageContext"))
     return rows
 
 

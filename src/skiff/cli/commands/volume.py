@@ -52,8 +52,9 @@ def volume_rows(volumes: list[Mapping[str, Any]]) -> list[GoView]:
             "Mountpoint": v.get("Mountpoint", ""), "Name": v.get("Name", ""), "Scope": v.get("Scope", ""),
             "Size": human_size(int(usage["Size"])) if int(usage.get("Size", -1)) >= 0 else "N/A",
             "Status": "N/A",
+            "Label": lambda name, _l=labels: str(_l.get(name, "")),
         }
-        rows.append(GoView(fields, fields))
+        rows.append(GoView(fields, {k: v for k, v in fields.items() if k != "Label"}, "*formatter.volumeContext"))
     return rows
 
 
@@ -75,8 +76,8 @@ def _create(cli: Cli, ns: argparse.Namespace) -> int:
 def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", "--driver", default="local", help='Specify volume driver name (default "local")')
     p.add_argument("--label", action="append", help="Set metadata for a volume")
-    p.add_argument("--name", help="Specify volume name")
-    p.add_argument("-o", "--opt", action="append", help="Set driver specific options (default map[])")
+    p.add_argument("--name", help=argparse.SUPPRESS)  # hidden in docker
+    p.add_argument("-o", "--opt", action="append", metavar="map", help="Set driver specific options (default map[])")
 
 
 # ---- ls --------------------------------------------------------------------------------------
@@ -97,8 +98,7 @@ def _ls(cli: Cli, ns: argparse.Namespace) -> int:
 
 
 def _ls_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cluster", action="store_true", help="Display only cluster volumes, and use cluster volume "
-                   "list formatting")
+    p.add_argument("--cluster", action="store_true", help=argparse.SUPPRESS)  # docker hides it without swarm
     p.add_argument("-f", "--filter", action="append", help="Provide filter values (e.g. \"dangling=true\")")
     p.add_argument("--format", help="Format output using a custom template")
     p.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
@@ -173,6 +173,7 @@ COMMANDS = [
     Command("inspect", "Display detailed information on one or more volumes", _inspect,
             usage="[OPTIONS] VOLUME [VOLUME...]", setup=_inspect_flags, args=(1, None)),
     Command("rm", "Remove one or more volumes", _rm, usage="[OPTIONS] VOLUME [VOLUME...]", setup=_rm_flags,
-            aliases=("remove",), args=(1, None)),
+            aliases=("remove",), args=(1, None),
+            long="Remove one or more volumes. You cannot remove a volume that is in use by a container."),
     Command("prune", "Remove unused local volumes", _prune, setup=_prune_flags),
 ]
