@@ -17,6 +17,7 @@ import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,7 @@ import pytest
 import websocket
 
 from tests.support.daemon import DOCKER_CLI, Daemon
+from tests.support.images import busybox_daemon
 
 pytestmark = pytest.mark.root
 
@@ -310,3 +312,62 @@ def test_raw_refusals(bbd: Daemon, ctrs: list[str]) -> None:
         (400, {"message": "not websocket protocol"}),
         (409, {"message": f"container {cid[:12]} is paused, unpause the container before attach"}),
     ]
+
+
+def test_raw_tty_detach_keys(bbd: Daemon, ctrs: list[str]) -> None:
+    cid = _run(bbd, ctrs, "-it", "busybox", "sh")
+
+    async def go() -> int | None:
+        async with _session(bbd) as s:
+            ws = await s.ws_connect(f"http://skiff/containers/{cid}/attach/ws?stream=1&stdin=1&stdout=1")
+            await ws.send_bytes(b"echo hi-$((40+2))\n")
+            await _read_until(ws, b"hi-42")
+            await ws.send_bytes(b"\x10\x11")  # ctrl-p ctrl-q: the daemon ends the session
+            while True:
+                msg = await asyncio.wait_for(ws.receive(), 20)
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    assert msg.type == aiohttp.WSMsgType.CLOSE
+                    return msg.data
+
+    assert asyncio.run(go()) == 1000
+    assert _inspect(bbd, cid)["State"]["Running"] is True
+
+
+def test_raw_restarting_is_409(bbd: Daemon, ctrs: list[str]) -> None:
+    cid = _run(bbd, ctrs, "--restart", "always", "busybox", "false")
+
+    async def go() -> tuple[int, dict[str, str]] | None:
+        async with _session(bbd) as s:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # between two tries (the back-off grows) it is restarting
+                if _inspect(bbd, cid)["State"]["Restarting"]:
+                    async with s.get(f"http://skiff/containers/{cid[:12]}/attach/ws?stream=1") as r:
+                        if r.status == 409:
+                            return r.status, await r.json()
+                await asyncio.sleep(0.1)
+        return None
+
+    assert asyncio.run(go()) == (
+        409, {"message": f"container {cid[:12]} is restarting, wait until the container is running"})
+
+
+def test_daemon_stop_closes_with_going_away(tmp_path: Path) -> None:
+    with busybox_daemon(tmp_path) as d:
+        r = d.docker("run", "-d", "busybox", "sh", "-c", "while :; do echo tick; sleep 0.2; done")
+        assert r.returncode == 0, r.stderr
+
+        async def go() -> tuple[int | None, float]:
+            async with _session(d) as s:
+                ws = await s.ws_connect(f"http://skiff/containers/{r.stdout.strip()}/attach/ws?stream=1&stdout=1")
+                await _read_until(ws, b"tick")
+                t0 = time.monotonic()
+                stopping = asyncio.ensure_future(asyncio.to_thread(d.stop))
+                try:
+                    _, code = await _read_to_close(ws)
+                finally:
+                    await stopping
+                return code, time.monotonic() - t0
+
+        code, took = asyncio.run(go())
+        assert code == 1001 and took < 10  # the session does not hold the daemon's stop
+        d.start()  # live restore kept the container: started again, the fixture removes it
