@@ -100,3 +100,13 @@ def test_exec_start_error_on_stdout(bbd: Daemon, box: str) -> None:
     r = bbd.docker("exec", box, "nosuch")
     assert r.returncode == 127 and r.stderr == ""
     assert r.stdout.startswith("OCI runtime exec failed: ") and "executable file not found" in r.stdout
+
+
+def test_exec_user_as_docker(bbd: Daemon, box: str) -> None:
+    """exec -u: the primary group among the groups; an unknown user fails the start: its text on
+    stdout and exit 126 (moby's code for an exec that did not start), not 0."""
+    r = bbd.docker("exec", "-u", "nobody", box, "id")
+    assert r.stdout == "uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\n"
+    r = bbd.docker("exec", "-u", "nosuchuser", box, "id")
+    assert (r.returncode, r.stdout, r.stderr) == (
+        126, "unable to find user nosuchuser: no matching entries in passwd file\n", "")

@@ -140,3 +140,11 @@ def test_run_bad_command_path_as_runc(bbd: Daemon, cmd: str, code: int, msg: str
     r = bbd.docker("run", "--rm", "busybox", cmd)
     assert r.returncode == code, r.stderr
     assert r.stderr.startswith("docker: Error response from daemon: ") and f"{msg}: unknown" in r.stderr
+
+
+def test_run_user_primary_group_in_groups(bbd: Daemon) -> None:
+    """As under Docker (moby's getUser), the primary group is one of the process's groups."""
+    assert bbd.docker("run", "--rm", "-u", "1234:5678", "busybox", "id").stdout == "uid=1234 gid=5678 groups=5678\n"
+    assert bbd.docker("run", "--rm", "busybox", "id").stdout == "uid=0(root) gid=0(root) groups=0(root)\n"
+    r = bbd.docker("run", "--rm", "--group-add", "777", "-u", "1000", "busybox", "id")
+    assert r.stdout == "uid=1000 gid=0(root) groups=0(root),777\n"

@@ -216,7 +216,7 @@ def test_user_resolution(rootfs: Path) -> None:
     with pytest.raises(InvalidParameter, match="unable to find group nogroup"):
         resolve_user(str(rootfs), "app:nogroup")
     s = spec(rootfs, {"User": "app", "HostConfig": {"GroupAdd": ["www"]}})
-    assert s["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10, 29, 33]}
+    assert s["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 10, 29, 33]}  # gid first, as moby
     assert "HOME=/home/app" in s["process"]["env"]
 
 
@@ -339,7 +339,7 @@ def test_real_docker_cli_body(rootfs: Path) -> None:
     s = spec(rootfs, body, mounts=resolved)
     p = s["process"]
     assert p["args"] == ["/sbin/docker-init", "--", "sh", "-c", "echo hi"] and p["terminal"] is True
-    assert p["user"] == {"uid": 65534, "gid": 65534, "additionalGids": [29]} and p["cwd"] == "/w"
+    assert p["user"] == {"uid": 65534, "gid": 65534, "additionalGids": [65534, 29]} and p["cwd"] == "/w"
     assert "CAP_NET_ADMIN" in p["capabilities"]["bounding"] and "CAP_CHOWN" not in p["capabilities"]["bounding"]
     assert p["noNewPrivileges"] is True and p["oomScoreAdj"] == 10
     assert {"type": "RLIMIT_NOFILE", "hard": 20, "soft": 10} in p["rlimits"]

@@ -140,10 +140,16 @@ class ExecManager:
             e.tty = tty
         e.started = True
         base = self._base_process(rec.id)
-        if base is not None and not e.user:  # no file to read: no thread hop (~1-4 ms under load)
-            proc = self._process(e, base)
-        else:
-            proc = await asyncio.to_thread(self._process, e, base)
+        try:
+            if base is not None and not e.user:  # no file to read: no thread hop (~1-4 ms under load)
+                proc = self._process(e, base)
+            else:
+                proc = await asyncio.to_thread(self._process, e, base)
+        except Exception:  # e.g. an unknown -u user: moby's default exit code for an exec that did not start
+            e.exit_code = 126
+            e.done.set()
+            self._ended(e)
+            raise
         mon = AsyncMonitorClient(str(self.svc.state_dir(rec.id) / "monitor.sock"))
         try:
             att = await mon.exec(eid, proc, stdin=e.attach_stdin and not detach, detach=detach,

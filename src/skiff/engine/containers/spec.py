@@ -276,6 +276,12 @@ def _resources(host: HostConfig, ctx: SpecContext) -> dict[str, Any]:
     return r
 
 
+def oci_user(u: ExecUser) -> dict[str, Any]:
+    """moby's getUser (since 20.10.18, GHSA-rc4r-wh2q-q6c4): the primary group heads the additional
+    groups, so `id` in the container lists it, as under Docker."""
+    return {"uid": u.uid, "gid": u.gid, "additionalGids": [u.gid, *(g for g in u.additional_gids if g != u.gid)]}
+
+
 def validate_update(body: Mapping[str, Any]) -> None:
     """``docker update``'s body checked as moby does before it looks the container up: the restart
     policy, and the new limits by create's rules (except that swap may change without memory)."""
@@ -489,8 +495,7 @@ def build_spec(image: ImageConfig, config: ContainerConfig, host: HostConfig, ct
         hard = DEFAULT_NOFILE[1]
     process: dict[str, Any] = {
         "terminal": cfg.tty,
-        "user": {"uid": user.uid, "gid": user.gid, **({"additionalGids": list(user.additional_gids)}
-                                                       if user.additional_gids else {})},
+        "user": oci_user(user),
         "args": args, "env": env, "cwd": cwd,
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "rlimits": _ulimits(host, hard),
@@ -613,8 +618,7 @@ def exec_process(spec: dict[str, Any], cmd: Sequence[str], *, env: Sequence[str]
         raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
     if user:
         u = resolve_user(rootfs, user)
-        proc["user"] = {"uid": u.uid, "gid": u.gid,
-                        **({"additionalGids": list(u.additional_gids)} if u.additional_gids else {})}
+        proc["user"] = oci_user(u)
     if privileged:
         caps = list(tweak_capabilities((), (), True))
         proc["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
