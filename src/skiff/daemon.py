@@ -177,7 +177,8 @@ def _builds_block(engine: Engine) -> None:
     from skiff.engine.builds import BuildService
 
     svc = BuildService(engine.config, engine.services.get(ImageBackend), engine.snapshotter,
-                       network=getattr(engine, "network_hook", None))  # RUN on bridge / user networks
+                       network=getattr(engine, "network_hook", None),  # RUN on bridge / user networks
+                       events=engine.events)  # the step containers' events
     b_backend: BuildAPIBackend = svc
     engine.services.provide(BuildAPIBackend, b_backend)
     engine.system.add_disk_usage_source(svc)

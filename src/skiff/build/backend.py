@@ -120,9 +120,11 @@ class BuildBackend(Protocol):
         """Run one container to completion on ``workspace.rootfs``; return its exit code."""
         ...
 
-    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None,
+               container_id: str = "") -> Image:
         """Store a new image: ``config`` (with the parent's diff_ids and history) plus one layer
-        from ``workspace`` if given, plus ``history``."""
+        from ``workspace`` if given, plus ``history``. ``container_id``: the step's container as
+        printed ("Running in ..."), for the engine's container events; "" when there is none."""
         ...
 
     def tag(self, image_id: str, ref: str) -> str:

@@ -200,7 +200,7 @@ def run_step(runner: StepRunner, inst: RunInstruction) -> None:
             _remove_mountpoints(chain)
         if code != 0:
             raise BuildError(f"The command '{' '.join(args)}' returned a non-zero code: {code}", code)
-        runner._commit(key, created_by, ws)
+        runner._commit(key, created_by, ws, cid)
     finally:
         runner.backend.release(ws)
     runner.say(f" ---> Removed intermediate container {cid[:12]}\n")

@@ -188,13 +188,13 @@ class StepRunner:
         sig = canonical_json({"config": cfg.config.to_json(), "author": cfg.author}).decode()
         return cache_key(self.state.image_id, [created_by, sig, *extra])
 
-    def _commit(self, key: str, created_by: str, ws: Workspace | None) -> None:
+    def _commit(self, key: str, created_by: str, ws: Workspace | None, container_id: str = "") -> None:
         assert self.state is not None
         cfg = self._image_config().with_changes(created=now())
         history = History(
             created=cfg.created, created_by=created_by, author=cfg.author, empty_layer=ws is None
         )
-        image = self.backend.commit(cfg, history, ws)
+        image = self.backend.commit(cfg, history, ws, container_id)
         self.state.image_id = image.id
         self.state.image = image.config
         self.r.builder.cache.put(key, image.id)
@@ -208,7 +208,7 @@ class StepRunner:
             return
         cid = self._container_id()
         self.say(f" ---> Running in {cid[:12]}\n")
-        self._commit(key, created_by, None)
+        self._commit(key, created_by, None, cid)
         self.say(f" ---> Removed intermediate container {cid[:12]}\n")
 
     def workdir(self, path: str, created_by: str) -> None:
@@ -232,7 +232,7 @@ class StepRunner:
                 for d in reversed(created):
                     d.mkdir(mode=0o755)
                     os.chmod(d, 0o755)
-            self._commit(key, created_by, ws)
+            self._commit(key, created_by, ws, cid)
         finally:
             self.backend.release(ws)
         self.say(f" ---> Removed intermediate container {cid[:12]}\n")

@@ -10,7 +10,14 @@ images, layers and the runtime with everything else:
 - RUN is a container on the daemon's runtime (``skiff-runtime run`` with an OCI bundle made by
   ``engine.containers.spec.build_spec``, Docker's defaults), with the step's env, user, workdir,
   network mode and ``RUN --mount`` binds / tmpfs as OCI mounts; its output is piped to the step;
-- tags go through ``ImageEngine.tag`` (image ``tag`` events, as dockerd).
+- tags go through ``ImageEngine.tag`` (image ``tag`` events, as dockerd);
+- the step containers publish container events on the daemon's EventBus as dockerd's classic
+  builder's do (``builder/dockerfile``: containerManager.Create/Run, RemoveAll): a RUN container
+  ``create``, ``attach``, ``start``, ``die`` (exitCode), then ``destroy`` once the step is committed;
+  the container of a metadata step (LABEL, ENV, CMD, ...) or WORKDIR ``create`` and ``destroy``;
+  COPY/ADD none. Attributes as dockerd's: the step config's labels, ``image`` (the ID the step
+  starts from), ``name`` (a generated one). Unlike dockerd (without ``--force-rm``) a failed RUN's
+  container is not kept, so it gets its ``destroy`` too.
 
 Network modes: ``none`` = a private namespace with ``lo`` only, ``host`` = the host's; ``default``
 is Docker's bridge (and a network name a user network) through the network engine's NetworkHook,
@@ -46,9 +53,11 @@ from skiff.build.cache import JsonCacheStore
 from skiff.build.context import extract_context
 from skiff.build.options import BuildError, BuildOptions, error_message
 from skiff.engine.config import DaemonConfig
+from skiff.engine.containers.names import random_name
 from skiff.engine.containers.seams import NetworkHook, NetworkRequest
 from skiff.engine.containers.spec import ImageConfig as SpecImageConfig
 from skiff.engine.containers.spec import SpecContext, build_spec, ensure_working_dir, parse_create
+from skiff.engine.events import EventBus
 from skiff.engine.images import registry_domain
 from skiff.errors import InvalidParameter, NotFound, SkiffError
 from skiff.image import reference
@@ -81,8 +90,9 @@ class BuildService:
     """The daemon's builds: ``build`` (POST /build), ``cancel``, ``prune``; the BuildBackend."""
 
     def __init__(self, config: DaemonConfig, images: Any, snapshotter: Snapshotter,
-                 network: NetworkHook | None = None) -> None:
+                 network: NetworkHook | None = None, events: EventBus | None = None) -> None:
         self.config = config
+        self.events = events
         self.images = images  # engine.images.ImageEngine (tag events) with .service: ImageService
         self.service = images.service
         self.sn = snapshotter
@@ -103,6 +113,7 @@ class BuildService:
         self._sessions: dict[str, _BuildSession] = {}
         self._parents: dict[tuple[Any, ...], str] = {}
         self._configs: dict[str, Image] = {}
+        self._ran: dict[str, tuple[str, dict[str, str]]] = {}  # workspace id -> its RUN container, attributes
 
     # ---- daemon hooks ----------------------------------------------------------------------------
     async def reconcile(self) -> None:
@@ -318,7 +329,30 @@ class BuildService:
     def view(self, image_id: str) -> Workspace:
         return self._workspace(image_id, False)
 
+    def _container_attrs(self, image_id: str, labels: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A step container's event attributes, as dockerd's: its labels (the step's config), the
+        image it starts from, a generated name."""
+        if labels is None:
+            img = self.get_image(image_id) if image_id else None
+            labels = img.config.config.labels if img is not None else {}
+        attrs = {str(k): str(v) for k, v in labels.items()}
+        attrs.update(image=image_id, name=random_name())
+        return attrs
+
+    def _publish(self, action: str, cid: str, attrs: Mapping[str, str], **extra: str) -> None:
+        if self.events is not None:
+            self.events.publish("container", action, cid, {**attrs, **extra})
+
     def release(self, workspace: Workspace) -> None:
+        with self._lock:
+            ran = self._ran.pop(workspace.id, None)
+        try:
+            self._release(workspace)
+        finally:
+            if ran is not None:
+                self._publish("destroy", *ran)
+
+    def _release(self, workspace: Workspace) -> None:
         d = self.ws_root / workspace.id
         if not d.exists():
             return
@@ -328,7 +362,24 @@ class BuildService:
             self.sn.remove(workspace.id)  # gone already when committed
         shutil.rmtree(d, ignore_errors=True)
 
-    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None,
+               container_id: str = "") -> Image:
+        """See BuildBackend.commit. A step container that did not run (metadata steps, WORKDIR)
+        is created and destroyed around the commit, for its events."""
+        with self._lock:
+            ran = any(cid == container_id for cid, _ in self._ran.values())
+        if not container_id or ran:
+            return self._commit(config, history, workspace)
+        start = workspace.image_id if workspace is not None else \
+            self._parents.get((tuple(config.diff_ids), tuple(config.history)), "")
+        attrs = self._container_attrs(start, config.config.labels)
+        self._publish("create", container_id, attrs)
+        try:
+            return self._commit(config, history, workspace)
+        finally:
+            self._publish("destroy", container_id, attrs)
+
+    def _commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
         parent = self._parents.get((tuple(config.diff_ids), tuple(config.history)), "")
         if workspace is None:
             rec = self.service.commit(config, None, history=history, parent=parent)
@@ -363,6 +414,11 @@ class BuildService:
         bundle = self.run_root / spec.container_id
         bundle.mkdir(parents=True)
         attached = False
+        attrs = self._container_attrs(workspace.image_id)
+        with self._lock:
+            self._ran[workspace.id] = (spec.container_id, attrs)  # destroy when the workspace goes
+        self._publish("create", spec.container_id, attrs)
+        self._publish("attach", spec.container_id, attrs)  # the builder attaches before it starts
         try:
             network = self._network_mode(spec.network)
             missing = [p for p in (*_DEFAULT_MOUNT_POINTS, *_ETC_FILES)
@@ -398,7 +454,13 @@ class BuildService:
             oci["mounts"].sort(key=lambda m: len([p for p in m["destination"].split("/") if p]))
             with open(bundle / "config.json", "w") as f:
                 json.dump(oci, f)
-            code = self._run_runtime(spec.container_id, bundle, output, track)
+            self._publish("start", spec.container_id, attrs)
+            try:
+                code = self._run_runtime(spec.container_id, bundle, output, track)
+            except BaseException:
+                self._publish("die", spec.container_id, attrs, exitCode="137")  # killed (cancelled)
+                raise
+            self._publish("die", spec.container_id, attrs, exitCode=str(code if code >= 0 else 128 - code))
             for p in sorted(missing, key=len, reverse=True):
                 _remove_mountpoint(Path(rootfs) / p.lstrip("/"))
             return code
@@ -545,8 +607,9 @@ class _BuildSession:
             raise InvalidParameter("Build cancelled")
         return self.s.run(workspace, spec, output, self._track)
 
-    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
-        return self.s.commit(config, history, workspace)
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None,
+               container_id: str = "") -> Image:
+        return self.s.commit(config, history, workspace, container_id)
 
     def tag(self, image_id: str, ref: str) -> str:
         return self.s.tag(image_id, ref)

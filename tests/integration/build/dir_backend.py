@@ -108,7 +108,8 @@ class DirBackend:
         output(proc.stdout)
         return proc.returncode
 
-    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None,
+               container_id: str = "") -> Image:
         diff_ids = config.diff_ids
         if workspace is not None:
             fs = self._dir("img")

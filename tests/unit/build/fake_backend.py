@@ -119,7 +119,8 @@ class FakeBackend:
                 script = exe.read_text().split("\n", 1)[1]
         return _interpret(script, workspace.rootfs, spec.workdir, env, mounts, output)
 
-    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None) -> Image:
+    def commit(self, config: ImageConfig, history: History, workspace: Workspace | None,
+               container_id: str = "") -> Image:
         diff_ids = config.diff_ids
         fs = self._new_dir("img")
         shutil.rmtree(fs)
