@@ -118,7 +118,13 @@ class Archive:
         svc: ContainerService = self  # type: ignore[assignment]
         async with svc.lock(rec.id):
             rec = svc.get(rec.id)
-            return await asyncio.to_thread(self._view, rec, fn)
+            work = asyncio.ensure_future(asyncio.to_thread(self._view, rec, fn))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:  # the client went away: the lock is held until the view is gone
+                with contextlib.suppress(BaseException):
+                    await work
+                raise
 
     def _view(self, rec: ContainerRecord, fn: Callable[[str], _T]) -> _T:
         svc: ContainerService = self  # type: ignore[assignment]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from skiff.engine.containers.spec_user import secure_join
-from skiff.errors import InvalidParameter
+from skiff.errors import InvalidParameter, System
 from skiff.storage import Mount, mount_all
 from skiff.sys import mount as sysmount
 from skiff.sys import ns as sysns
@@ -91,7 +91,10 @@ def _work(rootfs: str, rootfs_mounts: Sequence[Mount], prepare: Callable[[str], 
 
 def _bind(root: str, m: ViewMount) -> str:
     """Bind ``m.source`` at its destination inside ``root``; returns the mount point."""
-    st = os.stat(m.source)
+    try:
+        st = os.stat(m.source)
+    except OSError as e:  # e.g. a bind's host directory removed since the start
+        raise System(f"stat {m.source}: {(e.strerror or str(e)).lower()}") from None
     dest = secure_join(root, m.destination)
     if not os.path.lexists(dest):  # moby's createIfNotExists
         if stat.S_ISDIR(st.st_mode):
