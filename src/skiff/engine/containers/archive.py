@@ -226,8 +226,10 @@ class Archive:
         if not os.path.isdir(dest):
             raise InvalidParameter("extraction point is not a directory")
         in_container = "/" + os.path.relpath(dest, root) if dest != root else "/"
-        writable = writable_mount_for(in_container, [(str(v.get("Destination") or ""), bool(v.get("RW", True)))
-                                                     for v in rec.mounts if v.get("Destination")])
+        flag_tmpfs = rec.host_config.get("Tmpfs") or {}  # --tmpfs: not one of moby's MountPoints
+        writable = writable_mount_for(in_container, [
+            (str(v["Destination"]), bool(v.get("RW", True))) for v in rec.mounts
+            if v.get("Destination") and not (v.get("Type") == "tmpfs" and v["Destination"] in flag_tmpfs)])
         if writable is False:
             raise InvalidParameter("mounted volume is marked read-only")
         if writable is None and rec.host_config.get("ReadonlyRootfs"):
