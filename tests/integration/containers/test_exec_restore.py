@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.support.daemon import Daemon
+from tests.support.daemon import DOCKER_CLI, Daemon
 from tests.support.images import busybox_daemon
 
 pytestmark = pytest.mark.root
@@ -107,6 +108,32 @@ def test_detached_exec_ends_after_restart(lr: Daemon) -> None:
     info = _ended(api, eid)
     assert (info["Running"], info["ExitCode"]) == (False, 9)
     assert _exec_ids(lr, "keep") == []
+
+
+def test_attached_exec_cut_off_by_the_crash(lr: Daemon) -> None:
+    """``docker exec`` (attached) loses its daemon mid-way: the CLI fails, the exec runs on in the
+    container, and after the restart its end is learnt all the same."""
+    _run(lr, "keep")
+    cli = subprocess.Popen([DOCKER_CLI, "exec", "keep", "sh", "-c",
+                            "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 5"],
+                           env=lr.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (ids := _exec_ids(lr, "keep")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (eid,) = ids
+        lr.kill()
+        assert cli.wait(10) != 0
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(5)
+    lr.start()
+    api = _api(lr)
+    assert api.exec_inspect(eid)["Running"] is True
+    assert lr.docker("exec", "keep", "touch", "/tmp/go").returncode == 0
+    info = _ended(api, eid)
+    assert (info["Running"], info["ExitCode"]) == (False, 5)
 
 
 def test_exit_unknown_when_monitor_is_gone(lr: Daemon) -> None:

@@ -55,3 +55,40 @@ def test_unknown_exit_and_forget(tmp_path: Path) -> None:
     assert [x.id for x in store.load()] == ["e2"]
     store.forget(["e2"])
     assert store.load() == []
+
+
+def test_gc_forgets_execs_ended_one_pass_ago(tmp_path: Path) -> None:
+    """As moby's execCommandGC: a pass marks the ended execs, the next one forgets them (memory and
+    table); running and created ones stay."""
+    from types import SimpleNamespace
+
+    from skiff.engine.containers.exec import ExecManager
+
+    db = StateDB.open(tmp_path)
+    cid = "c" * 64
+    ctr = SimpleNamespace(id=cid, exec_ids=[])
+    svc = SimpleNamespace(db=db, _cache={cid: ctr}, records=lambda: [ctr], removal_hooks=[],
+                          state_dir=lambda c: tmp_path / "state" / c)
+    (tmp_path / "state" / cid).mkdir(parents=True)
+    exit_file = tmp_path / "state" / cid / "exec-e1.exit.json"  # the monitor's record of e1's exit
+    exit_file.write_text('{"exit_code": 0}')
+    mgr = ExecManager(svc)  # type: ignore[arg-type]
+    old, running, created = _rec("e1"), _rec("e2"), _rec("e3")
+    for e in (old, running, created):
+        mgr.store.created(e)
+        mgr.execs[e.id] = e
+    old.exit_code = 0
+    old.done.set()
+    mgr.store.ended(old)
+    running.running = True
+    mgr.gc()
+    assert set(mgr.execs) == {"e1", "e2", "e3"}
+    late = _rec("e4")
+    mgr.store.created(late)
+    mgr.execs[late.id] = late
+    late.done.set()  # ended after the first pass: stays one more
+    mgr.gc()
+    assert set(mgr.execs) == {"e2", "e3", "e4"} and not exit_file.exists()
+    assert sorted(s.id for s in mgr.store.load()) == ["e2", "e3", "e4"]
+    mgr.gc()
+    assert set(mgr.execs) == {"e2", "e3"}

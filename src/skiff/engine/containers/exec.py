@@ -5,7 +5,8 @@ The process is the container's (``exec_process`` over the bundle's config.json) 
 overrides; the monitor runs ``<runtime> exec`` and streams its output on the connection.
 Records are kept in memory and in the state DB (:mod:`.exec_store`: one write at create, start
 and exit), so they survive a daemon restart; ``reconcile`` learns how the execs that ran across
-it ended. They go with their container (``docker rm``).
+it ended. They go with their container (``docker rm``) and, as moby's, 5 to 10 minutes after
+they ended (``gc``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from skiff.engine.containers.service import ContainerService
 
 __all__ = ["ExecManager", "ExecRecord", "NoSuchExec"]
+
+log = logging.getLogger("skiff.exec")
+
+GC_INTERVAL = 300.0  # moby's execCommandGC: an ended exec is forgotten 5 to 10 minutes after its end
 
 
 class NoSuchExec(NotFound):
@@ -62,7 +68,8 @@ class ExecManager:
         self.svc = svc
         self.store = ExecStore(svc.db)
         self.execs: dict[str, ExecRecord] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # reconcile's watchers (a task needs a reference)
+        self._tasks: set[asyncio.Task[None]] = set()  # reconcile's watchers, the GC (a task needs a reference)
+        self._gc_marked: set[str] = set()
         self._load()
         svc.removal_hooks.append(self.forget_container)
         # container id -> (config.json's stat key, its "process"): parsed once, not at every exec
@@ -315,6 +322,29 @@ class ExecManager:
             task = asyncio.get_running_loop().create_task(self._rewatch(e, mon))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        gc = asyncio.get_running_loop().create_task(self._gc_loop())
+        self._tasks.add(gc)
+        gc.add_done_callback(self._tasks.discard)
+
+    async def _gc_loop(self) -> None:
+        while True:
+            await asyncio.sleep(GC_INTERVAL)
+            try:
+                self.gc()
+            except Exception as exc:  # the next pass retries
+                log.warning("exec records GC: %s", exc)
+
+    def gc(self) -> None:
+        """moby's execCommandGC, so that the table stays bounded for a long-lived container: the
+        execs that had ended at the previous pass go (one statement); those ended now are marked."""
+        gone = [eid for eid in self._gc_marked if eid in self.execs and self.execs[eid].done.is_set()]
+        for eid in gone:
+            e = self.execs.pop(eid)
+            with contextlib.suppress(OSError):  # its exit is in the table: the monitor's file is not needed
+                os.unlink(self.svc.state_dir(e.container_id) / f"exec-{eid}.exit.json")
+        if gone:
+            self.store.forget(gone)
+        self._gc_marked = {eid for eid, e in self.execs.items() if e.done.is_set()}
 
     async def _rewatch(self, e: ExecRecord, mon: AsyncMonitorClient) -> None:
         try:

@@ -1,7 +1,8 @@
 """Exec records in the state DB, so that what ``docker exec`` acknowledged outlives a skiffd crash.
 
 One statement per fact, as it happens: the record at create (its ExecConfig), ``started`` (pid, TTY)
-at start, the exit code at exit; a container's records go with it (``docker rm``).
+at start, the exit code at exit; a container's records go with it (``docker rm``), an ended
+exec's 5 to 10 minutes after its end (moby's GC, ``ExecManager.gc``).
 
 Why the state DB's side connection (WAL, no fsync per commit) and not the fsync'd one: a commit
 there is in the database file when the statement returns, so a skiffd killed with -9, the crash
