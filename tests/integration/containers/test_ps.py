@@ -121,3 +121,15 @@ def test_inspect_host_config_defaults_as_docker(bbd: Daemon, three: dict[str, st
         assert hc["MaskedPaths"] is None and hc["ReadonlyPaths"] is None and hc["PidsLimit"] is None
     finally:
         bbd.docker("rm", "-f", "priv-hc")
+
+
+def test_ps_ports_only_from_network_settings(bbd: Daemon, three: dict[str, str]) -> None:
+    """PORTS comes from NetworkSettings.Ports, as moby's: empty for a created or exited container
+    and for a running one on --network none, even with exposed or published ports."""
+    bbd.docker("create", "--name", "ports-new", "--expose", "70", "-p", "127.0.0.1::80", "busybox", "true")
+    bbd.docker("run", "-d", "--name", "ports-none", "--network", "none", "--expose", "80", "busybox", "sleep", "60")
+    try:
+        out = bbd.docker("ps", "-a", "--filter", "name=ports-", "--format", "{{.Names}}|{{.Ports}}").stdout
+        assert sorted(out.splitlines()) == ["ports-new|", "ports-none|"]
+    finally:
+        bbd.docker("rm", "-f", "ports-new", "ports-none")

@@ -142,7 +142,7 @@ def summary_json(rec: ContainerRecord, size: tuple[int, int] | None = None) -> d
     net = rec.network or {}
     ports: list[dict[str, Any]] = []
     bound = net.get("Ports") or {} if rec.status in ("running", "paused") else {}
-    for port in sorted(set(rec.config.get("ExposedPorts") or {}) | set(bound)):
+    for port in sorted(bound):  # moby lists NetworkSettings.Ports only: none for a stopped or --network none one
         num, _, proto = port.partition("/")
         if not num.isdigit():
             continue
