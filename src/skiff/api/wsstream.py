@@ -77,8 +77,13 @@ class WebSocketStream:
         return data
 
     async def write(self, data: bytes, stream: int = 1) -> None:
-        """Output, unframed: the websocket has one stream (moby: MuxStreams false)."""
+        """Output, unframed: the websocket has one stream (moby: MuxStreams false).
+
+        After the client's close, output is dropped while the relay still forwards the stdin sent
+        before it (raising would end the relay and lose that input), then it is an error."""
         if self.ws.closed or self._closed.is_set():
+            if self._reading and not self._eof_taken.is_set():
+                return
             raise ConnectionResetError("client went away")
         await self.ws.send_frame(data, self._opcode)
 

@@ -371,3 +371,21 @@ def test_daemon_stop_closes_with_going_away(tmp_path: Path) -> None:
         code, took = asyncio.run(go())
         assert code == 1001 and took < 10  # the session does not hold the daemon's stop
         d.start()  # live restore kept the container: started again, the fixture removes it
+
+
+def test_raw_input_sent_right_before_close_arrives(bbd: Daemon, ctrs: list[str]) -> None:
+    cid = _run(bbd, ctrs, "-i", "busybox", "tee", "/tmp/in")  # tee: echoes, after the close too
+
+    async def go() -> None:
+        async with _session(bbd) as s:
+            ws = await s.ws_connect(f"http://skiff/containers/{cid}/attach/ws?stream=1&stdin=1&stdout=1")
+            for part in (b"line1\n", b"line2\n", b"line3\n"):
+                await ws.send_bytes(part)
+            await asyncio.wait_for(ws.close(), 10)
+
+    asyncio.run(go())
+    deadline = time.monotonic() + 20
+    while (got := bbd.docker("exec", cid, "cat", "/tmp/in").stdout) != "line1\nline2\nline3\n":
+        assert time.monotonic() < deadline, got
+        time.sleep(0.1)
+    assert _inspect(bbd, cid)["State"]["Running"] is True  # not StdinOnce: its stdin stays open
