@@ -61,6 +61,22 @@ def _ellipsis(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+def _truncate_id(value: str) -> str:
+    """docker's stringid.TruncateID: no algorithm prefix, 12 characters."""
+    return value.partition(":")[2][:12] if ":" in value else value[:12]
+
+
+def _image_column(image: str, image_id: str, trunc: bool) -> str:
+    """ps's IMAGE: an image given by ID shows as the short ID; a digest is dropped when truncating."""
+    if not image:
+        return "<no image>"
+    if trunc:
+        if _truncate_id(image_id) == _truncate_id(image):
+            return _truncate_id(image)
+        return image.partition("@")[0] if "@" in image else image
+    return image
+
+
 def _size_text(c: Mapping[str, Any]) -> str:
     srw = human_size(int(c.get("SizeRw") or 0), 3)
     root = int(c.get("SizeRootFs") or 0)
@@ -82,7 +98,7 @@ def container_rows(items: Sequence[Mapping[str, Any]], trunc: bool = True) -> li
         mounts = [str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []]
         created = int(c.get("Created") or 0)
         fields = {
-            "ID": c["Id"][:12] if trunc else c["Id"], "Image": c.get("Image") or "<no image>",
+            "ID": c["Id"][:12] if trunc else c["Id"], "Image": _image_column(str(c.get("Image") or ""), str(c.get("ImageID") or ""), trunc),
             "Command": json.dumps(cmd, ensure_ascii=False),
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(created)),
             "RunningFor": human_duration(now - created) + " ago", "Status": c.get("Status", ""),

@@ -91,8 +91,8 @@ def relay_session(conn: Any, *, tty: bool, stdin: bool, resize: Callable[[int, i
                     break
                 if not data:
                     break
-                if not conn.multiplexed:
-                    out.write(data)
+                if tty:  # docker demultiplexes whenever the container has no TTY, whatever the
+                    out.write(data)  # content type (dockerd before API 1.42 says raw-stream for both)
                     out.flush()
                     continue
                 for stream, payload in reader.feed(data):
