@@ -113,6 +113,21 @@ def test_cp_bind_and_read_only_bind(bbd: Daemon, name: str, tmp_path: Path) -> N
     _ok(bbd.docker("rm", "-f", name))
 
 
+def test_cp_onto_a_file_bind(bbd: Daemon, name: str, tmp_path: Path) -> None:
+    """A file bind-mounted in the container is seen, but cannot be replaced (as dockerd: EBUSY)."""
+    hf = tmp_path / "hf"
+    hf.write_text("host file\n")
+    _ok(bbd.docker("create", "--name", name, "-v", f"{hf}:/etc/hf", "busybox", "true"))
+    assert _cp_out(bbd, f"{name}:/etc/hf")[:2] == (0, b"host file\n")
+    src = tmp_path / "new"
+    src.write_text("new\n")
+    r = bbd.docker("cp", str(src), f"{name}:/etc/hf")
+    assert r.returncode == 1 and "Error response from daemon: unlinkat /etc/hf: device or resource busy" in r.stderr
+    assert hf.read_text() == "host file\n"
+    assert _mounts_under(_rootfs(bbd, _cid(bbd, name)).parent) == []
+    _ok(bbd.docker("rm", name))
+
+
 def test_cp_stopped_and_created_containers_volumes(bbd: Daemon, client: docker.DockerClient, name: str,
                                                    tmp_path: Path) -> None:
     _ok(bbd.docker("run", "--name", name, "-v", f"{name}:/data", "busybox", "sh", "-c", "echo kept > /data/k.txt"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from skiff.engine.containers.fsview import ViewMount, in_private_view, writable_mount_for
 from skiff.engine.containers.record import ContainerRecord
 from skiff.engine.containers.spec_user import secure_join
-from skiff.errors import InvalidParameter, NotFound
+from skiff.errors import InvalidParameter, NotFound, System
 from skiff.storage import apply_layer, changes, mount_all, unmount_all, write_diff, write_tree
 
 if TYPE_CHECKING:
@@ -234,7 +235,13 @@ class Archive:
             raise InvalidParameter("mounted volume is marked read-only")
         if writable is None and rec.host_config.get("ReadonlyRootfs"):
             raise InvalidParameter("container rootfs is marked read-only")
-        apply_layer(dest, stream, overlay_whiteouts=False)
+        try:
+            apply_layer(dest, stream, overlay_whiteouts=False)
+        except OSError as e:  # e.g. replacing a file bind-mounted in the container: moby's Go error text
+            name = e.filename if isinstance(e.filename, str) else ""
+            where = os.path.join(in_container, name) if name and not name.startswith("/") else in_container
+            msg = (e.strerror or str(e)).lower()
+            raise System(f"unlinkat {where}: {msg}" if e.errno == errno.EBUSY else f"{where}: {msg}") from None
 
     def export(self, ref: str) -> AsyncIterator[bytes]:
         svc: ContainerService = self  # type: ignore[assignment]
