@@ -187,3 +187,15 @@ def test_container_made_before_init_layers_keeps_working(tmp_path: Path) -> None
         snaps = d.data_root / ("overlay2" if (d.data_root / "overlay2" / "snapshots").is_dir() else "vfs") / "snapshots"
         assert list(snaps.iterdir()) == []
 
+
+
+def test_working_dir_and_volume_mount_points_are_the_containers(d: Daemon) -> None:
+    """A missing -w dir is made at start (root, 0755, as dockerd) and, like a volume's mount point,
+    belongs to the container's own layer: dockerd's diff shows both."""
+    r = d.docker("run", "--name", "wd", "-u", "nobody", "-v", "/data", "-w", "/wd/sub", "busybox",
+                 "sh", "-c", "pwd; stat -c '%U %a' /wd /wd/sub")
+    assert (r.returncode, r.stdout) == (0, "/wd/sub\nroot 755\nroot 755\n"), r.stderr
+    assert sorted(d.docker("diff", "wd").stdout.splitlines()) == ["A /data", "A /wd", "A /wd/sub"]
+    d.docker("rm", "-v", "wd")
+    r = d.docker("run", "--rm", "-w", "/etc/passwd", "busybox", "true")
+    assert r.returncode == 125 and "Cannot mkdir: /etc/passwd is not a directory" in r.stderr

@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 from skiff.engine.containers.record import ContainerRecord, HealthState
 from skiff.engine.containers.runtimes import runtime_command, runtime_path
 from skiff.engine.containers.seams import NetworkRequest
-from skiff.engine.containers.spec import ResolvedMount, SpecContext, build_spec, parse_create, validate_update
+from skiff.engine.containers.spec import (
+    ResolvedMount,
+    SpecContext,
+    build_spec,
+    ensure_working_dir,
+    parse_create,
+    validate_update,
+)
 from skiff.errors import Conflict, InvalidParameter, NotModified, SkiffError, System
 from skiff.monitor.aclient import AsyncMonitorClient
 from skiff.monitor.client import MonitorGone
@@ -251,6 +258,8 @@ class Lifecycle:
                 mount_all(mounts, str(rootfs))
         await asyncio.to_thread(prep)
         try:
+            if cfg.working_dir.startswith("/"):  # moby's SetupWorkingDirectory: made at start, in the container's layer
+                await asyncio.to_thread(ensure_working_dir, str(rootfs), cfg.working_dir)
             resolved = await asyncio.to_thread(self._resolve_mounts, rec, host)
             netns = ""
             mode = host.network_mode or "bridge"
