@@ -65,7 +65,12 @@ def test_cp_named_volume_running(bbd: Daemon, name: str, tmp_path: Path) -> None
     _ok(bbd.docker("run", "-d", "--name", name, "-v", f"{name}:/vol", "busybox", "sh", "-c",
                    "echo in-volume > /vol/v.txt; sleep 600"))
     _ok(bbd.docker("exec", name, "true"))
+    since = _ok(bbd.docker("system", "info", "-f", "{{.SystemTime}}")).stdout.strip()
     assert _cp_out(bbd, f"{name}:/vol/v.txt")[:2] == (0, b"in-volume\n")
+    until = _ok(bbd.docker("system", "info", "-f", "{{.SystemTime}}")).stdout.strip()
+    events = _ok(bbd.docker("events", "--since", since, "--until", until, "--filter", "type=volume",
+                            "--filter", f"volume={name}", "--format", "{{.Action}}")).stdout.split()
+    assert events == ["mount", "unmount"]  # as dockerd: the view mounts the volume for the operation
     src = tmp_path / "to-vol.txt"
     src.write_text("from host\n")
     _ok(bbd.docker("cp", str(src), f"{name}:/vol/"))

@@ -138,11 +138,20 @@ class Archive:
             if live is not None:
                 return live
             return self._resolved_binds(rec)
+        # a running container's volumes are mounted already; its view still says so, as moby's does
+        vols = [v for v in rec.mounts if v.get("Type") == "volume" and v.get("Name")] if live is not None else []
+        for v in vols:
+            svc.events.publish("volume", "mount", v["Name"], {
+                "driver": v.get("Driver") or "local", "container": rec.id, "destination": v["Destination"],
+                "read/write": "true" if v.get("RW", True) else "false", "propagation": v.get("Propagation") or ""})
         try:
             return in_private_view(str(rootfs), svc.snapshotter.mounts(rec.snapshot_key), prepare, fn)
         finally:
             if live is None and not rec.running:  # volumes mounted for this view only
                 svc._release_volumes(rec)
+            for v in vols:
+                svc.events.publish("volume", "unmount", v["Name"], {"driver": v.get("Driver") or "local",
+                                                                    "container": rec.id})
 
     def _resolved_binds(self, rec: ContainerRecord) -> list[ViewMount]:
         """A container that is not running: its mounts resolved as its start would (volumes
