@@ -76,6 +76,7 @@ class LinkInfo:
     kind: str
     up: bool
     master: int
+    alias: str = ""
 
 
 def _run(netns: str | None, op: str, name: str, fn: Callable[[IPRoute], T], ok: tuple[int, ...] = ()) -> T | None:
@@ -114,6 +115,7 @@ def _info(msg: Any) -> LinkInfo:
         kind=str(kind or ""),
         up=bool(msg["flags"] & 1),
         master=int(msg.get_attr("IFLA_MASTER") or 0),
+        alias=str(msg.get_attr("IFLA_IFALIAS") or ""),
     )
 
 
@@ -137,11 +139,23 @@ def list_links(netns: str | None = None) -> list[LinkInfo]:
     return result or []
 
 
-def create_bridge(name: str, mtu: int | None = None, netns: str | None = None) -> None:
-    """Create a bridge; an existing link of that name is kept."""
+def create_bridge(name: str, mtu: int | None = None, netns: str | None = None, alias: str = "") -> None:
+    """Create a bridge; an existing link of that name is kept (and keeps its alias). ``alias`` marks
+    a bridge we made, so that only those are ever deleted (a host's docker0 or br0 named by
+    ``com.docker.network.bridge.name`` is not ours)."""
     extra: dict[str, Any] = {"mtu": mtu} if mtu else {}
-    _run(netns, "create bridge", name, lambda ipr: ipr.link("add", ifname=name, kind="bridge", **extra),
-         ok=(errno.EEXIST,))
+
+    def fn(ipr: IPRoute) -> None:
+        try:
+            ipr.link("add", ifname=name, kind="bridge", **extra)
+        except NetlinkError as e:
+            if e.code == errno.EEXIST:
+                return  # not ours: no alias
+            raise
+        if alias:  # the kernel takes IFLA_IFALIAS on "set" only
+            ipr.link("set", index=ipr.link_lookup(ifname=name)[0], ifalias=alias)
+
+    _run(netns, "create bridge", name, fn)
 
 
 def create_veth(name: str, peer: str, mtu: int | None = None, netns: str | None = None,

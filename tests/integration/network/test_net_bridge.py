@@ -210,3 +210,24 @@ def test_engine_made_netns_file(driver: BridgeDriver, netns_factory: Callable[[]
     finally:
         delete_netns(path)
     assert not Path(path).exists()
+
+
+def test_only_bridges_skiff_made_are_deleted(driver: BridgeDriver, bridge_name: Callable[[], str]) -> None:
+    """moby keeps a bridge it did not create (docker0 of another engine, a host's br0 named with
+    com.docker.network.bridge.name); Skiff marks its own with a link alias and deletes only those."""
+    made = net(bridge_name(), "10.207.0.0/24")
+    driver.create_network(made)
+    info = netlink.link_info(made.options[OPT_NAME])
+    assert info is not None and info.alias == "skiff"
+    driver.delete_network(made.id)
+    assert netlink.link_info(made.options[OPT_NAME]) is None
+    host_br = bridge_name()
+    subprocess.run(["ip", "link", "add", host_br, "type", "bridge"], check=True)
+    try:
+        adopted = net(host_br, "10.208.0.0/24")
+        driver.create_network(adopted)
+        assert netlink.link_info(host_br) is not None and netlink.link_info(host_br).alias == ""  # type: ignore[union-attr]
+        driver.delete_network(adopted.id)
+        assert netlink.link_info(host_br) is not None  # still there: it was the host's
+    finally:
+        subprocess.run(["ip", "link", "del", host_br], capture_output=True)

@@ -48,6 +48,18 @@ class BridgeSetupError(System):
     """A step of bridge setup failed; names the step."""
 
 
+OWNER_ALIAS = "skiff"  # the alias of every bridge Skiff creates (see _ours)
+
+
+def _ours(cfg: NetworkConfig, br: str) -> bool:
+    """May removing the network delete its bridge? Only one Skiff made (moby: BridgeIfaceCreator):
+    marked with OWNER_ALIAS, or, for bridges made before the mark, one Skiff named itself."""
+    info = netlink.link_info(br)
+    if info is None:
+        return False
+    return info.alias == OWNER_ALIAS or (not info.alias and not cfg.options.get(OPT_NAME))
+
+
 def bridge_name(cfg: NetworkConfig) -> str:
     name = cfg.options.get(OPT_NAME) or (DEFAULT_DEVICE if option_bool(cfg.options, OPT_DEFAULT, False)
                                          else f"br-{cfg.id[:12]}")
@@ -131,7 +143,7 @@ class BridgeDriver:
         fw6 = self._fw6 if any(p.version == 6 for p in cfg.pools) else None
         rules6 = _rules(cfg, br, 6)
         steps: list[tuple[str, Callable[[], None], Callable[[], None]]] = [
-            ("setup_device", lambda: netlink.create_bridge(br, mtu),
+            ("setup_device", lambda: netlink.create_bridge(br, mtu, alias=OWNER_ALIAS),
              lambda: None if existed else netlink.delete_link(br)),
             ("setup_mtu", lambda: netlink.set_mtu(br, mtu) if mtu else None, lambda: None),
             ("setup_addresses", lambda: self._addresses(cfg, br), lambda: None),
@@ -204,7 +216,8 @@ class BridgeDriver:
                 self._del_rules(self._fw, _rules(cfg, br))
             if self._fw6 is not None and any(p.version == 6 for p in cfg.pools):
                 self._del_rules(self._fw6, _rules(cfg, br, 6))
-            netlink.delete_link(br)
+            if _ours(cfg, br):
+                netlink.delete_link(br)
             if not self._networks:
                 self.release_host()
 
