@@ -186,3 +186,23 @@ def test_start_of_paused_container_as_docker(bbd: Daemon) -> None:
         assert _state(bbd, "pstart")["Paused"] is True
     finally:
         bbd.docker("rm", "-f", "pstart")
+
+
+def test_rename_errors_as_docker(bbd: Daemon) -> None:
+    """moby wraps a name it cannot reserve in "Error when allocating new name: ...", with the "/"."""
+    bbd.docker("create", "--name", "rn1", "busybox", "true")
+    other = bbd.docker("create", "--name", "rn2", "busybox", "true").stdout.strip()
+    try:
+        r = bbd.docker("rename", "rn1", "rn2")
+        assert (r.returncode, r.stderr) == (1, (
+            'Error response from daemon: Error when allocating new name: Conflict. The container name "/rn2" is '
+            f'already in use by container "{other}". You have to remove (or rename) that container to be able to '
+            "reuse that name.\nError: failed to rename container named rn1\n"))
+        r = bbd.docker("rename", "rn1", "bad name")
+        assert (r.returncode, r.stderr) == (1, (
+            "Error response from daemon: Error when allocating new name: Invalid container name (/bad name), only "
+            "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\nError: failed to rename container named rn1\n"))
+        r = bbd.docker("rename", "rn1", "rn1")
+        assert r.returncode == 1 and "Renaming a container with the same name as its current name" in r.stderr
+    finally:
+        bbd.docker("rm", "-f", "rn1", "rn2")

@@ -26,7 +26,7 @@ from skiff.engine.containers.archive import Archive
 from skiff.engine.containers.health import Health
 from skiff.engine.containers.io import ClientStream, attach, check_attach, log_entries
 from skiff.engine.containers.lifecycle import Lifecycle, parse_signal
-from skiff.engine.containers.record import ContainerRecord, new_id, validate_name
+from skiff.engine.containers.record import NAME_RE, ContainerRecord, new_id, validate_name
 from skiff.engine.containers.seams import ImageProvider, NetworkHook, VolumeBackend
 from skiff.engine.containers.spec import ImageConfig, merge_config, parse_create
 from skiff.engine.containers.spec_config import validate_restart_policy
@@ -503,16 +503,22 @@ class ContainerService(Archive, Health, Lifecycle):
 
     # ---- rename / remove -----------------------------------------------------------------------
     def rename(self, ref: str, new: str) -> None:
-        rec = self.get(ref)
-        if not new:
+        """moby's ContainerRename: names checked in its order; a name that cannot be reserved is
+        reported as "Error when allocating new name: ..." (the name with its leading "/")."""
+        ref, new = ref.strip(), new.strip()
+        if not ref.lstrip("/") or not new.lstrip("/"):
             raise InvalidParameter("Neither old nor new names may be empty")
-        full = validate_name(new)
+        rec = self.get(ref)
+        full = new if new.startswith("/") else "/" + new
         if full == rec.name:
             raise InvalidParameter("Renaming a container with the same name as its current name")
+        if not NAME_RE.match(full):
+            raise InvalidParameter(f"Error when allocating new name: Invalid container name ({full}), only "
+                                   "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         if full in self._names:
-            raise Conflict(f'Conflict. The container name "{full}" is already in use by container '
-                           f'"{self._names[full]}". You have to remove (or rename) that container to be able '
-                           "to reuse that name.")
+            raise Conflict(f'Error when allocating new name: Conflict. The container name "{full}" is already in '
+                           f'use by container "{self._names[full]}". You have to remove (or rename) that container '
+                           "to be able to reuse that name.")
         old = rec.name
         rec.name = full
         self.save(rec)
