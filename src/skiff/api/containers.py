@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from skiff.api.backends import Services
+from skiff.api.gojson import check as check_go_types
+from skiff.api.gotypes import CONTAINER_CREATE_REQUEST, CONTAINER_UPDATE_CONFIG
 from skiff.api.httputil import (
     PREPARED_KEY,
     dumps,
@@ -174,6 +176,7 @@ class _Handlers:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
+        check_go_types(await request.read(), CONTAINER_CREATE_REQUEST)
         if not isinstance(body, dict):
             raise InvalidParameter("invalid JSON: container config must be an object")
         return json_response(self.c.create(query_str(request, "name") or "", body), status=201)
@@ -218,6 +221,7 @@ class _Handlers:
 
     async def update(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request, required=False) or {}
+        check_go_types(await request.read(), CONTAINER_UPDATE_CONFIG)
         return json_response(await self.io.update(request.match_info["id"], body))
 
     async def top(self, request: web.Request) -> web.StreamResponse:

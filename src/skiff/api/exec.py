@@ -8,6 +8,8 @@ from aiohttp import web
 
 from skiff.api.backends import Services
 from skiff.api.containers import ClientStream
+from skiff.api.gojson import check as check_go_types
+from skiff.api.gotypes import CONTAINER_EXEC_OPTIONS, CONTAINER_EXEC_START_OPTIONS
 from skiff.api.httputil import json_body, json_response, query_int
 from skiff.api.routes import Route
 from skiff.api.streams import hijack
@@ -43,6 +45,7 @@ class _Handlers:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
+        check_go_types(await request.read(), CONTAINER_EXEC_OPTIONS)
         if not isinstance(body, dict):
             raise InvalidParameter("invalid JSON: exec config must be an object")
         return json_response({"Id": self.e.create(request.match_info["id"], body)}, status=201)
@@ -50,6 +53,7 @@ class _Handlers:
     async def start(self, request: web.Request) -> web.StreamResponse:
         eid = request.match_info["id"]
         body = await json_body(request, required=False) or {}
+        check_go_types(await request.read(), CONTAINER_EXEC_START_OPTIONS)
         detach = bool(body.get("Detach"))
         cs = body.get("ConsoleSize")
         size = (int(cs[0] or 0), int(cs[1] or 0)) if cs else None

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from skiff.api.backends import Services
+from skiff.api.gojson import check as check_go_types
+from skiff.api.gotypes import NETWORK_CONNECT_OPTIONS, NETWORK_CREATE_REQUEST, NETWORK_DISCONNECT_OPTIONS
 from skiff.api.httputil import filters, json_body, json_response, query_bool, query_str
 from skiff.api.routes import Route
 from skiff.engine.filters import Filters
@@ -73,6 +75,7 @@ class _Handlers:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
+        check_go_types(await request.read(), NETWORK_CREATE_REQUEST)
         if not isinstance(body, dict):
             raise InvalidParameter("invalid JSON: body must be an object")
         return json_response(await self.b.create(body), status=201)
@@ -86,6 +89,7 @@ class _Handlers:
 
     async def connect(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
+        check_go_types(await request.read(), NETWORK_CONNECT_OPTIONS)
         ref = _container(body)
         ec = body.get("EndpointConfig") or {}
         if not isinstance(ec, dict):
@@ -95,5 +99,6 @@ class _Handlers:
 
     async def disconnect(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
+        check_go_types(await request.read(), NETWORK_DISCONNECT_OPTIONS)
         await self.b.disconnect(request.match_info["id"], _container(body), force=bool(body.get("Force")))
         return web.Response(status=200)

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from skiff.api.backends import Services
+from skiff.api.gojson import check as check_go_types
+from skiff.api.gotypes import VOLUME_CREATE_OPTIONS
 from skiff.api.httputil import filters, json_body, json_response, query_bool, version_at_least
 from skiff.api.routes import Route
 from skiff.engine.filters import Filters
@@ -66,6 +68,7 @@ class _Handlers:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request, required=False) or {}
+        check_go_types(await request.read(), VOLUME_CREATE_OPTIONS)
         if not isinstance(body, dict):
             raise InvalidParameter("invalid JSON: body must be an object")
         name, driver = body.get("Name") or "", body.get("Driver") or ""
