@@ -75,7 +75,7 @@ def lookup_path(arg0: str, env: dict[str, str]) -> str:
         try:
             st = os.stat(arg0)
         except OSError as e:
-            raise OSError(e.errno, f'exec: "{arg0}": stat {arg0}: {os.strerror(e.errno).lower()}', arg0) from None
+            raise OSError(e.errno, f'exec: "{arg0}": stat {arg0}: {os.strerror(e.errno or errno.ENOENT).lower()}', arg0) from None
         if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
             raise OSError(errno.EACCES, f'exec: "{arg0}": permission denied', arg0)
         return arg0
