@@ -389,6 +389,7 @@ class _ArchiveHandlers:
 
     async def commit(self, request: web.Request) -> web.StreamResponse:
         cfg = await json_body(request, required=False)
+        check_go_types(await request.read(), CONTAINER_CREATE_REQUEST)  # moby decodes a CreateRequest here too
         iid = await self.a.commit(query_str(request, "container") or "", repo=query_str(request, "repo") or "",
                                   tag=query_str(request, "tag") or "", comment=query_str(request, "comment") or "",
                                   author=query_str(request, "author") or "", pause=query_bool(request, "pause", True),

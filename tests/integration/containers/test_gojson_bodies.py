@@ -87,7 +87,7 @@ def test_what_go_accepts_still_creates(api: docker.APIClient) -> None:
             api.remove_container(cid, force=True)
 
 
-def test_update_exec_volume_network_bodies(api: docker.APIClient) -> None:
+def test_update_exec_commit_volume_network_bodies(api: docker.APIClient) -> None:
     cid = api.create_container("busybox", "true")["Id"]
     try:
         assert refused(post(api, f"/containers/{cid}/update", {"Memory": "1g"})) == (
@@ -99,6 +99,8 @@ def test_update_exec_volume_network_bodies(api: docker.APIClient) -> None:
     # the body is decoded before the container is looked up, as dockerd
     assert refused(post(api, "/containers/nosuch/update", {"RestartPolicy": {"Name": 1}})) == (
         PREFIX + "number into Go struct field RestartPolicy.RestartPolicy.Name of type container.RestartPolicyMode")
+    assert refused(post(api, "/commit?container=nosuch", {"Env": "x"})) == (
+        PREFIX + "string into Go struct field CreateRequest.Config.Env of type []string")
     assert refused(post(api, "/volumes/create", {"Name": 5})) == (
         PREFIX + "number into Go struct field CreateOptions.Name of type string")
     assert refused(post(api, "/networks/create", {"Name": "skiff-gojson", "Internal": "true"})) == (
