@@ -8,12 +8,20 @@ with those containers present, and the ratios to dockerd. Only the containers cr
 removed afterwards (by ID). Issue 4's reference: create dockerd 13.0 s, podman 26.9 s; ps -a dockerd
 71 ms, podman 261 ms; targets: create <= 0.5x dockerd, ps -a < dockerd.
 
-    .venv/bin/python bench/engine_create.py [-n 500] [--rounds 5] [--ps-runs 20] [--no-podman]
+The docker CLI's own start-up is most of each ``docker create`` (see results/docker_cli_floor.txt),
+so the daemons' share is also measured without it: ``--api-runs`` creates straight through the API
+(``POST /v1.41/containers/create`` on each daemon's socket, one connection each, like the CLI),
+paired and rotating, then removed.
+
+    .venv/bin/python bench/engine_create.py [-n 500] [--rounds 5] [--ps-runs 20] [--api-runs 200] [--no-podman]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import socket
 import statistics
 import sys
 import time
@@ -28,6 +36,7 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--ps-runs", type=int, default=20)
+    ap.add_argument("--api-runs", type=int, default=200)
     ap.add_argument("--no-podman", action="store_true")
     ap.add_argument("--keep-dockerd", action="store_true")
     args = ap.parse_args()
@@ -59,6 +68,13 @@ def main() -> int:
                 for e in order(engs, i):
                     ps[e.name].append(e.timed("ps", "-a")[0])
             loads.append(loadavg())
+            api: dict[str, list[float]] = {e.name: [] for e in engs[:2]}
+            for i in range(args.api_runs):
+                for e in order(engs[:2], i):
+                    dt, cid = _api_create(e)
+                    api[e.name].append(dt)
+                    created[e.name].append(cid)
+            loads.append(loadavg())
         finally:
             for e in engs:
                 _remove_timed(e, created[e.name])
@@ -77,7 +93,40 @@ def main() -> int:
         m = statistics.median(ps[e.name])
         print(f"{e.name:<18} {m * 1000:>7.1f}ms {m / statistics.median(ps[ref]):>7.2f}  "
               f"{spread(ps[e.name], 1000, 'ms'):<34} rows listed {counts[e.name]}")
+    if args.api_runs:
+        print(f"\nthe daemons alone: POST /v1.41/containers/create (busybox true), {args.api_runs} paired rounds, "
+              "order rotating, no CLI")
+        for e in engs[:2]:
+            m = statistics.median(api[e.name])
+            print(f"{e.name:<18} {m * 1000:>7.2f}ms {m / statistics.median(api[ref]):>7.2f}  "
+                  f"{spread(api[e.name], 1000, 'ms')}")
     return 0
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost")
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.unix_path)
+
+
+def _api_create(e: Engine) -> tuple[float, str]:
+    """One create through the API on a fresh connection: (seconds, container id)."""
+    host = e.env.get("DOCKER_HOST") or "unix:///run/docker.sock"
+    body = json.dumps({"Image": "busybox", "Cmd": ["true"]})
+    conn = _UnixHTTP(host.removeprefix("unix://"))
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1.41/containers/create", body, {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    data = resp.read()
+    dt = time.perf_counter() - t0
+    conn.close()
+    if resp.status != 201:
+        raise RuntimeError(f"{e.name}: API create failed ({resp.status}): {data[:200]!r}")
+    return dt, str(json.loads(data)["Id"])
 
 
 def _remove_timed(e: Engine, ids: list[str]) -> None:
