@@ -93,3 +93,22 @@ def test_links_of_the_image_are_not_followed(tmp_path: Path) -> None:
     assert (root / "etc").is_dir() and not (root / "etc").is_symlink()
     assert (root / "dev" / "pts").is_dir() and not (root / "dev").is_symlink()
     assert (root / ".dockerenv").is_file() and not (root / ".dockerenv").is_symlink()
+
+
+def test_work_mount_of_a_killed_daemon_is_swept(snapshotter: DirSnapshotter, mounter: Mounter,
+                                                tmp_path: Path) -> None:
+    """A daemon killed while it made an init layer left its work mount (another pid in its name)."""
+    from skiff.storage import Mount, mount_all, unmount_all
+
+    scratch = tmp_path / "scratch"
+    stale = scratch / "init-999999999-x"
+    stale.mkdir(parents=True)
+    (tmp_path / "src").mkdir()
+    mount_all([Mount("bind", str(tmp_path / "src"), ("rbind", "ro"))], stale)
+    try:
+        top = _image(snapshotter, mounter)
+        ensure_init_layer(snapshotter, top, scratch)
+        assert list(scratch.iterdir()) == [] and not os.path.ismount(stale)
+    finally:
+        if stale.exists():
+            unmount_all(stale, lazy=True)
