@@ -15,7 +15,8 @@ any letter case, a string for a ``strslice.StrSlice`` (``"Cmd": "true"``). The r
 - the text names the innermost struct type being decoded (``Ulimit``), then the path of JSON keys
   from the root, with the names of embedded Go structs on the way (``Config``, ``Resources``), no
   array indexes and no map keys; the type is the Go type of the value, pointers removed;
-- numbers into integer fields must be integer literals in range, else ``number <literal>``.
+- numbers into integer fields must be integer literals in range, else ``number <literal>``;
+- ``NaN`` and ``Infinity``, which Python's parser takes, are Go's syntax errors.
 """
 
 from __future__ import annotations
@@ -214,10 +215,23 @@ class _Decoder:
             self.save("number", t, ctx)
 
 
+_NOT_JSON = {  # Python reads these; Go's scanner stops at their first letter
+    "NaN": "invalid character 'N' looking for beginning of value",
+    "Infinity": "invalid character 'I' looking for beginning of value",
+    "-Infinity": "invalid character 'I' in numeric literal",
+}
+
+
+def _constant(name: str) -> Any:
+    raise _Stop(_NOT_JSON[name])
+
+
 def go_error(raw: bytes | str, schema: GoType) -> str | None:
     """Go's error for decoding ``raw`` into ``schema``, or None; None too when raw is not JSON."""
     try:
-        doc = json.loads(raw, object_pairs_hook=_Obj, parse_int=_Num, parse_float=_Num, parse_constant=_Num)
+        doc = json.loads(raw, object_pairs_hook=_Obj, parse_int=_Num, parse_float=_Num, parse_constant=_constant)
+    except _Stop as stop:
+        return str(stop)
     except ValueError:
         return None  # a syntax error is json_body's to report
     d = _Decoder()

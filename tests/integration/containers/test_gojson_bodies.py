@@ -29,7 +29,8 @@ def api(bbd: Daemon) -> Iterator[docker.APIClient]:
 
 
 def post(api: docker.APIClient, path: str, body: Any) -> requests.Response:
-    return api.post(api._url(path), data=json.dumps(body), headers={"Content-Type": "application/json"})
+    data = body if isinstance(body, str) else json.dumps(body)
+    return api.post(api._url(path), data=data, headers={"Content-Type": "application/json"})
 
 
 def refused(resp: requests.Response) -> str:
@@ -66,6 +67,11 @@ def test_sdk_host_config_of_wrong_types(api: docker.APIClient) -> None:
 ])
 def test_raw_create_refused(api: docker.APIClient, body: dict[str, Any], text: str) -> None:
     assert refused(post(api, "/containers/create", {"Image": "busybox", **body})) == PREFIX + text
+
+
+def test_python_only_json_is_a_go_syntax_error(api: docker.APIClient) -> None:
+    assert refused(post(api, "/containers/create", '{"Image": "busybox", "HostConfig": {"Memory": NaN}}')) == (
+        "invalid JSON: invalid character 'N' looking for beginning of value")
 
 
 def test_what_go_accepts_still_creates(api: docker.APIClient) -> None:

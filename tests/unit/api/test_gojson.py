@@ -117,6 +117,17 @@ def test_create_accepts_what_go_accepts(body: Any) -> None:
     assert err(body) is None
 
 
+@pytest.mark.parametrize(("literal", "want"), [
+    ("NaN", "invalid character 'N' looking for beginning of value"),
+    ("Infinity", "invalid character 'I' looking for beginning of value"),
+    ("-Infinity", "invalid character 'I' in numeric literal"),
+])
+def test_python_only_constants_are_go_syntax_errors(literal: str, want: str) -> None:
+    # texts of dockerd 20.10 for {"HostConfig":{"Memory":NaN}}, checked at /run/docker.sock
+    assert err('{"HostConfig": {"Memory": ' + literal + "}}") == want
+    assert err('{"Labels": {"a": ' + literal + "}}") == want
+
+
 def test_not_json_is_left_to_json_body() -> None:
     assert go_error(b"{", CREATE) is None
     assert go_error(b"", CREATE) is None
