@@ -148,3 +148,24 @@ def test_run_user_primary_group_in_groups(bbd: Daemon) -> None:
     assert bbd.docker("run", "--rm", "busybox", "id").stdout == "uid=0(root) gid=0(root) groups=0(root)\n"
     r = bbd.docker("run", "--rm", "--group-add", "777", "-u", "1000", "busybox", "id")
     assert r.stdout == "uid=1000 gid=0(root) groups=0(root),777\n"
+
+
+@pytest.mark.parametrize(("flags", "msg"), [
+    (["--oom-score-adj", "2000"], "Invalid value 2000, range for oom score adj is [-1000, 1000]"),
+    (["-w", "rel"], "the working directory 'rel' is invalid, it needs to be an absolute path"),
+    (["--cpu-period", "100"], "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
+    (["--cap-add", "BOGUS"], 'invalid CapAdd: unknown capability: "CAP_BOGUS"'),
+    (["--cap-drop", "BOGUS"], 'invalid CapDrop: unknown capability: "CAP_BOGUS"'),
+    (["--memory-swap", "10m"], "You should always set the Memory limit when using Memoryswap limit, see usage"),
+    (["--memory-swap", "10m", "-m", "20m"], "Minimum memoryswap limit should be larger than memory limit, see usage"),
+    (["--cpuset-cpus", "abc"], "Invalid value abc for cpuset cpus: invalid format: abc"),
+    (["--isolation", "hyperv"], "invalid isolation 'hyperv' on linux"),
+    (["--volumes-from", "nosuch-vf"], "No such container: nosuch-vf"),
+])
+def test_create_refuses_what_start_would_as_docker(bbd: Daemon, flags: list[str], msg: str) -> None:
+    """dockerd checks the settings at create (verifyContainerSettings): docker create fails with its
+    text and leaves no container, instead of a container that cannot start. A missing --volumes-from
+    container is a 400, so the CLI does not go and pull the image."""
+    r = bbd.docker("create", *flags, "busybox", "true")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", f"Error response from daemon: {msg}\n")
+    assert bbd.docker("ps", "-aq").stdout == ""

@@ -28,7 +28,7 @@ from skiff.engine.containers.io import ClientStream, attach, check_attach, log_e
 from skiff.engine.containers.lifecycle import Lifecycle, parse_signal
 from skiff.engine.containers.record import NAME_RE, ContainerRecord, new_id, validate_name
 from skiff.engine.containers.seams import ImageProvider, NetworkHook, VolumeBackend
-from skiff.engine.containers.spec import ImageConfig, merge_config, parse_create
+from skiff.engine.containers.spec import ImageConfig, merge_config, parse_create, validate_create
 from skiff.engine.containers.spec_config import validate_restart_policy
 from skiff.engine.containers.stats import read_stats
 from skiff.engine.containers.views import inspect_json, summary_json
@@ -143,6 +143,7 @@ class ContainerService(Archive, Health, Lifecycle):
         validate_restart_policy(host.restart_policy, host.restart_max_retries)
         if cfg.stop_signal:
             parse_signal(cfg.stop_signal)  # moby's validateContainerConfig: "Invalid signal: FOO"
+        validate_create(cfg, host, body.get("HostConfig") or {})
         if host.auto_remove and host.restart_policy not in ("no", ""):
             raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
         log_type = host.log_type or str(self.config.get("log-driver") or "json-file")
@@ -229,7 +230,10 @@ class ContainerService(Archive, Health, Lifecycle):
         taken = {v.get("Destination") for v in rec.mounts}
         for spec in host.volumes_from:
             ref, mode = parse_volumes_from(spec)
-            src = self.get(ref)
+            try:
+                src = self.get(ref)
+            except NotFound as e:  # moby: a bad parameter (400), not a 404 the CLI would answer with a pull
+                raise InvalidParameter(str(e)) from None
             for view in src.mounts:
                 if view.get("Type") not in ("volume", "bind") or view.get("Destination") in taken:
                     continue

@@ -33,6 +33,7 @@ from typing import Any
 from skiff.engine.containers.seccomp_default import (
     default_profile,
     load_profile,
+    normalize_caps,
     resolve_profile,
     tweak_capabilities,
 )
@@ -59,7 +60,7 @@ __all__ = [
     "ResolvedMount", "ExecUser", "parse_create", "build_spec", "merge_config", "resolve_user", "container_env",
     "DEFAULT_PATH", "DEFAULT_SHM_SIZE", "MASKED_PATHS", "READONLY_PATHS", "INIT_PATH", "DEFAULT_NOFILE",
     "parse_security_opts", "SecurityOpts", "anonymous_volumes", "exec_process", "ensure_working_dir", "secure_join",
-    "validate_update",
+    "validate_update", "validate_create",
 ]
 
 DEFAULT_SHM_SIZE = 64 << 20
@@ -282,6 +283,24 @@ def oci_user(u: ExecUser) -> dict[str, Any]:
     return {"uid": u.uid, "gid": u.gid, "additionalGids": [u.gid, *(g for g in u.additional_gids if g != u.gid)]}
 
 
+def validate_create(config: ContainerConfig, host: HostConfig, raw_host: Mapping[str, Any]) -> None:
+    """moby's verifyContainerSettings at create: what the start would refuse is refused before
+    anything is made (docker create fails instead of leaving a container that cannot start)."""
+    wd = config.working_dir
+    if wd and not wd.startswith("/"):
+        raise InvalidParameter(f"the working directory '{wd}' is invalid, it needs to be an absolute path")
+    for what, names in (("CapAdd", host.cap_add), ("CapDrop", host.cap_drop)):
+        try:
+            normalize_caps(names)
+        except InvalidParameter as e:
+            raise InvalidParameter(f"invalid {what}: {e}") from None
+    isolation = str(raw_host.get("Isolation") or "")
+    if isolation not in ("", "default"):
+        raise InvalidParameter(f"invalid isolation '{isolation}' on linux")
+    _check_modes(host)
+    _resources(host, SpecContext(container_id="", rootfs=""))
+
+
 def validate_update(body: Mapping[str, Any]) -> None:
     """``docker update``'s body checked as moby does before it looks the container up: the restart
     policy, and the new limits by create's rules (except that swap may change without memory)."""
@@ -303,7 +322,7 @@ def _check_cpuset(spec: str, ncpu: int) -> None:
             a, _, b = part.partition("-")
             want.update(range(int(a), int(b or a) + 1))
     except ValueError:
-        raise InvalidParameter(f"Invalid value {spec} for cpuset cpus")
+        raise InvalidParameter(f"Invalid value {spec} for cpuset cpus: invalid format: {spec}") from None
     if any(c >= ncpu for c in want):
         avail = "0" if ncpu == 1 else f"0-{ncpu - 1}"
         raise InvalidParameter(f"Requested CPUs are not available - requested {spec}, available: {avail}")
