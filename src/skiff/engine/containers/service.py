@@ -551,26 +551,26 @@ class ContainerService(Archive, Health, Lifecycle):
         await self.destroy(rec, volumes)
 
     async def destroy(self, rec: ContainerRecord, volumes: bool = False) -> None:
-        """Forget the container (record first, so waiters and the CLI's --rm return at once), then
-        remove its files, snapshot and volume references."""
+        """Forget the container (its record: one commit), remove its files, snapshot and volume
+        references, then tell waiters. As with moby, ``docker rm``, ``run --rm`` and ``wait
+        --condition removed`` return once the files are gone: an ``rmi`` right after must find no
+        container snapshot on the image's layers (it would leave them behind). A crash before the
+        files are gone leaves an orphan directory, which reconcile sweeps."""
         if rec.id not in self._cache:
             return
         self.cancel_restart(rec.id)
         rec.status = "removing"
-        self.save(rec)
         self.repo.delete(rec.id)
         self._cache.pop(rec.id, None)
         if self._names.get(rec.name) == rec.id:
             del self._names[rec.name]
         self.images.container_removed(rec.id)
-        self.publish(rec, "destroy")
-        self.notify_removed(rec)
         for hook in self.removal_hooks:
             hook(rec.id)
-        # the files go in the background (a crash meanwhile leaves an orphan dir that reconcile sweeps)
         task = asyncio.get_running_loop().create_task(self._remove_files_async(rec))
         self._removals.add(task)
         task.add_done_callback(self._removals.discard)
+        await asyncio.shield(task)  # the removal finishes even if the client goes away meanwhile
         if self.volumes is not None:
             for m in rec.mounts:
                 if m.get("Type") == "volume" and m.get("Name"):
@@ -580,6 +580,8 @@ class ContainerService(Archive, Health, Lifecycle):
                             self.volumes.remove_anonymous(m["Name"])
                     except Exception as e:
                         log.warning("volume %s of %s: %s", m.get("Name"), rec.id[:12], e)
+        self.publish(rec, "destroy")
+        self.notify_removed(rec)
 
     async def _remove_files_async(self, rec: ContainerRecord) -> None:
         try:
