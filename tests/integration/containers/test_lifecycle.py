@@ -206,3 +206,15 @@ def test_rename_errors_as_docker(bbd: Daemon) -> None:
         assert r.returncode == 1 and "Renaming a container with the same name as its current name" in r.stderr
     finally:
         bbd.docker("rm", "-f", "rn1", "rn2")
+
+
+def test_update_runtime_refusal_as_docker(bbd: Daemon) -> None:
+    """A limit the runtime refuses comes back as moby's "Cannot update container <id>: <cause>"."""
+    cid = bbd.docker("run", "-d", "--name", "ux3", "busybox", "sleep", "100").stdout.strip()
+    try:
+        r = bbd.docker("update", "--cpu-shares", "1", "ux3")
+        assert r.returncode == 1 and r.stdout == ""
+        assert r.stderr.startswith(f"Error response from daemon: Cannot update container {cid}: ")
+        assert "the minimum allowed cpu-shares is 2" in r.stderr
+    finally:
+        bbd.docker("rm", "-f", "ux3")

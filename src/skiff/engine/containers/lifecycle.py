@@ -783,7 +783,10 @@ class Lifecycle:
                 resources["pids"] = {"limit": int(res["PidsLimit"])}
             if "BlkioWeight" in res:
                 resources["blockIO"] = {"weight": int(res["BlkioWeight"])}
-            await self._runtime_call(rec, "update", "-r", "-", stdin=json.dumps(resources).encode())
+            try:
+                await self._runtime_call(rec, "update", "-r", "-", stdin=json.dumps(resources).encode())
+            except System as e:  # moby's errCannotUpdate
+                raise System(f"Cannot update container {rec.id}: {e}") from e
         rec.host_config.update(res)
         svc.save(rec)
         svc.publish(rec, "update")
