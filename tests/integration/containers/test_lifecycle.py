@@ -218,3 +218,17 @@ def test_update_runtime_refusal_as_docker(bbd: Daemon) -> None:
         assert "the minimum allowed cpu-shares is 2" in r.stderr
     finally:
         bbd.docker("rm", "-f", "ux3")
+
+
+def test_not_running_errors_as_docker(bbd: Daemon) -> None:
+    """pause and top of a container that is not running: moby v28's errNotRunning text (lower case)."""
+    cid = bbd.docker("create", "--name", "nr1", "busybox", "true").stdout.strip()
+    try:
+        for args in (["pause", "nr1"], ["top", "nr1"]):
+            r = bbd.docker(*args)
+            assert (r.returncode, r.stderr) == (
+                1, f"Error response from daemon: container {cid} is not running\n"), args
+        r = bbd.docker("unpause", "nr1")
+        assert (r.returncode, r.stderr) == (1, f"Error response from daemon: Container {cid} is not paused\n")
+    finally:
+        bbd.docker("rm", "-f", "nr1")

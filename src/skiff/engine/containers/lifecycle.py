@@ -708,7 +708,7 @@ class Lifecycle:
         svc = self._svc
         rec = svc.get(ref)
         if not rec.running:
-            raise Conflict(f"Container {rec.id} is not running")
+            raise NotRunning(f"container {rec.id} is not running")  # moby's errNotRunning
         if rec.status == "paused":
             raise Conflict(f"Container {rec.id} is already paused")
         await self._runtime_call(rec, "pause")
@@ -730,7 +730,7 @@ class Lifecycle:
         svc = self._svc
         rec = svc.get(ref)
         if not rec.running:
-            raise Conflict(f"Container {rec.id} is not running")
+            raise NotRunning(f"container {rec.id} is not running")  # moby's errNotRunning
         with contextlib.suppress(MonitorGone):
             await self.monitor(rec).resize(h, w)
         svc.publish(rec, "resize", height=str(h), width=str(w))
@@ -796,7 +796,7 @@ class Lifecycle:
         svc = self._svc
         rec = svc.get(ref)
         if not rec.running:
-            raise Conflict(f"Container {rec.id} is not running")
+            raise NotRunning(f"container {rec.id} is not running")  # moby's errNotRunning
         pids = set(await asyncio.to_thread(self.container_pids, rec))
         proc = await asyncio.create_subprocess_exec("ps", *ps_args.split(), stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.PIPE)
