@@ -142,7 +142,8 @@ class Monitor:
         direct = None
         if builtin_runtime(self.o.runtime):  # Skiff's runtime library in a fork of this process (inproc_exec)
             def direct(stdio: tuple[int, int, int] | None, console: str) -> int:
-                return exec_in_process(self.o.runtime_args, self.o.container_id, process, stdio, console)
+                return exec_in_process(self.o.runtime_args, self.o.container_id, process, stdio, console,
+                                       init_pid=self.init.pid)
         else:
             with open(proc_file, "w") as f:
                 json.dump(process, f)
