@@ -110,3 +110,15 @@ def test_exec_user_as_docker(bbd: Daemon, box: str) -> None:
     r = bbd.docker("exec", "-u", "nosuchuser", box, "id")
     assert (r.returncode, r.stdout, r.stderr) == (
         126, "unable to find user nosuchuser: no matching entries in passwd file\n", "")
+
+
+def test_exec_in_paused_container_names_it_as_given(bbd: Daemon) -> None:
+    """moby's getActiveContainer: the paused container is named as the client named it."""
+    bbd.docker("run", "-d", "--name", "xpaused", "busybox", "sleep", "100")
+    try:
+        assert bbd.docker("pause", "xpaused").returncode == 0
+        r = bbd.docker("exec", "xpaused", "true")
+        assert (r.returncode, r.stderr) == (
+            1, "Error response from daemon: Container xpaused is paused, unpause the container before exec\n")
+    finally:
+        bbd.docker("rm", "-f", "xpaused")

@@ -77,8 +77,8 @@ class ExecManager:
 
     def create(self, ref: str, body: dict[str, Any]) -> str:
         rec = self.svc.get(ref)
-        if rec.status == "paused":
-            raise Conflict(f"Container {rec.id} is paused, unpause the container before exec")
+        if rec.status == "paused":  # moby's getActiveContainer names it as the client did
+            raise Conflict(f"Container {ref} is paused, unpause the container before exec")
         if not rec.running:
             raise Conflict(f"container {rec.id} is not running")
         cmd = body.get("Cmd") or []
