@@ -2,10 +2,10 @@
 
 Why: ``skiff-runtime exec`` forked from the monitor still cost an extra fork, argument parsing, a
 process JSON written and read back, a pid file, and imports of what the CLI path needs; that was
-about two thirds of the monitor's share of ``docker exec``. The monitor is single-threaded, so a
-plain fork of it can call the runtime library (``setns_exec.exec_in``) directly: the library forks
-the process (joining the container's pid namespace around the fork) and returns once it has
-exec'd; the fork reports the pid (or the runtime's error) through a pipe.
+about two thirds of the monitor's share of ``docker exec``. The monitor is single-threaded, so it
+forks the exec'd process itself, inside the container's pid namespace, and the child runs the
+runtime library's exec steps (``setns_exec``) up to execve; the monitor learns success from EOF
+on the close-on-exec sync pipe, or reads the runtime's error there.
 External runtimes (runc, crun) keep the command path.
 """
 
