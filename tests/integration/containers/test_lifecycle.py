@@ -218,6 +218,14 @@ def test_update_runtime_refusal_as_docker(bbd: Daemon) -> None:
         assert "the minimum allowed cpu-shares is 2" in r.stderr
     finally:
         bbd.docker("rm", "-f", "ux3")
+    cid = bbd.docker("run", "-d", "--rm", "--name", "ux4", "busybox", "sleep", "100").stdout.strip()
+    try:
+        r = bbd.docker("update", "--restart", "always", "ux4")
+        assert (r.returncode, r.stderr) == (1, f"Error response from daemon: Cannot update container {cid}: Restart "
+                                               "policy cannot be updated because AutoRemove is enabled for the "
+                                               "container\n")
+    finally:
+        bbd.docker("rm", "-f", "ux4")
 
 
 def test_not_running_errors_as_docker(bbd: Daemon) -> None:

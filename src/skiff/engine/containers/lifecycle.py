@@ -746,8 +746,8 @@ class Lifecycle:
         rp = body.get("RestartPolicy")
         if rp and rp.get("Name") is not None:
             if rec.host_config.get("AutoRemove") and rp.get("Name") not in ("", "no"):
-                raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the "
-                                       "container")
+                raise Conflict(f"Cannot update container {rec.id}: Restart policy cannot be updated because "
+                               "AutoRemove is enabled for the container")
             rec.host_config["RestartPolicy"] = {"Name": rp.get("Name") or "no",
                                                 "MaximumRetryCount": int(rp.get("MaximumRetryCount") or 0)}
         res: dict[str, Any] = {}
