@@ -300,7 +300,7 @@ def _run_container(cli: Cli, ns: argparse.Namespace) -> int:
         if ns.rm:
             _wait_status(cli, wait)
         raise
-    detached = relay_session(conn, tty=ns.tty, stdin="stdin" in attach_streams,
+    detached = relay_session(conn, tty=ns.tty, stdin="stdin" in attach_streams, detach_keys=ns.detach_keys or "",
                              resize=lambda h, w: containers.resize(c, cid, h, w) if ns.tty else None)
     if detached:
         return 0
@@ -325,7 +325,8 @@ def _start(cli: Cli, ns: argparse.Namespace) -> int:
         conn = containers.attach(c, cid, stdin=stdin, stdout=True, stderr=True, detach_keys=ns.detach_keys or "")
         wait = containers.wait_request(c, cid, "next-exit")
         containers.start(c, cid, ns.detach_keys or "")
-        if relay_session(conn, tty=tty, stdin=stdin, resize=lambda h, w: containers.resize(c, cid, h, w) if tty else None):
+        if relay_session(conn, tty=tty, stdin=stdin, detach_keys=ns.detach_keys or "",
+                         resize=lambda h, w: containers.resize(c, cid, h, w) if tty else None):
             return 0
         code = int((wait.json() or {}).get("StatusCode", 0))
         if code:
@@ -361,8 +362,8 @@ def _attach(cli: Cli, ns: argparse.Namespace) -> int:
         if size:
             containers.resize(c, cid, *size)
     wait = containers.wait_request(c, cid, "not-running")
-    if relay_session(conn, tty=tty, stdin=stdin, resize=lambda h, w: containers.resize(c, cid, h, w) if tty else None):
-        return 0
+    if relay_session(conn, tty=tty, stdin=stdin, detach_keys=ns.detach_keys or "", resize=lambda h, w: containers.resize(c, cid, h, w) if tty else None):
+        raise StatusError(GENERIC, "read escape sequence")  # docker attach's EscapeError
     code = int((wait.json() or {}).get("StatusCode", 0))
     if code:
         raise StatusError(code)
@@ -391,7 +392,9 @@ def _exec(cli: Cli, ns: argparse.Namespace) -> int:
         execs.start_detached(c, eid)
         return 0
     conn = execs.start(c, eid, ns.tty, size)
-    relay_session(conn, tty=ns.tty, stdin=ns.interactive, resize=lambda h, w: execs.resize(c, eid, h, w) if ns.tty else None)
+    if relay_session(conn, tty=ns.tty, stdin=ns.interactive, detach_keys=ns.detach_keys or "",
+                     resize=lambda h, w: execs.resize(c, eid, h, w) if ns.tty else None):
+        raise StatusError(GENERIC, "read escape sequence")  # docker exec's EscapeError
     code = int(execs.inspect(c, eid).get("ExitCode") or 0)
     if code:
         raise StatusError(code)

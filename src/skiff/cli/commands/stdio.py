@@ -44,7 +44,27 @@ def _size() -> tuple[int, int] | None:
         return None
 
 
-def relay_session(conn: Any, *, tty: bool, stdin: bool, resize: Callable[[int, int], object] | None = None) -> bool:
+_CTRL = ["ctrl-@", *(f"ctrl-{chr(c)}" for c in range(ord("a"), ord("z") + 1)), "ctrl-[", "ctrl-\\", "ctrl-]",
+         "ctrl-^", "ctrl-_"]
+
+
+def escape_keys(keys: str) -> bytes:
+    """docker's term.ToBytes ("ctrl-p,ctrl-q" -> b"\\x10\\x11"); the default on a bad value, as docker."""
+    out = bytearray()
+    for key in keys.split(","):
+        if len(key) == 1:
+            out += key.encode()
+        elif key in _CTRL:
+            out.append(_CTRL.index(key))
+        else:
+            return b"\x10\x11"
+    return bytes(out) or b"\x10\x11"
+
+
+def relay_session(conn: Any, *, tty: bool, stdin: bool, resize: Callable[[int, int], object] | None = None,
+                  detach_keys: str = "") -> bool:
+    """Relay until the daemon closes the stream; True if the user typed the detach keys (a TTY with
+    stdin: caught here, as docker's escape proxy does, so custom keys work against any daemon)."""
     from skiff.client.streams import FrameReader
 
     out, err = sys.stdout.buffer, sys.stderr.buffer
@@ -53,14 +73,34 @@ def relay_session(conn: Any, *, tty: bool, stdin: bool, resize: Callable[[int, i
     local_tty = stdin and tty and os.isatty(in_fd)
     saw_detach = threading.Event()
 
+    keys = escape_keys(detach_keys) if tty else b""
+
     def pump_in() -> None:
+        held = b""  # a prefix of the detach keys, sent on only if the sequence breaks off
         try:
             while True:
                 data = os.read(in_fd, 65536)
                 if not data:
                     break
-                if b"\x10\x11" in data and tty:
-                    saw_detach.set()
+                if keys:
+                    out_bytes = bytearray()
+                    for b in data:
+                        cand = held + bytes([b])
+                        if keys.startswith(cand):
+                            held = cand
+                            if held == keys:
+                                saw_detach.set()
+                                if out_bytes:
+                                    conn.send(bytes(out_bytes))
+                                with contextlib.suppress(OSError):
+                                    conn.sock.shutdown(2)  # socket.SHUT_RDWR: the reader stops
+                                return
+                        else:
+                            out_bytes += cand
+                            held = b""
+                    data = bytes(out_bytes)
+                    if not data:
+                        continue
                 conn.send(data)
         except OSError:
             pass
@@ -103,9 +143,4 @@ def relay_session(conn: Any, *, tty: bool, stdin: bool, resize: Callable[[int, i
             if old_winch is not None:
                 signal.signal(signal.SIGWINCH, old_winch)
             conn.close()
-    if saw_detach.is_set():
-        if local_tty:
-            err.write(b"read escape sequence\n")
-            err.flush()
-        return True
-    return False
+    return saw_detach.is_set()
