@@ -76,3 +76,17 @@ def test_stats_blkio_and_df_shapes_as_docker(bbd: Daemon, client: docker.DockerC
             old.close()
     finally:
         ct.remove(force=True)
+
+
+def test_sdk_create_host_config_as_docker(client: docker.DockerClient) -> None:
+    """The SDK leaves most HostConfig fields out: dockerd keeps Go's zero values for them (null for
+    lists and maps, not []), and fills the daemon's defaults (restart policy "no", IPC mode, ...)."""
+    ct = client.containers.create("busybox", ["true"], name="sdk-hc")
+    try:
+        hc = client.api.inspect_container(ct.id)["HostConfig"]
+        for key in ("PortBindings", "Dns", "DnsOptions", "DnsSearch", "Devices", "Ulimits", "BlkioWeightDevice",
+                    "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"):
+            assert hc[key] is None, (key, hc[key])
+        assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0} and hc["IpcMode"] == "private"
+    finally:
+        ct.remove(force=True)

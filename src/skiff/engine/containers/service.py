@@ -292,19 +292,20 @@ class ContainerService(Archive, Health, Lifecycle):
 
     @staticmethod
     def _host_view(h: dict[str, Any], log_type: str, log_opts: dict[str, str]) -> dict[str, Any]:
+        # what a client leaves out is Go's zero value in moby's HostConfig: null for lists and maps
         defaults: dict[str, Any] = {
-            "Binds": None, "ContainerIDFile": "", "NetworkMode": "bridge", "PortBindings": {},
+            "Binds": None, "ContainerIDFile": "", "NetworkMode": "bridge", "PortBindings": None,
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": False, "VolumeDriver": "",
             "VolumesFrom": None, "ConsoleSize": [0, 0], "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host",
-            "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
+            "Dns": None, "DnsOptions": None, "DnsSearch": None, "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
             "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
             "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
             "ShmSize": 67108864, "Runtime": "runc", "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0,
-            "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [],
-            "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0,
+            "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": None, "BlkioDeviceReadBps": None,
+            "BlkioDeviceWriteBps": None, "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CpuPeriod": 0,
             "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
-            "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0,
-            "MemorySwap": 0, "MemorySwappiness": None, "OomKillDisable": None, "PidsLimit": None, "Ulimits": [],
+            "Devices": None, "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0,
+            "MemorySwap": 0, "MemorySwappiness": None, "OomKillDisable": None, "PidsLimit": None, "Ulimits": None,
             "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": None,
             "ReadonlyPaths": None, "Init": None, "Mounts": None, "Tmpfs": None, "Sysctls": None,
         }
