@@ -240,3 +240,16 @@ def test_not_running_errors_as_docker(bbd: Daemon) -> None:
         assert (r.returncode, r.stderr) == (1, f"Error response from daemon: Container {cid} is not paused\n")
     finally:
         bbd.docker("rm", "-f", "nr1")
+
+
+def test_update_response_as_docker(bbd: Daemon) -> None:
+    """POST /containers/{id}/update answers {"Warnings": null} when nothing was discarded, as dockerd."""
+    import docker
+
+    bbd.docker("create", "--name", "ux5", "busybox", "true")
+    api = docker.APIClient(base_url=bbd.host)
+    try:
+        assert api.update_container("ux5", mem_limit="20m", memswap_limit=-1) == {"Warnings": None}
+    finally:
+        api.close()
+        bbd.docker("rm", "-f", "ux5")

@@ -790,7 +790,7 @@ class Lifecycle:
         rec.host_config.update(res)
         svc.save(rec)
         svc.publish(rec, "update")
-        return {"Warnings": []}
+        return {"Warnings": None}  # moby: a nil slice when nothing was discarded
 
     async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         svc = self._svc
