@@ -70,6 +70,14 @@ class GoMap(dict[str, Any]):
     go_map = True
 
 
+class _GoStruct(dict[str, Any]):
+    """A typed response's top level: an unknown field fails as Go's ``can't evaluate field``."""
+
+    def __init__(self, items: Mapping[str, Any], go_type: str) -> None:
+        super().__init__(items)
+        self.go_type = go_type
+
+
 # Fields of docker's inspect responses that are Go maps (the rest of the objects are structs).
 _MAP_FIELDS = {"Labels", "Options", "DriverOpts", "Ports", "ExposedPorts", "Volumes", "Networks", "Sysctls",
                "Tmpfs", "StorageOpt", "Attributes", "Annotations", "Status", "Containers", "Data", "Peers",
@@ -169,7 +177,7 @@ def tabwrite(text: str, minwidth: int = 10, padding: int = 3) -> str:
 
 
 def render_inspect(emit: Callable[[str], None], fmt: str | None, names: Sequence[str],
-                   fetch: Callable[[str], Any]) -> int:
+                   fetch: Callable[[str], Any], go_type: str | None = None) -> int:
     """docker's `<noun> inspect`: every object found, as one JSON array or one template line each;
     the objects that could not be fetched are reported afterwards, with exit status 1."""
     tmpl = None
@@ -190,8 +198,11 @@ def render_inspect(emit: Callable[[str], None], fmt: str | None, names: Sequence
         if tmpl is None:
             found.append(obj)
             continue
-        try:  # docker: the typed struct, then the raw JSON with missingkey=error
-            lines.append(tmpl.execute(_mark_maps(obj), missingkey_error=True))
+        try:  # docker: the typed struct, then the raw JSON with missingkey=error (typed only: go_type)
+            if go_type:
+                lines.append(tmpl.execute(_GoStruct(_mark_maps(obj), go_type)))
+            else:
+                lines.append(tmpl.execute(_mark_maps(obj), missingkey_error=True))
         except TemplateError as exc:
             errors.append(f"template parsing error: {exc}")
     if tmpl is not None:

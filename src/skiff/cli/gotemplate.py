@@ -527,10 +527,12 @@ class Template:
         self._run(self.nodes, data, _Scope(data), out)
         return "".join(out)
 
-    def _located(self, t: _Tok, exc: TemplateError) -> TemplateError:
-        """Go's execution error context: ``template: :LINE:COL: executing "" at <node>: msg``."""
-        line = 1 + self.src.count("\n", 0, t.pos)
-        col = t.pos - (self.src.rfind("\n", 0, t.pos) + 1)
+    def _located(self, t: _Tok, exc: TemplateError, shift: int = 0) -> TemplateError:
+        """Go's execution error context: ``template: :LINE:COL: executing "" at <node>: msg`` (the column
+        of the failing part of a chain: ``.Client.Nope`` fails at ``.Nope``)."""
+        pos = t.pos + shift
+        line = 1 + self.src.count("\n", 0, pos)
+        col = pos - (self.src.rfind("\n", 0, pos) + 1)
         return TemplateError(f'template: :{line}:{col}: executing "" at <{t.text}>: {exc}')
 
     def _run(self, nodes: list[_Node], dot: Any, scope: _Scope, out: list[str]) -> None:
@@ -605,11 +607,13 @@ class Template:
             return dot
         if k == "field":
             v = dot
+            shift = 0
             try:
                 for name in t.text.split(".")[1:]:
                     v = _field(v, name, strict=self._strict)
+                    shift += len(name) + 1
             except _FieldError as exc:
-                raise self._located(t, exc) from None
+                raise self._located(t, exc, shift) from None
             return v
         if k == "var":
             head, *rest = t.text.split(".")

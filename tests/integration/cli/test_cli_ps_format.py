@@ -45,6 +45,10 @@ def boxes(bbd: Daemon) -> Iterator[Daemon]:
     ("container", "inspect", "-f", "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "web"),
     ("system", "df"), ("system", "df", "--format", "{{json .}}"), ("system", "df", "--format", "json"),
     ("system", "df", "--format", "{{.Nope}}"), ("volume", "ls", "--format", "{{json.}}"),
+    ("info", "--format", "{{.Nope}}"), ("info", "--format", "{{"), ("version", "--format", "{{.Client.Nope}}"),
+    ("version", "--format", "{{"), ("volume", "inspect", "cvol", "--format", "{{.Nope}}"),
+    ("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "cvol"), ("inspect", "--type", "bogus", "x"),
+    ("inspect", "-f", "{{.State.Nope}}", "web"),
 ])
 def test_same_as_docker(boxes: Daemon, same: Same, args: tuple[str, ...]) -> None:
     same(*args)

@@ -52,7 +52,8 @@ class GoView(Mapping[str, Any]):
         return go_json(fields)
 
     def __getattr__(self, name: str) -> Any:
-        if name == "marshal_json" and self.__dict__.get("go_type"):
+        # docker's formatter contexts (*formatter.X) marshal their methods; other Go types their wire form
+        if name == "marshal_json" and str(self.__dict__.get("go_type") or "").startswith("*formatter."):
             return self.context_json
         raise AttributeError(name)
 
@@ -133,7 +134,8 @@ def _version(cli: Cli, ns: argparse.Namespace) -> int:
                         fmt.replace("\\t", "\t").replace("\\n", "\n"),
                         funcs={"detailsOrder": _details_order})
     except TemplateError as exc:
-        raise StatusError(64, f"Template parsing error: {exc}") from exc
+        raise StatusError(64, "template parsing error: " + str(exc).replace("template: :", "template: version:", 1)
+                          ) from exc
     from skiff.client import system
 
     server: dict[str, Any] | None = None
@@ -143,14 +145,19 @@ def _version(cli: Cli, ns: argparse.Namespace) -> int:
         client["APIVersion"] = cli.client.version
     except Exception as exc:
         error = exc
-    data = {"Client": client, "Server": server}
+    wire = {k: client[k] for k in ("Version", "APIVersion", "DefaultAPIVersion", "GitCommit", "GoVersion", "Os",
+                                   "Arch", "BuildTime", "Context")}  # docker's clientVersion field order
+    wire = {("ApiVersion" if k == "APIVersion" else k): v for k, v in wire.items()}
     if fmt and fmt.strip() == "json":
-        cli.print(render("json", data), end="")
+        cli.print(render("json", {"Client": wire, "Server": server}), end="")
     else:
         try:
-            text = tmpl.execute(data)
-        except TemplateError as exc:
-            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
+            view = {"Client": GoView(client, wire, "system.clientVersion"), "Server": server}
+            text = tmpl.execute(GoView(view, {"Client": wire, "Server": server}, "system.versionInfo"))
+        except TemplateError as exc:  # docker names this template "version"
+            cli.print()
+            raise StatusError(GENERIC, str(exc).replace("template: :", "template: version:", 1)
+                              .replace('executing ""', 'executing "version"', 1)) from exc
         cli.print(text if fmt else tabwrite(text, minwidth=20, padding=1))
     if error is not None:
         raise error
@@ -256,14 +263,21 @@ def _info(cli: Cli, ns: argparse.Namespace) -> int:
         info = system.info(cli.client)
     except Exception as exc:
         error = exc
+    if ns.format and ns.format.strip() != "json":
+        try:
+            Template(ns.format)
+        except TemplateError as exc:
+            raise StatusError(64, f"template parsing error: {exc}") from exc
     if ns.format:
         data = dict(info or {})
         data["ClientInfo"] = client_info
         data["ClientErrors"] = None if error is None else [str(error)]
         try:
-            cli.print(render(ns.format, data), end="")
+            cli.print(render(ns.format, data if ns.format.strip() == "json" else
+                             GoView(data, data, "system.dockerInfo")), end="")
         except TemplateError as exc:
-            raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
+            cli.print()
+            raise StatusError(GENERIC, str(exc)) from exc
         if error is not None:
             raise error
         return 0
@@ -607,7 +621,8 @@ def _inspect_one(cli: Cli, kind: str | None, name: str, size: bool) -> Any:
 
 def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
     if ns.type and ns.type not in _INSPECT_TYPES:
-        raise StatusError(GENERIC, f"\"{ns.type}\" is not a valid value for --type")
+        raise StatusError(GENERIC, f'unknown type: "{ns.type}": must be one of "config", "container", "image", '
+                          '"network", "node", "plugin", "secret", "service", "task", "volume"')
     from skiff.cli.formatting import render_inspect
 
     def fetch(name: str) -> Any:

@@ -109,7 +109,7 @@ def _ls_flags(p: argparse.ArgumentParser) -> None:
 def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import volumes
 
-    return render_inspect(cli.print, ns.format, ns.args, lambda n: volumes.inspect(cli.client, n))
+    return render_inspect(cli.print, ns.format, ns.args, lambda n: volumes.inspect(cli.client, n), "volume.Volume")
 
 
 def _inspect_flags(p: argparse.ArgumentParser) -> None:
