@@ -253,3 +253,30 @@ def test_update_response_as_docker(bbd: Daemon) -> None:
     finally:
         api.close()
         bbd.docker("rm", "-f", "ux5")
+
+
+def test_restarting_container_as_docker(bbd: Daemon) -> None:
+    """Between restarts: rm names the state, exec/pause/top get moby's errContainerIsRestarting, and a
+    kill calls the restarts off (exit 0), leaving the container exited."""
+    cid = bbd.docker("run", "-d", "--name", "rsx", "--restart", "always", "busybox", "sh", "-c", "exit 1").stdout.strip()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            d = json.loads(bbd.docker("inspect", "rsx").stdout)[0]
+            if d["State"]["Status"] == "restarting" and d["RestartCount"] >= 4:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # the backoff has grown to 1.6 s by the fourth restart: the next steps see it restarting
+        r = bbd.docker("rm", "rsx")
+        assert (r.returncode, r.stderr) == (1, 'Error response from daemon: cannot remove container "/rsx": container '
+                                               "is restarting: stop the container before removing or force remove\n")
+        want = f"Error response from daemon: Container {cid} is restarting, wait until the container is running\n"
+        for args in (["exec", "rsx", "true"], ["pause", "rsx"]):
+            r = bbd.docker(*args)
+            assert (r.returncode, r.stderr) == (1, want), args
+        assert bbd.docker("kill", "rsx").stdout == "rsx\n"
+        time.sleep(1)
+        assert _state(bbd, "rsx")["Status"] == "exited"
+    finally:
+        bbd.docker("rm", "-f", "rsx")

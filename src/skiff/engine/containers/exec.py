@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from skiff.engine.containers.exec_store import ExecStore
 from skiff.engine.containers.io import ClientStream, parse_detach_keys, relay
+from skiff.engine.containers.lifecycle import restarting_text
 from skiff.engine.containers.spec import exec_process
 from skiff.errors import Conflict, InvalidParameter, NotFound
 from skiff.monitor.aclient import AsyncMonitorClient
@@ -79,6 +80,8 @@ class ExecManager:
         rec = self.svc.get(ref)
         if rec.status == "paused":  # moby's getActiveContainer names it as the client did
             raise Conflict(f"Container {ref} is paused, unpause the container before exec")
+        if rec.status == "restarting":
+            raise Conflict(restarting_text(rec.id))
         if not rec.running:
             raise Conflict(f"container {rec.id} is not running")
         cmd = body.get("Cmd") or []

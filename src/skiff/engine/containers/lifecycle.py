@@ -78,6 +78,11 @@ class NotRunning(Conflict):
     pass
 
 
+def restarting_text(cid: str) -> str:
+    """moby's errContainerIsRestarting."""
+    return f"Container {cid} is restarting, wait until the container is running"
+
+
 def parse_signal(value: str | int | None, default: int = _signal.SIGKILL) -> int:
     if value is None or value == "":
         return default
@@ -656,6 +661,12 @@ class Lifecycle:
         svc = self._svc
         sig = parse_signal(signal, _signal.SIGKILL)  # moby checks the signal before the container
         rec = svc.get(ref)
+        if rec.status == "restarting":  # moby: no process to signal; the restart is called off
+            self.cancel_restart(rec.id)
+            rec.status = "exited"
+            rec.manually_stopped = True
+            svc.save(rec)
+            return
         if not rec.running:
             raise NotRunning(f"container {rec.id} is not running")
         if sig == _signal.SIGKILL:
@@ -707,6 +718,8 @@ class Lifecycle:
     async def pause(self, ref: str) -> None:
         svc = self._svc
         rec = svc.get(ref)
+        if rec.status == "restarting":
+            raise Conflict(restarting_text(rec.id))
         if not rec.running:
             raise NotRunning(f"container {rec.id} is not running")  # moby's errNotRunning
         if rec.status == "paused":
@@ -795,6 +808,8 @@ class Lifecycle:
     async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         svc = self._svc
         rec = svc.get(ref)
+        if rec.status == "restarting":
+            raise Conflict(restarting_text(rec.id))
         if not rec.running:
             raise NotRunning(f"container {rec.id} is not running")  # moby's errNotRunning
         pids = set(await asyncio.to_thread(self.container_pids, rec))

@@ -546,8 +546,8 @@ class ContainerService(Archive, Health, Lifecycle):
                 raise Conflict(f'cannot remove container "{rec.name}": container is paused and must be '
                                "unpaused first")
             if not force:
-                raise Conflict(f'cannot remove container "{rec.name}": container is running: stop the '
-                               "container before removing or force remove")
+                raise Conflict(f'cannot remove container "{rec.name}": container is {rec.status}: stop the '
+                               "container before removing or force remove")  # moby's StateString()
             await self.kill_for_remove(rec)
         await self.destroy(rec, volumes)
 
