@@ -84,9 +84,42 @@ _MAP_FIELDS = {"Labels", "Options", "DriverOpts", "Ports", "ExposedPorts", "Volu
                "Services", "BuildArgs", "Capabilities"}
 
 
+class GoStruct(dict[str, Any]):
+    """A JSON object that is a Go struct in docker's typed response: printed ``{v1 v2 ...}``."""
+
+    def __init__(self, items: Mapping[str, Any], fields: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(items)
+        self.go_fields = fields
+
+
+# Structs of docker's inspect responses that templates commonly print whole ({{.State}}, {{.Mounts}}),
+# by the key they appear under and a key that tells them apart: (field, kind) in Go's declaration order.
+_STRUCTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "State": ("Running", (("Status", "str"), ("Running", "bool"), ("Paused", "bool"), ("Restarting", "bool"),
+                          ("OOMKilled", "bool"), ("Dead", "bool"), ("Pid", "int"), ("ExitCode", "int"),
+                          ("Error", "str"), ("StartedAt", "str"), ("FinishedAt", "str"), ("Health", "ptr"))),
+    "Mounts": ("Destination", (("Type", "str"), ("Name", "str"), ("Source", "str"), ("Destination", "str"),
+                               ("Driver", "str"), ("Mode", "str"), ("RW", "bool"), ("Propagation", "str"))),
+    "RestartPolicy": ("MaximumRetryCount", (("Name", "str"), ("MaximumRetryCount", "int"))),
+    "LogConfig": ("Type", (("Type", "str"), ("Config", "map"))),
+    "IPAM": ("Driver", (("Driver", "str"), ("Options", "map"), ("Config", "list"))),
+    "RootFS": ("Layers", (("Type", "str"), ("Layers", "list"))),
+    "GraphDriver": ("Data", (("Data", "map"), ("Name", "str"))),
+}
+_IPAM_CONFIG = (("Subnet", "str"), ("IPRange", "str"), ("Gateway", "str"), ("AuxiliaryAddresses", "map"))
+
+
 def _mark_maps(v: Any, key: str = "", parent: str = "") -> Any:
+    """Raw JSON -> the shapes of docker's typed response: Go maps (missing keys allowed) and the
+    common Go structs (printed as structs)."""
     if isinstance(v, Mapping):
         items = {k: _mark_maps(x, k, key) for k, x in v.items()}
+        if key in _STRUCTS and _STRUCTS[key][0] in v:
+            return GoStruct(items, _STRUCTS[key][1])
+        if parent in ("Ports", "PortBindings") and "HostPort" in v:  # map[port][]PortBinding
+            return GoStruct(items, (("HostIp", "str"), ("HostPort", "str")))
+        if key == "Config" and parent == "IPAM" and "Subnet" in v:
+            return GoStruct(items, _IPAM_CONFIG)
         is_map = key in _MAP_FIELDS or (key == "Config" and parent == "LogConfig")
         return GoMap(items) if is_map else items
     if isinstance(v, list):

@@ -49,9 +49,24 @@ def go_str(v: Any) -> str:
         return v
     if isinstance(v, list | tuple):
         return "[" + " ".join(go_str(x) for x in v) + "]"
+    fields = getattr(v, "go_fields", None)
+    if fields is not None:  # a Go struct: its fields' values in declaration order
+        return "{" + " ".join(_zero(v.get(name), kind) for name, kind in fields) + "}"
     if isinstance(v, Mapping):
         return "map[" + " ".join(f"{go_str(k)}:{go_str(v[k])}" for k in sorted(v, key=str)) + "]"
     return str(v)
+
+
+_ZERO = {"str": "", "bool": "false", "int": "0", "map": "map[]", "ptr": "<nil>", "list": "[]"}
+
+
+def _zero(value: Any, kind: str) -> str:
+    """A struct field as fmt prints it: a missing or null value is the zero value of its Go type."""
+    if value is None or value is NoValue:
+        return _ZERO[kind]
+    if kind == "ptr":  # fmt prints a non-nil pointer field as an address: unknowable here
+        return "0x0"
+    return go_str(value)
 
 
 def _go_float(v: float) -> str:
@@ -91,7 +106,7 @@ def _json(v: Any) -> str:
                       dict(o) if isinstance(o, Mapping) else getattr(o, "__dict__", str(o)))
 
 
-_VERB = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\d+))?([vsdqtxXfeEgGcbo%])")
+_VERB = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\d+))?([vsdqtTxXfeEgGcbo%])")
 
 
 def go_sprintf(fmt: str, *args: Any) -> str:
@@ -111,7 +126,9 @@ def go_sprintf(fmt: str, *args: Any) -> str:
             continue
         a = args[ai]
         ai += 1
-        if verb in "vs":
+        if verb == "T":
+            s = _go_type_name(a)
+        elif verb in "vs":
             s = go_str(a) if verb == "v" or not isinstance(a, bytes) else a.decode()
             if prec:
                 s = s[: int(prec)]
@@ -142,6 +159,25 @@ def go_sprintf(fmt: str, *args: Any) -> str:
         out.append(s)
     out.append(fmt[pos:])
     return "".join(out)
+
+
+def _go_type_name(v: Any) -> str:
+    """%T of a value decoded from docker's JSON, as Go would name the typed field's type."""
+    if v is None or v is NoValue:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float64"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list | tuple):
+        return "[]string" if v and all(isinstance(x, str) for x in v) else "[]interface {}"
+    if isinstance(v, Mapping):
+        return "map[string]string" if v and all(isinstance(x, str) for x in v.values()) else "map[string]interface {}"
+    return type(v).__name__
 
 
 def _index(v: Any, *keys: Any) -> Any:
@@ -199,9 +235,19 @@ def _split(s: Any, sep: str) -> list[str]:
     return go_str(s).split(sep) if sep else list(go_str(s))
 
 
+class _ArgTypeError(TemplateError):
+    """An argument of the wrong Go type: Go reports it at the argument's node."""
+
+    def __init__(self, index: int, msg: str) -> None:
+        super().__init__(msg)
+        self.index = index
+
+
 def _join(v: Any, sep: Any) -> str:
     if isinstance(v, str) and isinstance(sep, list | tuple):  # {{.Names | join ","}}: piped last
         v, sep = sep, v
+    elif isinstance(v, str):  # strings.Join([]string, string) given a string
+        raise _ArgTypeError(0, "wrong type for value; expected []string; got string")
     if isinstance(v, list | tuple):
         return sep.join(go_str(x) for x in v)
     return go_str(v)
@@ -659,7 +705,13 @@ class Template:
             args = [self._operand(a, dot, scope) for a in cmd[1:]]
             if has_piped:
                 args.append(piped)
-            return self._call(head.text, args)
+            try:
+                return self._call(head.text, args)
+            except _ArgTypeError as exc:
+                arg = cmd[1 + exc.index] if 1 + exc.index < len(cmd) else None
+                if isinstance(arg, _Tok):
+                    raise self._located(arg, exc) from None
+                raise TemplateError(f"template: {exc}") from None
         if not isinstance(head, tuple) and head.kind == "field" and (len(cmd) > 1 or has_piped):
             # a method call with arguments: .Method arg1 arg2
             names = head.text.split(".")[1:]

@@ -49,6 +49,11 @@ def boxes(bbd: Daemon) -> Iterator[Daemon]:
     ("version", "--format", "{{"), ("volume", "inspect", "cvol", "--format", "{{.Nope}}"),
     ("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "cvol"), ("inspect", "--type", "bogus", "x"),
     ("inspect", "-f", "{{.State.Nope}}", "web"),
+    ("inspect", "-f", "{{.State}} {{.Mounts}} {{.HostConfig.RestartPolicy}} {{.HostConfig.LogConfig}}", "web"),
+    ("inspect", "-f", "{{.NetworkSettings.Ports}} {{.HostConfig.PortBindings}} {{.GraphDriver}}", "web"),
+    ("network", "inspect", "bridge", "--format", "{{.IPAM}}"), ("image", "inspect", "busybox", "-f", "{{.RootFS}}"),
+    ("inspect", "-f", "{{.State.Pid | printf \"%T\"}} {{printf \"%T %T\" .Name .State.Running}}", "web"),
+    ("ps", "--format", "{{join .Names \",\"}}"), ("ps", "-a", "--format", "{{join (split .Names \",\") \"+\"}}"),
 ])
 def test_same_as_docker(boxes: Daemon, same: Same, args: tuple[str, ...]) -> None:
     same(*args)
