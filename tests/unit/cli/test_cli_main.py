@@ -99,11 +99,11 @@ def test_run_exit_codes() -> None:
 def test_system_prune_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     code, out, err = _run(["system", "prune", "--volumes"])
-    assert code == 1
+    assert code == 0  # docker v28 swallows its cancelledErr: nothing on stderr, exit 0
     assert out.startswith("WARNING! This will remove:\n  - all stopped containers\n"
                           "  - all anonymous volumes not used by at least one container\n")
     assert out.endswith("Are you sure you want to continue? [y/N] ")
-    assert err == "system prune has been cancelled\n"
+    assert err == ""
 
 
 def test_noun_verbs_aliases_and_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:

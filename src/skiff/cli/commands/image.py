@@ -460,7 +460,7 @@ def _prune(cli: Cli, ns: argparse.Namespace) -> int:
     else:
         warning = "WARNING! This will remove all dangling images."
     if not ns.force and not _confirm(cli, warning):
-        raise StatusError(GENERIC, "image prune has been cancelled")
+        raise StatusError(0)  # docker: a cancelled prune prints nothing more, exit 0
     report = images.prune(cli.client, filters)
     deleted = report.get("ImagesDeleted") or []
     if deleted:

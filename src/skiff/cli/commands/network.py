@@ -220,7 +220,7 @@ def _prune(cli: Cli, ns: argparse.Namespace) -> int:
 
     warning = "WARNING! This will remove all custom networks not used by at least one container."
     if not ns.force and not _confirm(cli, warning):
-        raise StatusError(GENERIC, "network prune has been cancelled")
+        raise StatusError(0)  # docker: a cancelled prune prints nothing more, exit 0
     deleted = networks.prune(cli.client, parse_filter_flags(ns.filter))
     if deleted:
         cli.print("Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted), end="")

@@ -546,7 +546,7 @@ def _prune(cli: Cli, ns: argparse.Namespace) -> int:
             warning += "\n  Items to be pruned will be filtered with:\n" + "".join(
                 f"  - {k}={v}\n" for k, vs in sorted(filters.items()) for v in vs)
         if not _confirm(cli, warning.rstrip("\n") + "\n"):
-            raise StatusError(GENERIC, "system prune has been cancelled")
+            raise StatusError(0)  # docker: a cancelled prune prints nothing more, exit 0
     reclaimed = 0
     r = _prune_call(cli, "/containers/prune", filters)
     reclaimed += int(r.get("SpaceReclaimed") or 0)

@@ -152,7 +152,7 @@ def _prune(cli: Cli, ns: argparse.Namespace) -> int:
         filters["all"] = ["true"]
         warning = _ALL_WARNING
     if not ns.force and not _confirm(cli, warning):
-        raise StatusError(GENERIC, "volume prune has been cancelled")
+        raise StatusError(0)  # docker: a cancelled prune prints nothing more, exit 0
     report = volumes.prune(cli.client, filters)
     deleted = report.get("VolumesDeleted") or []
     if deleted:
