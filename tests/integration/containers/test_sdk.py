@@ -90,3 +90,15 @@ def test_sdk_create_host_config_as_docker(client: docker.DockerClient) -> None:
         assert hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0} and hc["IpcMode"] == "private"
     finally:
         ct.remove(force=True)
+
+
+def test_list_sizes_omitted_when_zero_as_docker(client: docker.DockerClient) -> None:
+    """GET /containers/json?size=1: SizeRw/SizeRootFs are omitempty in moby's list (absent when 0);
+    inspect's are pointers (present when asked)."""
+    ct = client.containers.create("busybox", ["true"], name="sdk-size")
+    try:
+        (row,) = client.api.containers(all=True, size=True, filters={"name": "^sdk-size$"})
+        assert "SizeRw" not in row and row["SizeRootFs"] > 0
+        assert client.api.get(client.api._url("/containers/{0}/json", ct.id), params={"size": 1}).json()["SizeRw"] == 0
+    finally:
+        ct.remove(force=True)

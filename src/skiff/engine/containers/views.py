@@ -161,5 +161,5 @@ def summary_json(rec: ContainerRecord, size: tuple[int, int] | None = None) -> d
                                           "Propagation") if k in m} for m in rec.mounts],
     }
     if size is not None:
-        out["SizeRw"], out["SizeRootFs"] = size
+        out.update({k: v for k, v in zip(("SizeRw", "SizeRootFs"), size, strict=True) if v})  # omitempty in moby's list
     return out
