@@ -117,6 +117,12 @@ class CommandParser(argparse.ArgumentParser):
         self.aliases: list[str] = []  # other command lines for the same verb, shown in --help
         self.add_argument("-h", "--help", action="store_true", help="Print usage")
 
+    _argv: list[str] = []
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = list(args or [])  # for pflag's "'n' in -n" when a short flag lacks its value
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(self._docker_message(message), USAGE)
 
@@ -125,8 +131,9 @@ class CommandParser(argparse.ArgumentParser):
             bad = message.split(": ", 1)[1].split()[0]
             text = f"unknown flag: {bad}" if bad.startswith("-") else f"unknown argument: {bad}"
         elif message.startswith("argument ") and "expected one argument" in message:
-            flag = message.split()[1].split("/")[-1].rstrip(":")
-            text = f"flag needs an argument: {flag}"
+            names = message.split()[1].rstrip(":").split("/")
+            typed = next((a for a in reversed(self._argv) if a in names), names[-1])
+            text = f"flag needs an argument: {typed if typed.startswith('--') else f'{typed[1:]!r} in {typed}'}"
         else:
             text = message
         return f"{text}\n\nUsage:  {self.usage_line}\n\nRun '{self.path} --help' for more information"

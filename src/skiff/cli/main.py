@@ -84,17 +84,36 @@ def _parse_globals(argv: Sequence[str]) -> tuple[dict[str, object], list[str]]:
             if not eq:
                 i += 1
                 if i >= len(args):
-                    raise UsageError(f"flag needs an argument: {name}\n\nUsage:  skiff [OPTIONS] COMMAND"
+                    what = name if name.startswith("--") else f"'{name[1:]}' in {name}"  # pflag's texts
+                    raise UsageError(f"flag needs an argument: {what}\n\nUsage:  skiff [OPTIONS] COMMAND [ARG...]"
                                      "\n\nRun 'skiff --help' for more information", USAGE)
                 value = args[i]
             opts[_VALUE_FLAGS[name]] = value
         elif name in _BOOL_FLAGS:
             opts[_BOOL_FLAGS[name]] = (value.lower() not in ("0", "false")) if eq else True
         else:
-            raise UsageError(f"unknown flag: {name}\n\nUsage:  skiff [OPTIONS] COMMAND\n\n"
+            raise UsageError(f"unknown flag: {name}\n\nUsage:  skiff [OPTIONS] COMMAND [ARG...]\n\n"
                              "Run 'skiff --help' for more information", USAGE)
         i += 1
     return opts, args[i:]
+
+
+_SCHEMES = ("unix://", "tcp://", "ssh://", "fd://", "npipe://", "http://", "https://")
+
+
+def _check_endpoint(o: GlobalOptions) -> None:
+    """docker's "Failed to initialize" checks, made before any command runs: the host's scheme and,
+    with TLS, the CA file."""
+    host = o.host or os.environ.get("SKIFF_HOST") or os.environ.get("DOCKER_HOST") or ""
+    if "://" in host and not host.startswith(_SCHEMES):
+        raise UsageError(f"Failed to initialize: unable to resolve docker endpoint: invalid bind address format: "
+                         f"{host}", GENERIC)
+    if o.tls or o.tlsverify or os.environ.get("DOCKER_TLS_VERIFY"):
+        ca = o.tlscacert or os.path.join(os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker"),
+                                         "ca.pem")
+        if not os.path.exists(ca):
+            raise UsageError(f"Failed to initialize: unable to resolve docker endpoint: open {ca}: no such file or "
+                             "directory", GENERIC)
 
 
 def _load(noun: str) -> ModuleType | None:
@@ -136,7 +155,15 @@ def run(argv: Sequence[str], cli: Cli | None = None) -> int:
     cmd: Command | None = None
     try:
         opts, rest = _parse_globals(argv)
-        if opts.get("context"):
+        if opts.get("context") and opts["context"] != "default":
+            import hashlib
+            name = str(opts["context"])
+            meta = os.path.join(str(opts.get("config") or os.environ.get("DOCKER_CONFIG") or
+                                    os.path.expanduser("~/.docker")), "contexts", "meta",
+                                hashlib.sha256(name.encode()).hexdigest(), "meta.json")
+            if not os.path.exists(meta):  # docker's text for a context that does not exist
+                raise UsageError(f"Failed to initialize: unable to resolve docker endpoint: context \"{name}\": "
+                                 f"context not found: open {meta}: no such file or directory", GENERIC)
             raise UsageError("skiff does not support docker contexts (--context); use -H/--host or "
                              "SKIFF_HOST/DOCKER_HOST to choose the daemon", GENERIC)
         level = str(opts.get("log_level", "info"))
@@ -161,6 +188,8 @@ def run(argv: Sequence[str], cli: Cli | None = None) -> int:
             cli.print(_global_help(), end="")
             return 0
         word, rest = rest[0], rest[1:]
+        if "--help" not in rest and "-h" not in rest:
+            _check_endpoint(options)
         if word == "help":
             cli.print(_global_help(), end="")
             return 0

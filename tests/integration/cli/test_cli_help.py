@@ -30,7 +30,7 @@ def _run(cli: list[str], args: tuple[str, ...]) -> subprocess.CompletedProcess[s
 
 
 def _as_skiff(text: str) -> str:
-    return re.sub(r"\bdocker ([a-z])", r"skiff \1", text).replace("Run 'docker ", "Run 'skiff ") \
+    return re.sub(r"\bdocker ([a-z\[])", r"skiff \1", text).replace("Run 'docker ", "Run 'skiff ") \
         .replace("docker: ", "skiff: ")
 
 
@@ -65,3 +65,17 @@ def test_noun_help(noun: str) -> None:
 ])
 def test_usage_errors(args: tuple[str, ...]) -> None:
     _same(*args)
+
+
+@pytest.mark.parametrize("args", [("-H",), ("--host",), ("ps", "-n"), ("ps", "--last"), ("logs", "-n"), ("--nope", "ps")])
+def test_flag_errors(args: tuple[str, ...]) -> None:
+    _same(*args)
+
+
+@pytest.mark.parametrize("args", [("-H", "bogus://x", "ps"), ("--context", "nosuch-skiff-ctx", "ps")])
+def test_failed_to_initialize(args: tuple[str, ...]) -> None:
+    """docker's endpoint errors name docker (its endpoint, ~/.docker): skiff prints them verbatim."""
+    s = _run([sys.executable, "-m", "skiff.cli.main"], args)
+    d = _run([DOCKER_CLI], args)
+    assert (s.stdout, s.stderr, s.returncode) == (d.stdout, d.stderr, d.returncode)
+    assert s.stderr.startswith("Failed to initialize: unable to resolve docker endpoint: ")

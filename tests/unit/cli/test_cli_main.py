@@ -50,9 +50,17 @@ def test_unknown_command_is_1() -> None:
     assert code == 1 and "unknown command: skiff frobnicate" in err
 
 
-def test_context_refused() -> None:
-    code, _, err = _run(["--context", "x", "version"])
+def test_context_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    meta = tmp_path / "contexts" / "meta" / hashlib.sha256(b"x").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text('{"Name": "x"}')
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    code, _, err = _run(["--context", "x", "version"])  # an existing context: refused
     assert code == 1 and "does not support docker contexts" in err
+    code, _, err = _run(["--context", "y", "version"])  # none: docker's text
+    assert code == 1 and err.startswith('Failed to initialize: unable to resolve docker endpoint: context "y": '
+                                        "context not found: open ")
 
 
 def test_cannot_connect_message() -> None:
