@@ -141,19 +141,17 @@ class Filters:
         return True
 
     def get_bool(self, key: str, default: bool) -> bool:
-        """A boolean filter (``dangling=true``); moby's error for anything else."""
+        """A boolean filter (``dangling=true``), moby's GetBoolOrDefault: "1"/"true" or "0"/"false"
+        (case matters); no value, another value or both kinds is its error ("dangling=[TRUE]")."""
         values = self.fields.get(key)
-        if not values:
+        if values is None:
             return default
-        if len(values) > 1:
-            raise InvalidFilter(f"invalid filter '{key}': only one value is allowed")
-        (v,) = tuple(values)
-        low = v.lower()
-        if low in ("true", "1"):
-            return True
-        if low in ("false", "0"):
-            return False
-        raise InvalidFilter(f"invalid filter '{key}={v}'")
+        is_false = "0" in values or "false" in values
+        is_true = "1" in values or "true" in values
+        if not values or is_false == is_true:
+            shown = f"={'[' + ' '.join(sorted(values)) + ']'}" if values else ""
+            raise InvalidFilter(f"invalid filter '{key}{shown}'")
+        return is_true
 
     def as_dict(self) -> dict[str, Any]:
         return {k: sorted(v) for k, v in self.fields.items()}

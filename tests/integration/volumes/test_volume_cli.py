@@ -95,3 +95,15 @@ def test_create_errors_name_the_volume_as_docker(vd: Daemon) -> None:
     r = vd.docker("volume", "create", "-o", "bogus=1", "opvol2")
     assert (r.returncode, r.stderr) == (1, 'Error response from daemon: create opvol2: invalid option: "bogus"\n')
     assert vd.docker("volume", "ls", "-q", "--filter", "name=opvol").stdout == ""
+
+
+def test_dangling_filter_values_as_docker(vd: Daemon) -> None:
+    """moby's GetBoolOrDefault: "1"/"true"/"0"/"false" only, case-sensitive; its error shows the values."""
+    ok(vd.docker("volume", "create", "dgl1"))
+    try:
+        assert "dgl1" in ok(vd.docker("volume", "ls", "-q", "--filter", "dangling=1")).split()
+        assert "dgl1" not in ok(vd.docker("volume", "ls", "-q", "--filter", "dangling=0")).split()
+        r = vd.docker("volume", "ls", "--filter", "dangling=TRUE")
+        assert (r.returncode, r.stderr) == (1, "Error response from daemon: invalid filter 'dangling=[TRUE]'\n")
+    finally:
+        vd.docker("volume", "rm", "dgl1")
