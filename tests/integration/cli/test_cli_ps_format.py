@@ -53,6 +53,10 @@ def boxes(bbd: Daemon) -> Iterator[Daemon]:
     ("inspect", "-f", "{{.NetworkSettings.Ports}} {{.HostConfig.PortBindings}} {{.GraphDriver}}", "web"),
     ("network", "inspect", "bridge", "--format", "{{.IPAM}}"), ("image", "inspect", "busybox", "-f", "{{.RootFS}}"),
     ("inspect", "-f", "{{.State.Pid | printf \"%T\"}} {{printf \"%T %T\" .Name .State.Running}}", "web"),
+    ("network", "ls", "--format", "{{json .}}"), ("network", "ls", "--format", "{{.Nope}}"),
+    ("network", "ls", "--format", "{{.Label \"x\"}}|{{.Labels}}|{{.CreatedAt}}"), ("network", "ls", "--format", "json"),
+    ("history", "busybox", "--format", "{{.Tags}}"), ("history", "busybox", "--format", "{{json .}}"),
+    ("events", "--since", "1h", "--until", "0s", "--format", "{{.Nope}}"),
     ("ps", "--format", "{{join .Names \",\"}}"), ("ps", "-a", "--format", "{{join (split .Names \",\") \"+\"}}"),
 ])
 def test_same_as_docker(boxes: Daemon, same: Same, args: tuple[str, ...]) -> None:

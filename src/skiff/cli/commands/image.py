@@ -339,7 +339,7 @@ def _history(cli: Cli, ns: argparse.Namespace) -> int:
         fields = {"Comment": str(h.get("Comment", "")), "CreatedAt": created_at, "CreatedBy": created_by,
                   "CreatedSince": since, "ID": hid if hid == "<missing>" or ns.no_trunc else _short_id(hid),
                   "Size": human_size(size, 3) if human else str(size)}
-        rows.append(GoView({**fields, "Tags": " ".join(h.get("Tags") or [])}, fields))
+        rows.append(GoView(fields, fields, "*image.historyContext"))  # docker has no .Tags here
     fmt = choose_format(ns.format, _HISTORY_TABLE if human else _HISTORY_TABLE.replace("CreatedSince", "CreatedAt"),
                         ns.quiet)
     try:

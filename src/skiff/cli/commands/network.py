@@ -141,6 +141,18 @@ _LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": 
                "IPv4": "IPV4", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
 
 
+def _go_time_string(rfc3339: str) -> str:
+    """Go's time.Time.String() of a decoded RFC 3339 time: "2006-01-02 15:04:05.999999999 -0700 MST"."""
+    import re
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", rfc3339)
+    if not m:
+        return rfc3339
+    day, clock, frac, zone = m.groups()
+    frac = (frac or "").rstrip("0")
+    off = "+0000 UTC" if zone == "Z" else f"{zone.replace(':', '')} {zone.replace(':', '')}"
+    return f"{day} {clock}{'.' + frac if frac else ''} {off}"
+
+
 def network_rows(nets: list[dict[str, Any]], trunc: bool = True) -> list[GoView]:
     rows = []
     for n in sorted(nets, key=lambda x: str(x.get("Name", ""))):
@@ -151,8 +163,9 @@ def network_rows(nets: list[dict[str, Any]], trunc: bool = True) -> list[GoView]
                   "IPv6": str(bool(n.get("EnableIPv6"))).lower(), "IPv4": str(n.get("EnableIPv4", True)).lower(),
                   "Internal": str(bool(n.get("Internal"))).lower(),
                   "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-                  "CreatedAt": created}
-        rows.append(GoView(fields, n))
+                  "CreatedAt": _go_time_string(created),
+                  "Label": lambda name, _l=labels: str(_l.get(name, ""))}
+        rows.append(GoView(fields, n, "*network.networkContext"))
     return rows
 
 
@@ -163,7 +176,7 @@ def _ls(cli: Cli, ns: argparse.Namespace) -> int:
     fmt = choose_format(ns.format, _LS_TABLE, ns.quiet)
     rows = network_rows(result, trunc=not ns.no_trunc)
     try:
-        cli.print(render_list(fmt, rows, _LS_HEADERS, json_rows=[dict(r) for r in rows]), end="")
+        cli.print(render_list("{{json .}}" if fmt.strip() == "json" else fmt, rows, _LS_HEADERS), end="")
     except TemplateError as exc:
         raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
     return 0

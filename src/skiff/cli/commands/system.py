@@ -52,8 +52,9 @@ class GoView(Mapping[str, Any]):
         return go_json(fields)
 
     def __getattr__(self, name: str) -> Any:
-        # docker's formatter contexts (*formatter.X) marshal their methods; other Go types their wire form
-        if name == "marshal_json" and str(self.__dict__.get("go_type") or "").startswith("*formatter."):
+        # docker's formatter contexts (*pkg.xContext) marshal their methods; other Go types their wire form
+        go_type = str(self.__dict__.get("go_type") or "")
+        if name == "marshal_json" and go_type.startswith("*") and go_type.endswith("Context"):
             return self.context_json
         raise AttributeError(name)
 
@@ -306,7 +307,7 @@ def _event_view(ev: Mapping[str, Any]) -> GoView:
                    "Type": ev.get("Type", ""), "Action": ev.get("Action", ""),
                    "Actor": ev.get("Actor") or {"ID": "", "Attributes": {}},
                    "Scope": ev.get("scope", ""), "Time": ev.get("time", 0),
-                   "TimeNano": ev.get("timeNano", 0)}, ev)
+                   "TimeNano": ev.get("timeNano", 0)}, ev, "*events.Message")
 
 
 def format_event(ev: Mapping[str, Any]) -> str:
@@ -345,7 +346,10 @@ def _events(cli: Cli, ns: argparse.Namespace) -> int:
         if ns.format and ns.format.strip() == "json":
             cli.print(render("json", ev), end="")
         elif tmpl is not None:
-            cli.print(tmpl.execute(_event_view(ev)))
+            try:
+                cli.print(tmpl.execute(_event_view(ev)))
+            except TemplateError as exc:
+                raise StatusError(64, f"Error parsing format: {exc}") from exc
         else:
             cli.print(format_event(ev))
         cli.out.flush()
