@@ -280,3 +280,29 @@ def test_restarting_container_as_docker(bbd: Daemon) -> None:
         assert _state(bbd, "rsx")["Status"] == "exited"
     finally:
         bbd.docker("rm", "-f", "rsx")
+
+
+def test_update_pids_and_cpu_conflicts_as_docker(bbd: Daemon) -> None:
+    """update --pids-limit 0 or -1 lifts the limit (stored as 0, as moby's router does); CPU quota/period
+    cannot be changed once --cpus is set (and the reverse): moby's conflicting update options."""
+    cid = bbd.docker("run", "-d", "--name", "ux6", "--pids-limit", "50", "--cpus", "0.5", "busybox",
+                     "sleep", "100").stdout.strip()
+    try:
+        import docker
+
+        api = docker.APIClient(base_url=bbd.host)
+        try:
+            for lift in (lambda: bbd.docker("update", "--pids-limit", "-1", "ux6"),  # the CLI does not send 0
+                         lambda: api._post_json(api._url("/containers/{0}/update", "ux6"), data={"PidsLimit": 0})):
+                assert bbd.docker("update", "--pids-limit", "20", "ux6").returncode == 0
+                lift()
+                assert bbd.docker("inspect", "-f", "{{json .HostConfig.PidsLimit}}", "ux6").stdout == "0\n"
+                assert bbd.docker("exec", "ux6", "cat", "/sys/fs/cgroup/pids/pids.max").stdout.strip() in ("max", "")
+        finally:
+            api.close()
+        r = bbd.docker("update", "--cpu-quota", "50000", "ux6")
+        assert (r.returncode, r.stderr) == (1, f"Error response from daemon: Cannot update container {cid}: "
+                                               "Conflicting options: CPU Quota cannot be updated as NanoCPUs has "
+                                               "already been set\n")
+    finally:
+        bbd.docker("rm", "-f", "ux6")

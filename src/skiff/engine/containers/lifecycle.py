@@ -756,6 +756,12 @@ class Lifecycle:
         if new_memory and not body.get("MemorySwap") and new_memory > int(rec.host_config.get("MemorySwap") or 0):
             raise Conflict(f"Cannot update container {rec.id}: Memory limit should be smaller than already set "
                            "memoryswap limit, update the memoryswap at the same time")
+        for new, old, what in (("NanoCpus", "CpuPeriod", "Nano CPUs cannot be updated as CPU Period"),
+                               ("NanoCpus", "CpuQuota", "Nano CPUs cannot be updated as CPU Quota"),
+                               ("CpuPeriod", "NanoCpus", "CPU Period cannot be updated as NanoCPUs"),
+                               ("CpuQuota", "NanoCpus", "CPU Quota cannot be updated as NanoCPUs")):
+            if int(body.get(new) or 0) > 0 and int(rec.host_config.get(old) or 0) > 0:  # moby's UpdateContainer
+                raise Conflict(f"Cannot update container {rec.id}: Conflicting options: {what} has already been set")
         rp = body.get("RestartPolicy")
         if rp and rp.get("Name") is not None:
             if rec.host_config.get("AutoRemove") and rp.get("Name") not in ("", "no"):
@@ -765,10 +771,12 @@ class Lifecycle:
                                                 "MaximumRetryCount": int(rp.get("MaximumRetryCount") or 0)}
         res: dict[str, Any] = {}
         keys = ("Memory", "MemoryReservation", "MemorySwap", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",
-                "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight")
+                "CpusetCpus", "CpusetMems", "BlkioWeight")
         for k in keys:
             if k in body and body[k] not in (None, 0, ""):
                 res[k] = body[k]
+        if body.get("PidsLimit") is not None:  # moby: 0 and any negative value mean unlimited, kept as 0
+            res["PidsLimit"] = max(int(body["PidsLimit"]), 0)
         if rec.running and res:
             mem: dict[str, Any] = {}
             cpu: dict[str, Any] = {}
@@ -793,7 +801,7 @@ class Lifecycle:
             if cpu:
                 resources["cpu"] = cpu
             if "PidsLimit" in res:
-                resources["pids"] = {"limit": int(res["PidsLimit"])}
+                resources["pids"] = {"limit": int(res["PidsLimit"]) or -1}  # runc's "unlimited" on update
             if "BlkioWeight" in res:
                 resources["blockIO"] = {"weight": int(res["BlkioWeight"])}
             try:
