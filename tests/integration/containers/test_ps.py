@@ -133,3 +133,11 @@ def test_ps_ports_only_from_network_settings(bbd: Daemon, three: dict[str, str])
         assert sorted(out.splitlines()) == ["ports-new|", "ports-none|"]
     finally:
         bbd.docker("rm", "-f", "ports-new", "ports-none")
+
+
+def test_ps_filters_without_all_as_docker(bbd: Daemon, three: dict[str, str]) -> None:
+    """Without -a only a status filter reaches stopped containers (moby): exited/since/before do not."""
+    assert _names(bbd, "--filter", "exited=4") == []
+    assert _names(bbd, "--filter", "since=done") == []
+    assert _names(bbd, "--filter", "before=new") == ["up"]
+    assert _names(bbd, "--filter", "status=exited") == ["done"]

@@ -437,8 +437,8 @@ class ContainerService(Archive, Health, Lifecycle):
         return self.get(refs[0]).created_ns
 
     def _matches(self, rec: ContainerRecord, f: Filters, all_: bool) -> bool:
-        if not all_ and not rec.running and rec.status != "restarting" and not f.contains("status") \
-                and not f.contains("exited") and not f.contains("before") and not f.contains("since"):
+        # moby: only a status filter implies -a (exited/since/before do not)
+        if not all_ and not rec.running and rec.status != "restarting" and not f.contains("status"):
             return False
         if f.contains("exited"):
             if rec.status != "exited":
