@@ -219,7 +219,8 @@ def flag_usages(p: argparse.ArgumentParser) -> str:
     """pflag's FlagUsagesWrapped for the parser's flags (help hidden, as docker hides it)."""
     entries = []
     for a in p._actions:
-        if not a.option_strings or a.dest == "help" or a.help == argparse.SUPPRESS:
+        # docker hides its persistent -h/--help; run/create (-h is --hostname) show a local --help
+        if not a.option_strings or (a.dest == "help" and "-h" in a.option_strings) or a.help == argparse.SUPPRESS:
             continue
         longs = [o[2:] for o in a.option_strings if o.startswith("--")]
         shorts = [o[1:] for o in a.option_strings if not o.startswith("--")]

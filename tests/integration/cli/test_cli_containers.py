@@ -67,3 +67,29 @@ def test_lifecycle_twins(ctrs: Daemon, verbs: list[tuple[str, ...]]) -> None:
                 (d.stdout.replace("tw-docker", "N"), d.stderr.replace("tw-docker", "N"), d.returncode), verb
     finally:
         ctrs.docker("rm", "-f", "tw-skiff", "tw-docker")
+
+
+@pytest.mark.parametrize("flags", [
+    (),
+    ("--cap-add", "NET_admin", "--cap-drop", "chown", "-e", "X=1", "-l", "k=v", "--pids-limit", "50",
+     "--oom-kill-disable", "--memory-swappiness", "5", "--annotation", "a=b", "--cgroupns", "host"),
+    ("-it", "-p", "127.0.0.1::80", "--restart", "on-failure:3", "-m", "64m", "--cpus", "0.5", "--ulimit",
+     "nofile=100:200", "--tmpfs", "/t:size=1m", "--health-cmd", "true", "--health-interval", "5s", "--stop-signal",
+     "SIGINT", "--stop-timeout", "3", "--dns", "1.1.1.1", "--add-host", "a:1.2.3.4", "--read-only", "--init",
+     "--user", "1:1", "-w", "/tmp", "--entrypoint", "sh", "--blkio-weight-device", "/dev/null:200",
+     "--device-read-iops", "/dev/null:100", "--mount", "type=volume,src=cmv,dst=/mv", "--network", "none"),
+])
+def test_create_body_as_docker(ctrs: Daemon, flags: tuple[str, ...]) -> None:
+    """The same flags make the same container: skiff builds docker's create request."""
+    try:
+        assert ctrs.skiff("create", "--name", "cb-s", *flags, "busybox").returncode == 0
+        assert ctrs.docker("create", "--name", "cb-d", *flags, "busybox").returncode == 0
+        for field in ("HostConfig", "Config", "Mounts"):
+            fmt = f"{{{{json .{field}}}}}"
+            s = ctrs.docker("inspect", "-f", fmt, "cb-s").stdout.replace('"Hostname":"', "")
+            d = ctrs.docker("inspect", "-f", fmt, "cb-d").stdout.replace('"Hostname":"', "")
+            s_id, d_id = (ctrs.docker("inspect", "-f", "{{.Id}}", n).stdout.strip()[:12] for n in ("cb-s", "cb-d"))
+            assert s.replace(s_id, "ID") == d.replace(d_id, "ID"), field
+    finally:
+        ctrs.docker("rm", "-v", "cb-s", "cb-d")
+        ctrs.docker("volume", "rm", "cmv")

@@ -43,7 +43,7 @@ def _same(*args: str) -> None:
 @pytest.mark.parametrize("cmd", [
     "ps", "container ls", "logs", "stop", "restart", "exec", "inspect", "version", "info", "events", "images",
     "image ls", "stats", "rm", "start", "top", "port", "kill", "export", "update", "wait", "rename", "cp",
-    "commit", "attach", "pull", "diff", "pause", "volume ls", "volume create", "volume inspect", "volume rm",
+    "commit", "attach", "pull", "diff", "pause", "run", "create", "volume ls", "volume create", "volume inspect", "volume rm",
     "volume prune", "system prune", "container inspect",
 ])
 def test_help(cmd: str) -> None:

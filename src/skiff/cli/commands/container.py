@@ -845,6 +845,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
 def _create_flags(p: argparse.ArgumentParser) -> None:
     from skiff.cli.commands.run_opts import add_create_flags
     add_create_flags(p)
+    for action in p._actions:
+        if action.dest == "pull":  # docker's create says so (its typo included)
+            action.help = 'Pull image before creating ("always", "|missing", "never")'
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARG")
 
 

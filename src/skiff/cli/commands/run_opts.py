@@ -52,19 +52,34 @@ def read_env_file(path: str) -> list[str]:
 def add_create_flags(p: argparse.ArgumentParser) -> None:
     a = p.add_argument
     a("--add-host", action="append", help="Add a custom host-to-IP mapping (host:ip)")
+    a("--annotation", action="append", metavar="map",
+      help="Add an annotation to the container (passed through to the OCI runtime) (default map[])")
     a("-a", "--attach", action="append", help="Attach to STDIN, STDOUT or STDERR")
-    a("--blkio-weight", type=int, default=0, help="Block IO (relative weight), between 10 and 1000")
+    a("--blkio-weight", type=int, default=0, metavar="uint16",
+      help="Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
+    a("--blkio-weight-device", action="append", help="Block IO weight (relative device weight) (default [])")
     a("--cap-add", action="append", help="Add Linux capabilities")
     a("--cap-drop", action="append", help="Drop Linux capabilities")
     a("--cgroup-parent", help="Optional parent cgroup for the container")
+    a("--cgroupns", help="Cgroup namespace to use (host|private)\n'host':    Run the container in the Docker host's "
+      "cgroup namespace\n'private': Run the container in its own private cgroup namespace\n'':        Use the "
+      "cgroup namespace as configured by the\n           default-cgroupns-mode option on the daemon (default)")
     a("--cidfile", help="Write the container ID to the file")
     a("--cpu-period", type=int, default=0, help="Limit CPU CFS (Completely Fair Scheduler) period")
     a("--cpu-quota", type=int, default=0, help="Limit CPU CFS (Completely Fair Scheduler) quota")
+    a("--cpu-rt-period", type=int, default=0, help="Limit CPU real-time period in microseconds")
+    a("--cpu-rt-runtime", type=int, default=0, help="Limit CPU real-time runtime in microseconds")
     a("-c", "--cpu-shares", type=int, default=0, help="CPU shares (relative weight)")
-    a("--cpus", help="Number of CPUs")
+    a("--cpus", metavar="decimal", help="Number of CPUs")
     a("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
     a("--cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
     a("--device", action="append", help="Add a host device to the container")
+    a("--device-cgroup-rule", action="append", help="Add a rule to the cgroup allowed devices list")
+    a("--device-read-bps", action="append", help="Limit read rate (bytes per second) from a device (default [])")
+    a("--device-read-iops", action="append", help="Limit read rate (IO per second) from a device (default [])")
+    a("--device-write-bps", action="append", help="Limit write rate (bytes per second) to a device (default [])")
+    a("--device-write-iops", action="append", help="Limit write rate (IO per second) to a device (default [])")
+    a("--disable-content-trust", nargs="?", const="true", metavar="", help="Skip image verification (default true)")
     a("--dns", action="append", help="Set custom DNS servers")
     a("--dns-option", action="append", help="Set DNS options")
     a("--dns-search", action="append", help="Set custom DNS search domains")
@@ -73,13 +88,16 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     a("-e", "--env", action="append", help="Set environment variables")
     a("--env-file", action="append", help="Read in a file of environment variables")
     a("--expose", action="append", help="Expose a port or a range of ports")
+    a("--gpus", metavar="gpu-request", help="GPU devices to add to the container ('all' to pass all GPUs)")
     a("--group-add", action="append", help="Add additional groups to join")
     a("--health-cmd", help="Command to run to check health")
-    a("--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)")
+    a("--health-interval", metavar="duration", help="Time between running the check (ms|s|m|h) (default 0s)")
     a("--health-retries", type=int, default=0, help="Consecutive failures needed to report unhealthy")
-    a("--health-start-period", help="Start period for the container to initialize before starting health-retries countdown")
-    a("--health-start-interval", help="Time between running the check during the start period")
-    a("--health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    a("--health-start-period", metavar="duration", help="Start period for the container to initialize before "
+      "starting health-retries countdown (ms|s|m|h) (default 0s)")
+    a("--health-start-interval", metavar="duration",
+      help="Time between running the check during the start period (ms|s|m|h) (default 0s)")
+    a("--health-timeout", metavar="duration", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
     helper = p._option_string_actions.pop("-h", None)  # docker: -h is --hostname here, help is --help only
     if helper is not None:
         helper.option_strings = [o for o in helper.option_strings if o != "-h"]
@@ -87,20 +105,25 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     a("--init", action="store_true", default=None, help="Run an init inside the container that forwards signals and reaps processes")
     a("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
     a("--ipc", help="IPC mode to use")
+    a("--isolation", help="Container isolation technology")
+    a("--kernel-memory", metavar="bytes", help="Kernel memory limit")
     a("-l", "--label", action="append", help="Set meta data on a container")
+    a("--label-file", action="append", help="Read in a line delimited file of labels")
     a("--log-driver", help="Logging driver for the container")
     a("--log-opt", action="append", help="Log driver options")
-    a("-m", "--memory", help="Memory limit")
-    a("--memory-reservation", help="Memory soft limit")
-    a("--memory-swap", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
-    a("--mount", action="append", help="Attach a filesystem mount to the container")
+    a("-m", "--memory", metavar="bytes", help="Memory limit")
+    a("--memory-reservation", metavar="bytes", help="Memory soft limit")
+    a("--memory-swap", metavar="bytes", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    a("--memory-swappiness", type=int, default=-1, help="Tune container memory swappiness (0 to 100)")
+    a("--mount", action="append", metavar="mount", help="Attach a filesystem mount to the container")
     a("--name", help="Assign a name to the container")
-    a("--network", "--net", help="Connect a container to a network")
+    a("--network", "--net", metavar="network", help="Connect a container to a network")
     a("--network-alias", action="append", help="Add network-scoped alias for the container")
     a("--ip", help="IPv4 address (e.g., 172.30.100.104)")
     a("--ip6", help="IPv6 address (e.g., 2001:db8::33)")
     a("--mac-address", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)")
     a("--link", action="append", help="Add link to another container")
+    a("--link-local-ip", action="append", help="Container IPv4/IPv6 link-local addresses")
     a("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
     a("--oom-kill-disable", action="store_true", default=None, help="Disable OOM Killer")
     a("--oom-score-adj", type=int, default=0, help="Tune host's OOM preferences (-1000 to 1000)")
@@ -117,19 +140,70 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     a("--rm", action="store_true", help="Automatically remove the container and its associated anonymous volumes when it exits")
     a("--runtime", help="Runtime to use for this container")
     a("--security-opt", action="append", help="Security Options")
-    a("--shm-size", help="Size of /dev/shm")
+    a("--shm-size", metavar="bytes", help="Size of /dev/shm")
     a("--stop-signal", help="Signal to stop the container")
     a("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container")
-    a("--sysctl", action="append", help="Sysctl options")
+    a("--storage-opt", action="append", help="Storage driver options for the container")
+    a("--sysctl", action="append", metavar="map", help="Sysctl options (default map[])")
     a("--tmpfs", action="append", help="Mount a tmpfs directory")
     a("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
-    a("--ulimit", action="append", help="Ulimit options")
+    a("--ulimit", action="append", metavar="ulimit", help="Ulimit options (default [])")
+    a("--use-api-socket", action="store_true", help="Bind mount Docker API socket and required auth")
     a("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
     a("--userns", help="User namespace to use")
     a("--uts", help="UTS namespace to use")
     a("-v", "--volume", action="append", help="Bind mount a volume")
+    a("--volume-driver", help="Optional volume driver for the container")
     a("--volumes-from", action="append", help="Mount volumes from the specified container(s)")
     a("-w", "--workdir", help="Working directory inside the container")
+
+
+def _file_lines(paths: list[str] | None) -> list[str]:
+    """--label-file/--env-file contents: non-empty lines that are not comments."""
+    out: list[str] = []
+    for path in paths or []:
+        out += read_env_file(path)
+    return out
+
+
+def _dev_pairs(items: list[str] | None) -> list[tuple[str, str]]:
+    """--device-read-bps /dev/sda:1mb and friends -> (path, value)."""
+    out = []
+    for raw in items or []:
+        path, sep, value = raw.rpartition(":")
+        if not sep or not path.startswith("/dev/"):
+            raise UsageError(f"bad format: {raw}")
+        out.append((path, value))
+    return out
+
+
+def _gpus(value: str | None) -> list[dict[str, Any]] | None:
+    """--gpus all | N | device=0,1 -> DeviceRequests (docker's GpuOpts, common forms)."""
+    if not value:
+        return None
+    req: dict[str, Any] = {"Driver": "", "Count": 0, "DeviceIDs": None, "Capabilities": [["gpu"]], "Options": {}}
+    v = value.strip('"')
+    if v == "all":
+        req["Count"] = -1
+    elif v.isdigit():
+        req["Count"] = int(v)
+    elif v.startswith("device="):
+        req["DeviceIDs"] = v[len("device="):].split(",")
+    else:
+        raise UsageError(f'invalid argument "{value}" for "--gpus" flag: unexpected key \'{v.split("=")[0]}\' '
+                         "in '" + v + "'")
+    return [req]
+
+
+def _caps(items: list[str] | None) -> list[str] | None:
+    """docker's NormalizeCapabilities: upper case with the CAP_ prefix ("ALL" stays)."""
+    if not items:
+        return None
+    out = []
+    for c in items:
+        c = c.strip().upper()
+        out.append(c if c == "ALL" or c.startswith("CAP_") else "CAP_" + c)
+    return out
 
 
 def _kv(items: list[str] | None) -> dict[str, str]:
@@ -231,7 +305,7 @@ def build_create_body(ns: argparse.Namespace, tty_size: tuple[int, int] | None =
         "Tty": ns.tty, "OpenStdin": ns.interactive, "StdinOnce": ns.interactive and not detach,
         "Env": env, "Cmd": cmd or None, "Image": image, "Volumes": {}, "WorkingDir": ns.workdir or "",
         "Entrypoint": None if ns.entrypoint is None else ([ns.entrypoint] if ns.entrypoint else [""]),
-        "Labels": _kv(ns.label), "ExposedPorts": exposed or None,
+        "Labels": _kv([*_file_lines(ns.label_file), *(ns.label or [])]), "ExposedPorts": exposed or None,
     }
     if ns.stop_signal:
         cfg["StopSignal"] = ns.stop_signal
@@ -268,7 +342,7 @@ def build_create_body(ns: argparse.Namespace, tty_size: tuple[int, int] | None =
     host: dict[str, Any] = {
         "Binds": list(ns.volume or []) or None, "NetworkMode": ns.network or "default",
         "PortBindings": bindings, "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(count or 0)},
-        "AutoRemove": ns.rm, "VolumesFrom": ns.volumes_from, "CapAdd": ns.cap_add, "CapDrop": ns.cap_drop,
+        "AutoRemove": ns.rm, "VolumesFrom": ns.volumes_from, "CapAdd": _caps(ns.cap_add), "CapDrop": _caps(ns.cap_drop),
         "Dns": ns.dns or [], "DnsOptions": ns.dns_option or [], "DnsSearch": ns.dns_search or [],
         "ExtraHosts": ns.add_host, "GroupAdd": ns.group_add, "IpcMode": ns.ipc or "", "PidMode": ns.pid or "",
         "OomScoreAdj": ns.oom_score_adj, "Privileged": ns.privileged, "PublishAllPorts": ns.publish_all,
@@ -280,16 +354,32 @@ def build_create_body(ns: argparse.Namespace, tty_size: tuple[int, int] | None =
         "MemorySwap": -1 if ns.memory_swap == "-1" else _flag_bytes(ns.memory_swap, "--memory-swap"),
         "NanoCpus": int(float(ns.cpus) * 1e9) if ns.cpus else 0, "CpuShares": ns.cpu_shares,
         "CpuPeriod": ns.cpu_period, "CpuQuota": ns.cpu_quota, "CpusetCpus": ns.cpuset_cpus or "",
-        "CpusetMems": ns.cpuset_mems or "", "BlkioWeight": ns.blkio_weight, "PidsLimit": ns.pids_limit,
-        "OomKillDisable": ns.oom_kill_disable, "Ulimits": ulimits or None, "Devices": devices or None,
+        "CpusetMems": ns.cpuset_mems or "", "BlkioWeight": ns.blkio_weight,
+        "OomKillDisable": bool(ns.oom_kill_disable), "Ulimits": ulimits, "Devices": devices,  # [] as docker sends them
         "Init": ns.init, "Mounts": [_parse_mount(m) for m in ns.mount or []] or None, "Tmpfs": tmpfs or None,
         "LogConfig": {"Type": ns.log_driver or "", "Config": _kv(ns.log_opt)},
+        "Annotations": _kv(ns.annotation) or None, "CgroupnsMode": ns.cgroupns or "",
+        "CpuRealtimePeriod": ns.cpu_rt_period, "CpuRealtimeRuntime": ns.cpu_rt_runtime,
+        "BlkioWeightDevice": [{"Path": p, "Weight": int(w)} for p, w in _dev_pairs(ns.blkio_weight_device)],
+        "BlkioDeviceReadBps": [{"Path": p, "Rate": parse_bytes(r)} for p, r in _dev_pairs(ns.device_read_bps)],
+        "BlkioDeviceWriteBps": [{"Path": p, "Rate": parse_bytes(r)} for p, r in _dev_pairs(ns.device_write_bps)],
+        "BlkioDeviceReadIOps": [{"Path": p, "Rate": int(r)} for p, r in _dev_pairs(ns.device_read_iops)],
+        "BlkioDeviceWriteIOps": [{"Path": p, "Rate": int(r)} for p, r in _dev_pairs(ns.device_write_iops)],
+        "DeviceCgroupRules": ns.device_cgroup_rule or None, "DeviceRequests": _gpus(ns.gpus),
+        "Isolation": ns.isolation or "", "KernelMemory": _flag_bytes(ns.kernel_memory, "--kernel-memory"),
+        "StorageOpt": _kv(ns.storage_opt) or None, "VolumeDriver": ns.volume_driver or "",
         "ConsoleSize": list(tty_size) if tty_size else [0, 0],
     }
     endpoint: dict[str, Any] = {}
     if ns.network_alias:
         endpoint["Aliases"] = ns.network_alias
-    ipam = {k: v for k, v in (("IPv4Address", ns.ip), ("IPv6Address", ns.ip6)) if v}
+    host["PidsLimit"] = ns.pids_limit or 0  # docker always sends these two (-1: the daemon's default)
+    host["MemorySwappiness"] = ns.memory_swappiness
+    if ns.use_api_socket:
+        raise UsageError("--use-api-socket is not supported by skiff")
+    ipam: dict[str, Any] = {k: v for k, v in (("IPv4Address", ns.ip), ("IPv6Address", ns.ip6)) if v}
+    if ns.link_local_ip:
+        ipam["LinkLocalIPs"] = list(ns.link_local_ip)
     if ipam:
         endpoint["IPAMConfig"] = ipam
     if ns.mac_address:
