@@ -27,7 +27,7 @@ from skiff.engine.containers.fsview import ViewMount, in_private_view, writable_
 from skiff.engine.containers.record import ContainerRecord
 from skiff.engine.containers.spec_user import secure_join
 from skiff.errors import InvalidParameter, NotFound, System
-from skiff.storage import apply_layer, changes, mount_all, unmount_all, write_diff, write_tree
+from skiff.storage import apply_layer, changes, is_init_layer, mount_all, unmount_all, write_diff, write_tree
 
 if TYPE_CHECKING:
     from skiff.engine.containers.service import ContainerService
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Archive", "secure_join", "go_file_mode"]
 
 _CHUNK = 1 << 16
+_EMPTY_TAR_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"  # 1024 zero bytes
 _T = TypeVar("_T")
 _ETC_FILES = ("/etc/resolv.conf", "/etc/hostname", "/etc/hosts")
 
@@ -280,14 +281,16 @@ class Archive:
         rec = svc.get(ref)
         dirs = svc.snapshotter.layer_dirs(rec.snapshot_key)  # type: ignore[attr-defined]
         ch = await asyncio.to_thread(changes, dirs)
+        # Containers made before init layers have their mount points in their own layer: hide those.
+        # Since, the layer holds only what the container did, shown as is (Docker: rm /.dockerenv
+        # is "D /.dockerenv").
+        legacy = not is_init_layer(svc.snapshotter.stat(rec.snapshot_key).parent)
         skip = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys", "/.dockerenv"}
-        out = []
-        for c in ch:
-            p = str(c.path)
-            if p in skip or p.startswith(("/dev/", "/proc/", "/sys/")):
-                continue
-            out.append({"Path": p, "Kind": int(c.kind)})
-        return out
+        kept = [(str(c.path), int(c.kind)) for c in ch
+                if not (legacy and (str(c.path) in skip or str(c.path).startswith(("/dev/", "/proc/", "/sys/"))))]
+        if legacy and not any(p.startswith("/etc/") for p, _ in kept):  # /etc changed by our files only
+            kept = [(p, k) for p, k in kept if p != "/etc"]
+        return [{"Path": p, "Kind": k} for p, k in kept]
 
     async def commit(self, ref: str, *, repo: str, tag: str, comment: str, author: str, pause: bool,
                      changes: list[str], config: dict[str, Any] | None) -> str:
@@ -317,7 +320,7 @@ class Archive:
         try:
             spool = tempfile.TemporaryFile()  # noqa: SIM115
             dirs = svc.snapshotter.layer_dirs(rec.snapshot_key)  # type: ignore[attr-defined]
-            await asyncio.to_thread(write_diff, dirs, spool)
+            written = await asyncio.to_thread(write_diff, dirs, spool)
         finally:
             if paused_here:
                 with contextlib.suppress(Exception):
@@ -330,8 +333,11 @@ class Archive:
         cmd = " ".join([rec.path, *rec.args])
         hist = History(created=created, created_by=cmd, author=author, comment=comment)
         cfg = base.with_changes(config=ccfg, author=author, comment=comment, created=created)
+        # no change at all (a fresh container): no layer, an empty_layer history entry (moby's
+        # NewChildImage skips the empty tar's diff ID)
+        layer = None if written.diff_id == _EMPTY_TAR_DIFF_ID else spool
         try:
-            img = await asyncio.to_thread(images.commit, cfg, spool, history=hist, refs=refs,
+            img = await asyncio.to_thread(images.commit, cfg, layer, history=hist, refs=refs,
                                           parent=rec.image_id)
         finally:
             spool.close()
