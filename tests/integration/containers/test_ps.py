@@ -141,3 +141,21 @@ def test_ps_filters_without_all_as_docker(bbd: Daemon, three: dict[str, str]) ->
     assert _names(bbd, "--filter", "since=done") == []
     assert _names(bbd, "--filter", "before=new") == ["up"]
     assert _names(bbd, "--filter", "status=exited") == ["done"]
+
+
+def test_ps_port_and_task_filters_as_docker(bbd: Daemon, three: dict[str, str]) -> None:
+    """expose/publish look at the list's Ports (none for a created container), bad values get moby's
+    texts; is-task is a boolean filter (no swarm tasks here)."""
+    bbd.docker("create", "--name", "pf-new", "--expose", "80", "-p", "127.0.0.1:8089:81", "busybox", "true")
+    try:
+        for flt in ("expose=80", "expose=70-90", "publish=8089", "is-task=true"):
+            assert _names(bbd, "-a", "--filter", "name=pf-", "--filter", flt) == [], flt
+        assert _names(bbd, "-a", "--filter", "name=pf-", "--filter", "is-task=false") == ["pf-new"]
+        for flt, msg in [("expose=abc", 'error while looking up for expose abc: strconv.ParseUint: parsing "abc": '
+                                        "invalid syntax"),
+                         ("publish=80:80", "filter for 'publish' should not contain ':': 80:80"),
+                         ("is-task=bogus", "invalid filter 'is-task=[bogus]'")]:
+            r = bbd.docker("ps", "-a", "--filter", flt)
+            assert (r.returncode, r.stderr) == (1, f"Error response from daemon: {msg}\n"), flt
+    finally:
+        bbd.docker("rm", "-f", "pf-new")

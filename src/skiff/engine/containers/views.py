@@ -137,12 +137,12 @@ def _command(rec: ContainerRecord) -> str:
     return " ".join(parts)
 
 
-def summary_json(rec: ContainerRecord, size: tuple[int, int] | None = None) -> dict[str, Any]:
-    mode = rec.host_config.get("NetworkMode") or "bridge"
-    net = rec.network or {}
+def port_list(rec: ContainerRecord) -> list[dict[str, Any]]:
+    """The list's Ports (and what ps's expose/publish filters look at): NetworkSettings.Ports only, as
+    moby, so none for a stopped or --network none container."""
     ports: list[dict[str, Any]] = []
-    bound = net.get("Ports") or {} if rec.status in ("running", "paused") else {}
-    for port in sorted(bound):  # moby lists NetworkSettings.Ports only: none for a stopped or --network none one
+    bound = (rec.network or {}).get("Ports") or {} if rec.status in ("running", "paused") else {}
+    for port in sorted(bound):
         num, _, proto = port.partition("/")
         if not num.isdigit():
             continue
@@ -152,6 +152,13 @@ def summary_json(rec: ContainerRecord, size: tuple[int, int] | None = None) -> d
         for b in binds:
             ports.append({"IP": b.get("HostIp") or "0.0.0.0", "PrivatePort": int(num),
                           "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+    return ports
+
+
+def summary_json(rec: ContainerRecord, size: tuple[int, int] | None = None) -> dict[str, Any]:
+    mode = rec.host_config.get("NetworkMode") or "bridge"
+    net = rec.network or {}
+    ports = port_list(rec)
     out: dict[str, Any] = {
         "Id": rec.id, "Names": [rec.name], "Image": rec.image, "ImageID": rec.image_id,
         "Command": _command(rec), "Created": rec.created_ns // 1_000_000_000, "Ports": ports,
