@@ -223,7 +223,8 @@ def flag_usages(p: argparse.ArgumentParser) -> str:
         if not a.option_strings or (a.dest == "help" and "-h" in a.option_strings) or a.help == argparse.SUPPRESS:
             continue
         longs = [o[2:] for o in a.option_strings if o.startswith("--")]
-        shorts = [o[1:] for o in a.option_strings if not o.startswith("--")]
+        short = getattr(a, "shorthand", None)  # a short form parsed by another action (history -H)
+        shorts = [o[1:] for o in a.option_strings if not o.startswith("--")] or ([str(short)] if short else [])
         name = longs[0] if longs else shorts[0]
         line = f"  -{shorts[0]}, --{name}" if shorts and longs else f"      --{name}"
         kind = _flag_type(a)

@@ -44,7 +44,8 @@ def _same(*args: str) -> None:
     "ps", "container ls", "logs", "stop", "restart", "exec", "inspect", "version", "info", "events", "images",
     "image ls", "stats", "rm", "start", "top", "port", "kill", "export", "update", "wait", "rename", "cp",
     "commit", "attach", "pull", "diff", "pause", "run", "create", "volume ls", "volume create", "volume inspect", "volume rm",
-    "volume prune", "system prune", "container inspect",
+    "volume prune", "system prune", "container inspect", "image history", "image inspect", "image push", "image load",
+    "image save", "image rm", "network create", "network connect", "network ls", "network inspect",
 ])
 def test_help(cmd: str) -> None:
     _same(*cmd.split(), "--help")

@@ -161,7 +161,9 @@ def _push_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all-tags", action="store_true", help="Push all tags of an image to the repository")
     p.add_argument("--disable-content-trust", nargs="?", const="true", metavar="",
                    help="Skip image signing (default true)")
-    p.add_argument("--platform", help="Push a platform-specific manifest as a single-platform image")
+    p.add_argument("--platform", help="Push a platform-specific manifest as a single-platform image to the registry.\n"
+                   "Image index won't be pushed, meaning that other manifests, including attestations won't be "
+                   "preserved.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
 
 
@@ -199,7 +201,8 @@ def _rm(cli: Cli, ns: argparse.Namespace) -> int:
 def _rm_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
     p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
-    p.add_argument("--platform", action="append", help="Remove only the given platform variant")
+    p.add_argument("--platform", action="append", metavar="strings",
+                   help="Remove only the given platform variant. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")")
 
 
 # ---- ls --------------------------------------------------------------------------------------
@@ -314,7 +317,9 @@ def _inspect(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _inspect_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--format", help="Format output using a custom template")
-    p.add_argument("--platform", help="Inspect a specific platform of the multi-platform image")
+    p.add_argument("--platform", help="Inspect a specific platform of the multi-platform image.\nIf the image or "
+                   "the server is not multi-platform capable, the command will error out if the platform does not "
+                   "match.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)")
 
 
 _HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
@@ -351,16 +356,17 @@ def _history(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _history_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", help="Format output using a custom template")
-    p.add_argument("-H", dest="human", action="store_const", const="true", default="true",
-                   help="Print sizes and dates in human readable format (--human=false for raw)")
-    p.add_argument("--human", dest="human", nargs="?", const="true", default="true", help=argparse.SUPPRESS)
+    p.add_argument("-H", dest="human", action="store_const", const="true", default="true", help=argparse.SUPPRESS)
+    human = p.add_argument("--human", dest="human", nargs="?", const="true", default="true", metavar="",
+                           help="Print sizes and dates in human readable format (default true)")
+    human.shorthand = "H"  # type: ignore[attr-defined]  # shown as docker's "-H, --human" in --help
     # pflag's -H=false (argparse would take "false" as an argument a store_const refuses)
     p.add_argument("-H=false", "-H=0", "-H=False", dest="human", action="store_const", const="false",
                    help=argparse.SUPPRESS)
     p.add_argument("-H=true", "-H=1", "-H=True", dest="human", action="store_const", const="true",
                    help=argparse.SUPPRESS)
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
-    p.add_argument("--platform", help="Show history for the given platform")
+    p.add_argument("--platform", help="Show history for the given platform. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
 
 
@@ -392,7 +398,7 @@ def _save(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _save_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
-    p.add_argument("--platform", action="append", help="Save only the given platform variant")
+    p.add_argument("--platform", action="append", metavar="string", help="Save only the given platform variant. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")")
 
 
 def _load(cli: Cli, ns: argparse.Namespace) -> int:
@@ -415,7 +421,7 @@ def _load(cli: Cli, ns: argparse.Namespace) -> int:
 
 def _load_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--input", help="Read from tar archive file, instead of STDIN")
-    p.add_argument("--platform", action="append", help="Load only the given platform variant")
+    p.add_argument("--platform", action="append", metavar="string", help="Load only the given platform variant. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
 
 

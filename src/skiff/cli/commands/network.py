@@ -116,19 +116,22 @@ def _bool_flag(v: str) -> bool:
 
 def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", "--driver", default="bridge", help="Driver to manage the Network")
-    p.add_argument("--subnet", action="append", help="Subnet in CIDR format that represents a network segment")
-    p.add_argument("--ip-range", action="append", help="Allocate container ip from a sub-range")
-    p.add_argument("--gateway", action="append", help="IPv4 or IPv6 Gateway for the master subnet")
-    p.add_argument("--aux-address", action="append", help="Auxiliary IPv4 or IPv6 addresses used by Network driver")
+    p.add_argument("--subnet", action="append", metavar="strings", help="Subnet in CIDR format that represents a network segment")
+    p.add_argument("--ip-range", action="append", metavar="strings", help="Allocate container ip from a sub-range")
+    p.add_argument("--gateway", action="append", metavar="strings", help="IPv4 or IPv6 Gateway for the master subnet")
+    p.add_argument("--aux-address", action="append", metavar="map",
+                   help="Auxiliary IPv4 or IPv6 addresses used by Network driver (default map[])")
     p.add_argument("--internal", action="store_true", help="Restrict external access to the network")
     p.add_argument("--attachable", action="store_true", help="Enable manual container attachment")
     p.add_argument("--ingress", action="store_true", help="Create swarm routing-mesh network")
     p.add_argument("--label", action="append", help="Set metadata on a network")
-    p.add_argument("-o", "--opt", action="append", help="Set driver specific options")
+    p.add_argument("-o", "--opt", action="append", metavar="map", help="Set driver specific options (default map[])")
     p.add_argument("--ipam-driver", default="default", help="IP Address Management Driver")
-    p.add_argument("--ipam-opt", action="append", help="Set IPAM driver specific options")
-    p.add_argument("--ipv6", nargs="?", const=True, default=None, type=_bool_flag, help="Enable or disable IPv6")
-    p.add_argument("--ipv4", nargs="?", const=True, default=None, type=_bool_flag, help="Enable or disable IPv4")
+    p.add_argument("--ipam-opt", action="append", metavar="map", help="Set IPAM driver specific options (default map[])")
+    p.add_argument("--ipv6", nargs="?", const=True, default=None, type=_bool_flag, metavar="",
+                   help="Enable or disable IPv6 address assignment")
+    p.add_argument("--ipv4", nargs="?", const=True, default=None, type=_bool_flag, metavar="",
+                   help="Enable or disable IPv4 address assignment (default true)")
     p.add_argument("--scope", help="Control the network's scope")
     p.add_argument("--config-only", action="store_true", help="Create a configuration only network")
     p.add_argument("--config-from", help="The network from which to copy the configuration")
@@ -269,13 +272,13 @@ def _connect(cli: Cli, ns: argparse.Namespace) -> int:
 
 
 def _connect_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--alias", action="append", help="Add network-scoped alias for the container")
-    p.add_argument("--driver-opt", action="append", help="driver options for the network")
-    p.add_argument("--gw-priority", type=int, default=0, help="Highest gw-priority provides the default gateway")
+    p.add_argument("--alias", action="append", metavar="strings", help="Add network-scoped alias for the container")
+    p.add_argument("--driver-opt", action="append", metavar="strings", help="driver options for the network")
+    p.add_argument("--gw-priority", type=int, default=0, help="Highest gw-priority provides the default gateway. Accepts positive and negative values.")
     p.add_argument("--ip", help="IPv4 address (e.g., \"172.30.100.104\")")
     p.add_argument("--ip6", help="IPv6 address (e.g., \"2001:db8::33\")")
     p.add_argument("--link", action="append", help="Add link to another container")
-    p.add_argument("--link-local-ip", action="append", help="Add a link-local address for the container")
+    p.add_argument("--link-local-ip", action="append", metavar="strings", help="Add a link-local address for the container")
 
 
 def _disconnect(cli: Cli, ns: argparse.Namespace) -> int:
