@@ -55,20 +55,34 @@ def _global_help() -> str:
     lines += [f"  {w:<11} {_shortcut_help(w)}".rstrip() for w in sorted(SHORTCUTS)
               if w not in ("run", "exec", "ps", "build", "pull", "push", "images", "login", "logout",
                            "search", "version", "info")]
-    lines += ["", "Global Options:",
-              "      --config string      Location of client config files (default \"~/.docker\")",
-              "  -D, --debug              Enable debug mode",
-              "  -H, --host string        Daemon socket to connect to (SKIFF_HOST, DOCKER_HOST)",
-              "  -l, --log-level string   Set the logging level (\"debug\"|\"info\"|\"warn\"|\"error\"|"
-              "\"fatal\") (default \"info\")",
-              "      --tls                Use TLS; implied by --tlsverify",
-              "      --tlscacert string   Trust certs signed only by this CA",
-              "      --tlscert string     Path to TLS certificate file",
-              "      --tlskey string      Path to TLS key file",
-              "      --tlsverify          Use TLS and verify the remote",
-              "  -v, --version            Print version information and quit", "",
-              "Run 'skiff COMMAND --help' for more information on a command."]
-    return "\n".join(lines) + "\n"
+    lines += ["", "Global Options:", _global_flags().rstrip("\n"), "",
+              "Run 'skiff COMMAND --help' for more information on a command.", "",
+              "For more help on how to use Docker, head to https://docs.docker.com/go/guides/"]
+    return "\n".join(lines[1:]) + "\n"
+
+
+def _global_flags() -> str:
+    """docker's global flags in pflag's layout (defaults under the config directory, as docker shows them)."""
+    import argparse
+
+    from skiff.cli.command import flag_usages
+
+    conf = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", default=conf, help="Location of client config files")
+    p.add_argument("-c", "--context", help="Name of the context to use to connect to the daemon (overrides "
+                   "DOCKER_HOST env var and default context set with \"docker context use\")")
+    p.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
+    p.add_argument("-H", "--host", action="append", help="Daemon socket to connect to")
+    p.add_argument("-l", "--log-level", default="info",
+                   help='Set the logging level ("debug", "info", "warn", "error", "fatal")')
+    p.add_argument("--tls", action="store_true", help="Use TLS; implied by --tlsverify")
+    p.add_argument("--tlscacert", default=os.path.join(conf, "ca.pem"), help="Trust certs signed only by this CA")
+    p.add_argument("--tlscert", default=os.path.join(conf, "cert.pem"), help="Path to TLS certificate file")
+    p.add_argument("--tlskey", default=os.path.join(conf, "key.pem"), help="Path to TLS key file")
+    p.add_argument("--tlsverify", action="store_true", help="Use TLS and verify the remote")
+    p.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
+    return flag_usages(p)
 
 
 def _parse_globals(argv: Sequence[str]) -> tuple[dict[str, object], list[str]]:
