@@ -57,6 +57,8 @@ def boxes(bbd: Daemon) -> Iterator[Daemon]:
     ("network", "ls", "--format", "{{.Label \"x\"}}|{{.Labels}}|{{.CreatedAt}}"), ("network", "ls", "--format", "json"),
     ("history", "busybox", "--format", "{{.Tags}}"), ("history", "busybox", "--format", "{{json .}}"),
     ("events", "--since", "1h", "--until", "0s", "--format", "{{.Nope}}"),
+    ("system", "df", "-v"), ("system", "df", "-v", "--format", "{{json .}}"),
+    ("system", "df", "-v", "--format", "{{len .Images}} {{range .Containers}}{{.Names}} {{end}}"),
     ("ps", "--format", "{{join .Names \",\"}}"), ("ps", "-a", "--format", "{{join (split .Names \",\") \"+\"}}"),
 ])
 def test_same_as_docker(boxes: Daemon, same: Same, args: tuple[str, ...]) -> None:

@@ -496,13 +496,57 @@ def _df_verbose(cli: Cli, du: Mapping[str, Any]) -> None:
     cli.print("\n".join(out), end="")
 
 
+def _df_verbose_format(cli: Cli, du: Mapping[str, Any], fmt: str) -> int:
+    """docker's verboseWrite for a non-table format: the template (or json) applied once to
+    {Images, Containers, Volumes, BuildCache} of untruncated contexts, without a final newline."""
+    import time as _time
+
+    from skiff.cli.commands.container import container_rows
+    from skiff.cli.commands.volume import volume_rows
+
+    images = []
+    for i in du.get("Images") or []:
+        tags = [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"]
+        repo, _, tag = tags[0].rpartition(":") if tags else ("<none>", "", "<none>")
+        size, shared, created = int(i.get("Size", 0)), int(i.get("SharedSize", -1)), int(i.get("Created") or 0)
+        fields = {"ID": str(i.get("Id", "")), "Repository": repo, "Tag": tag, "Digest": "",
+                  "CreatedSince": _ago(created),
+                  "CreatedAt": _time.strftime("%Y-%m-%d %H:%M:%S %z %Z", _time.localtime(created)),
+                  "Size": human_size(size, 3), "VirtualSize": human_size(size),
+                  "SharedSize": "N/A" if shared < 0 else human_size(shared),
+                  "UniqueSize": "N/A" if shared < 0 else human_size(size - shared),
+                  "Containers": "N/A" if int(i.get("Containers", -1)) < 0 else str(i.get("Containers"))}
+        images.append(GoView(fields, fields, "*formatter.imageContext"))
+    conts = container_rows([{**c, "SizeRootFs": 0} for c in du.get("Containers") or []], trunc=False)
+    vols = volume_rows(list(du.get("Volumes") or []))
+    cache = [GoView(f, f, "*formatter.buildCacheContext") for f in (
+        {"ID": str(b.get("ID", "")), "CacheType": str(b.get("Type", "")), "Size": human_size(int(b.get("Size", 0))),
+         "CreatedSince": _ago(b.get("CreatedAt")), "LastUsedSince": _ago(b.get("LastUsedAt")),
+         "UsageCount": str(b.get("UsageCount", 0)), "InUse": str(bool(b.get("InUse"))).lower(),
+         "Shared": str(bool(b.get("Shared"))).lower(), "Description": str(b.get("Description", ""))}
+        for b in du.get("BuildCache") or [])]
+    groups = {"Images": images, "Containers": conts, "Volumes": vols, "BuildCache": cache}
+    if fmt.strip() in ("json", "{{json .}}"):
+        cli.out.write("{" + ",".join(f'"{k}":[' + ",".join(v.context_json() for v in rows) + "]"
+                                     for k, rows in groups.items()) + "}")
+        return 0
+    try:
+        cli.out.write(Template(fmt.replace("\\t", "\t").replace("\\n", "\n")).execute(
+            GoView(groups, groups, "*formatter.diskUsageContext")))
+    except TemplateError as exc:
+        raise StatusError(GENERIC, f"template parsing error: {exc}") from exc
+    return 0
+
+
 def _df(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import system
 
     du = system.df(cli.client)
-    if ns.verbose and not ns.format:
+    if ns.verbose and (not ns.format or ns.format.strip() == "table"):
         _df_verbose(cli, du)
         return 0
+    if ns.verbose:
+        return _df_verbose_format(cli, du, ns.format)
     fmt = ns.format or _DF_TABLE
     if fmt.strip() == "table":
         fmt = _DF_TABLE
