@@ -139,6 +139,10 @@ def test_kill_errors_as_docker(bbd: Daemon) -> None:
         r = bbd.docker("kill", "-s", "BOGUS", "nosuch-kx")
         assert (r.returncode, r.stderr) == (
             1, "Error response from daemon: cannot kill container: nosuch-kx: Invalid signal: BOGUS\n")
+        for n in ("65", "32", "-1"):
+            r = bbd.docker("kill", "-s", n, "kx")
+            assert (r.returncode, r.stderr) == (
+                1, f"Error response from daemon: cannot kill container: kx: the linux daemon does not support signal {n}\n")
     finally:
         bbd.docker("rm", "-f", "kx")
 

@@ -659,6 +659,10 @@ class Lifecycle:
 
     async def _kill(self, ref: str, signal: str | None) -> None:
         svc = self._svc
+        raw = (signal or "").strip()
+        if raw.lstrip("-").isdigit() and int(raw) != 0 and not (1 <= int(raw) <= 31 or 34 <= int(raw) <= 64):
+            # moby's ValidSignalForPlatform: its SignalMap has 1-31 and SIGRTMIN (34) to SIGRTMAX (64)
+            raise InvalidParameter(f"the linux daemon does not support signal {int(raw)}")
         sig = parse_signal(signal, _signal.SIGKILL)  # moby checks the signal before the container
         rec = svc.get(ref)
         if rec.status == "restarting":  # moby: no process to signal; the restart is called off
