@@ -39,7 +39,6 @@ import secrets
 import selectors
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping
@@ -54,6 +53,7 @@ from skiff.build.context import extract_context
 from skiff.build.options import BuildError, BuildOptions, error_message
 from skiff.engine.config import DaemonConfig
 from skiff.engine.containers.names import random_name
+from skiff.engine.containers.runtimes import runtime_command, runtime_path
 from skiff.engine.containers.seams import NetworkHook, NetworkRequest
 from skiff.engine.containers.spec import ImageConfig as SpecImageConfig
 from skiff.engine.containers.spec import SpecContext, build_spec, ensure_working_dir, parse_create
@@ -76,16 +76,6 @@ _STDERR_ON, _STDERR_OFF = b"\x1b[91m", b"\x1b[0m"
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
-def _runtime_path(name: str, runtimes: Mapping[str, str]) -> str:
-    path = runtimes.get(name, name)
-    if os.path.isabs(path):
-        return path
-    local = os.path.join(os.path.dirname(sys.executable), path)
-    if os.path.exists(local):
-        return local
-    return shutil.which(path) or path
-
-
 class BuildService:
     """The daemon's builds: ``build`` (POST /build), ``cancel``, ``prune``; the BuildBackend."""
 
@@ -104,7 +94,7 @@ class BuildService:
             d.mkdir(parents=True, exist_ok=True)
         self.cache = JsonCacheStore(config.data_root / "buildcache")
         runtime = str(config.default_runtime or "skiff")
-        self.runtime = _runtime_path(runtime, dict(config.runtimes))
+        self.runtime = runtime_command(runtime_path(runtime, dict(config.runtimes)), config.exec_root / "runtime")
         self.runtime_args = ("--root", str(config.exec_root / "runtime" / runtime))
         self.network = network  # the network engine (bridge and user networks), when the daemon has one
         self.network_for_default = "bridge" if network is not None else "host"  # Docker's default: bridge

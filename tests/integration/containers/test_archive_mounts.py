@@ -18,13 +18,6 @@ from tests.support.daemon import DOCKER_CLI, Daemon
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture(scope="module")
-def client(bbd: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=bbd.host)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def name() -> Iterator[str]:
     """A unique prefix for what a test creates (the module's daemon removes its containers)."""

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import docker
 import pytest
 
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture(scope="module")
-def client(bbd: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=bbd.host)
-    yield c
-    c.close()
 
 
 def test_run_and_logs(client: docker.DockerClient) -> None:

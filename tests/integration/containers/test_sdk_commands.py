@@ -16,16 +16,7 @@ from datetime import datetime
 import docker
 import pytest
 
-from tests.support.daemon import Daemon
-
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture(scope="module")
-def client(bbd: Daemon) -> Iterator[docker.DockerClient]:
-    c = docker.DockerClient(base_url=bbd.host)
-    yield c
-    c.close()
 
 
 @pytest.fixture
