@@ -122,3 +122,18 @@ def test_exec_in_paused_container_names_it_as_given(bbd: Daemon) -> None:
             1, "Error response from daemon: Container xpaused is paused, unpause the container before exec\n")
     finally:
         bbd.docker("rm", "-f", "xpaused")
+
+
+def test_exec_inspect_can_remove_as_docker(bbd: Daemon, box: str) -> None:
+    """CanRemove stays false once an exec ended: moby's exec GC sets it (minutes later), not the exit."""
+    import docker
+
+    api = docker.APIClient(base_url=bbd.host)
+    try:
+        eid = api.exec_create(box, ["true"])["Id"]
+        assert api.exec_inspect(eid)["CanRemove"] is False
+        api.exec_start(eid)
+        info = api.exec_inspect(eid)
+        assert (info["Running"], info["ExitCode"], info["CanRemove"]) == (False, 0, False)
+    finally:
+        api.close()

@@ -261,7 +261,7 @@ class ExecManager:
                 "tty": e.tty, "entrypoint": e.cmd[0], "arguments": e.cmd[1:], "privileged": e.privileged,
                 "user": e.user, "workingDir": e.working_dir},
             "OpenStdin": e.attach_stdin, "OpenStderr": e.attach_stderr, "OpenStdout": e.attach_stdout,
-            "CanRemove": not e.running and e.started, "ContainerID": e.container_id,
+            "CanRemove": e.id in self._gc_marked, "ContainerID": e.container_id,  # moby: set by its exec GC
             "DetachKeys": e.detach_keys, "Pid": e.pid if e.running else 0,
         }
 
