@@ -136,8 +136,10 @@ def test_docker_events_since_until_filters(skiffd: Daemon) -> None:
     r = _docker(skiffd, "events", "--since", f"{t0:.3f}", "--until", until, "--filter", "container=web",
                 "--format", "{{.Actor.Attributes.name}} {{.Action}}")
     assert r.stdout.splitlines() == ["web create", "web start"]
+    # moby's getEvents does not check filter names: an unknown one is ignored (dockerd 20.10 and v28)
+    everything = _docker(skiffd, "events", "--since", f"{t0:.3f}", "--until", until)
     r = _docker(skiffd, "events", "--since", f"{t0:.3f}", "--until", until, "--filter", "bogus=1")
-    assert r.returncode == 1 and "invalid filter 'bogus'" in r.stderr
+    assert r.returncode == 0 and r.stdout == everything.stdout and len(r.stdout.splitlines()) >= 3
 
 
 def test_sdk_events_stream_stays_open_until(skiffd: Daemon) -> None:
