@@ -29,10 +29,7 @@ from skiff.engine.filters import Filters
 from skiff.engine.state.db import StateDB
 from skiff.errors import InvalidParameter
 
-__all__ = ["Event", "EventBus", "Subscription", "matches", "parse_timestamp", "EVENT_FILTERS"]
-
-EVENT_FILTERS = ("config", "container", "daemon", "event", "image", "label", "network", "node",
-                 "plugin", "scope", "secret", "service", "type", "volume")
+__all__ = ["Event", "EventBus", "Subscription", "matches", "parse_timestamp"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
