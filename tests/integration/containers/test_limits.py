@@ -56,7 +56,11 @@ def test_published_port_in_ps_and_port(bbd: Daemon) -> None:
     try:
         port = bbd.docker("port", "pub", "80").stdout.strip()
         assert port.startswith("127.0.0.1:")
-        ps = bbd.docker("ps", "--filter", "publish=80/tcp", "--format", "{{.Names}} {{.Ports}}").stdout.strip()
-        assert ps == f"pub {port}->80/tcp"
+        host_port = port.rsplit(":", 1)[1]
+        ps = bbd.docker("ps", "--filter", f"publish={host_port}/tcp", "--format", "{{.Names}} {{.Ports}}").stdout
+        assert ps.strip() == f"pub {port}->80/tcp"
+        # moby: publish= is the host port, expose= the container's
+        assert bbd.docker("ps", "-q", "--filter", "publish=80/tcp").stdout.strip() == ""
+        assert bbd.docker("ps", "--filter", "expose=80/tcp", "--format", "{{.Names}}").stdout.strip() == "pub"
     finally:
         bbd.docker("rm", "-f", "pub")

@@ -491,11 +491,9 @@ class ContainerService(Archive, Health, Lifecycle):
                 return False
         if f.contains("expose") or f.contains("publish"):  # moby: over the list's Ports, either may match
             expose, publish = _port_filter(f, "expose"), _port_filter(f, "publish")
-            # publish matches the host port (moby); also the container port of a published one (kept:
-            # tests/integration/containers/test_limits.py relies on it, moby would not match it)
+            # publish matches the host port, expose the container port (moby's list.go)
             if not any(f"{p['PrivatePort']}/{p['Type']}" in expose or (
-                    "PublicPort" in p and ({f"{p['PublicPort']}/{p['Type']}", f"{p['PrivatePort']}/{p['Type']}"}
-                                           & publish)) for p in port_list(rec)):
+                    "PublicPort" in p and f"{p['PublicPort']}/{p['Type']}" in publish) for p in port_list(rec)):
                 return False
         return not (f.contains("is-task") and f.get_bool("is-task", False))  # no swarm tasks here
 
