@@ -262,7 +262,7 @@ class ExecManager:
                 "user": e.user, "workingDir": e.working_dir},
             "OpenStdin": e.attach_stdin, "OpenStderr": e.attach_stderr, "OpenStdout": e.attach_stdout,
             "CanRemove": e.id in self._gc_marked, "ContainerID": e.container_id,  # moby: set by its exec GC
-            "DetachKeys": e.detach_keys, "Pid": e.pid if e.running else 0,
+            "DetachKeys": e.detach_keys, "Pid": e.pid,  # moby keeps the pid after the exit
         }
 
     def forget_container(self, cid: str) -> None:
