@@ -511,6 +511,10 @@ class NetworkEngine:
                 self._publish(self.svc.get(ep.get("NetworkID") or name), "connect", container=req.container_id)
         return NetworkAttachment(att.netns_path, att.settings, att.resolv_conf, att.hosts)
 
+    def announce_mode(self, container_id: str, mode: str, action: str) -> None:
+        with contextlib.suppress(SkiffError):
+            self._publish(self.svc.get(mode), action, container=container_id)
+
     async def detach_network(self, container_id: str) -> None:
         nets = [e.network_id for e in self.svc.endpoints_of_container(container_id)]
         await asyncio.to_thread(self.sandbox.detach, container_id)

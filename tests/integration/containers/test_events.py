@@ -44,3 +44,22 @@ def test_exec_pause_kill_events(bbd: Daemon) -> None:
     for action in ("pause", "unpause", "kill", "die"):
         assert action in got
     bbd.docker("rm", "ev3")
+
+
+@pytest.mark.parametrize(("mode", "net_type"), [("none", "null"), ("host", "host")])
+def test_run_rm_events_in_dockerds_order(bbd: Daemon, mode: str, net_type: str) -> None:
+    """dockerd 20.10 for `docker run --rm --network none|host`: create, attach, network connect,
+    start, die, network disconnect, destroy (the fixed networks announce the container too)."""
+    t = time.time()
+    name = f"ord-{mode}"
+    r = bbd.docker("run", "--rm", "--name", name, "--network", mode, "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    time.sleep(0.6)
+    out = bbd.docker("events", "--since", f"{t:.3f}", "--until", f"{time.time():.3f}", "--format",
+                     "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}").stdout.splitlines()
+    assert out == [f"container create {name}", f"container attach {name}", f"network connect {mode}",
+                   f"container start {name}", f"container die {name}", f"network disconnect {mode}",
+                   f"container destroy {name}"]
+    net = bbd.docker("events", "--since", f"{t:.3f}", "--until", f"{time.time():.3f}", "--filter", "type=network",
+                     "--format", "{{.Actor.Attributes.type}} {{.Actor.Attributes.container}}").stdout.split()
+    assert net[0::2] == [net_type, net_type] and [len(c) for c in net[1::2]] == [64, 64]

@@ -177,6 +177,7 @@ async def attach(svc: ContainerService, ref: str, client: ClientStream, *, stdin
     att: AsyncAttachment | None = None
     if rec.running:
         att = await AsyncMonitorClient(str(svc.state_dir(rec.id) / "monitor.sock")).attach(stdin, stdout, stderr)
+        svc.publish(rec, "attach")
     else:
         ready: asyncio.Future[AsyncAttachment] = asyncio.get_running_loop().create_future()
 
@@ -189,6 +190,7 @@ async def attach(svc: ContainerService, ref: str, client: ClientStream, *, stdin
                 await a.close()
 
         undo = svc.add_pending_attach(rec.id, connect)
+        svc.publish(rec, "attach")  # moby publishes it when the attach is taken, before the start
         removed = svc.wait_future(rec.id, "removed")
         try:
             rm_task: asyncio.Future[Any] = asyncio.ensure_future(removed)
@@ -200,7 +202,6 @@ async def attach(svc: ContainerService, ref: str, client: ClientStream, *, stdin
         if ready not in done:
             return
         att = ready.result()
-    svc.publish(rec, "attach")
     detached = await relay(att, client, stdin=stdin, detach_keys=keys)
     if detached:
         svc.publish(rec, "detach")

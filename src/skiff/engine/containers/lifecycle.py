@@ -270,6 +270,8 @@ class Lifecycle:
             mode = host.network_mode or "bridge"
             if mode not in ("none", "host") and not mode.startswith("container:"):
                 netns = await self._attach_network(rec, cfg, host)
+            elif svc.network is not None and mode in ("none", "host"):
+                svc.network.announce_mode(rec.id, mode, "connect")
             elif mode.startswith("container:"):  # (network engineer) the other container's netns
                 netns = await asyncio.to_thread(self._joined_netns, rec, mode.split(":", 1)[1])
             paths = svc.etc_paths(rec)
@@ -355,9 +357,12 @@ class Lifecycle:
             rec.finished_ns = time.time_ns()
         svc.save(rec)
         await asyncio.to_thread(self._unmount_rootfs, rec)
-        if self._svc.network is not None and (rec.host_config.get("NetworkMode") or "bridge") not in ("none", "host"):
+        mode = rec.host_config.get("NetworkMode") or "bridge"
+        if self._svc.network is not None and mode not in ("none", "host"):
             with contextlib.suppress(Exception):
                 await self._svc.network.detach_network(rec.id)
+        elif self._svc.network is not None and mode in ("none", "host"):
+            self._svc.network.announce_mode(rec.id, mode, "disconnect")
         self._pending_attach.pop(rec.id, None)
         if rec.host_config.get("AutoRemove") and not self._closing:
             # --rm removes the container's anonymous volumes too (moby: RemoveVolume: true)
@@ -510,9 +515,12 @@ class Lifecycle:
         self.publish_die_waiters(rec)  # the record is saved: `docker run` may return now
         try:
             await asyncio.to_thread(self._unmount_rootfs, rec)
-            if svc.network is not None and (rec.host_config.get("NetworkMode") or "bridge") not in ("none", "host"):
+            mode = rec.host_config.get("NetworkMode") or "bridge"
+            if svc.network is not None and mode not in ("none", "host"):
                 with contextlib.suppress(Exception):
                     await svc.network.detach_network(rec.id)
+            elif svc.network is not None and mode in ("none", "host"):
+                svc.network.announce_mode(rec.id, mode, "disconnect")
         finally:
             cleaned.set()
             if self._cleanup.get(cid) is cleaned:

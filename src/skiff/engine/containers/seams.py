@@ -59,6 +59,10 @@ class NetworkHook(Protocol):
 
     async def detach_network(self, container_id: str) -> None: ...
 
+    def announce_mode(self, container_id: str, mode: str, action: str) -> None:
+        """``--network none|host``: the ``connect``/``disconnect`` events dockerd publishes for
+        those fixed networks (nothing is attached)."""
+
     def validate_endpoints(self, requested: Mapping[str, Any]) -> None:
         """At create (as dockerd): refuse endpoint settings the start would fail on (InvalidParameter)."""
         ...
