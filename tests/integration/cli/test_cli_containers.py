@@ -93,3 +93,23 @@ def test_create_body_as_docker(ctrs: Daemon, flags: tuple[str, ...]) -> None:
     finally:
         ctrs.docker("rm", "-v", "cb-s", "cb-d")
         ctrs.docker("volume", "rm", "cmv")
+
+
+def test_stats_stream_frames(ctrs: Daemon) -> None:
+    """Streaming stats redraw as docker does (cursor home, lines ending in ESC[K, ESC[J), frame for frame."""
+    import sys
+    import time
+
+    from tests.support.daemon import DOCKER_CLI
+
+    frames = []
+    for argv in ([sys.executable, "-m", "skiff.cli.main"], [DOCKER_CLI]):
+        p = subprocess.Popen([*argv, "stats", "--format", "{{.Name}} {{.PIDs}}", "web"], env=ctrs.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(4)
+        finally:
+            p.kill()  # the process we started (docker stats ignores SIGTERM)
+            out = p.communicate(timeout=30)[0]
+        frames.append(out.split(b"\x1b[J")[0])
+    assert frames[0] == frames[1] and frames[0].startswith(b"\x1b[Hweb 1\n")

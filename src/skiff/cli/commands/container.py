@@ -772,7 +772,7 @@ def _cp_flags(p: argparse.ArgumentParser) -> None:
 
 # ---- stats -------------------------------------------------------------------------------------
 
-def _stats_row(s: Mapping[str, Any], name: str) -> GoView:
+def _stats_row(s: Mapping[str, Any], name: str, trunc: bool = True) -> GoView:
     cpu, pre = s.get("cpu_stats") or {}, s.get("precpu_stats") or {}
     cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get("total_usage", 0)
     sys_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
@@ -795,7 +795,8 @@ def _stats_row(s: Mapping[str, Any], name: str) -> GoView:
             rd += e.get("value", 0)
         elif e.get("op", "").lower() == "write":
             wr += e.get("value", 0)
-    fields = {"ID": str(s.get("id", ""))[:12], "Container": name, "Name": str(s.get("name", "")).lstrip("/"),
+    sid = str(s.get("id", ""))
+    fields = {"ID": sid[:12] if trunc else sid, "Container": name, "Name": str(s.get("name", "")).lstrip("/"),
               "CPUPerc": f"{cpu_pct:.2f}%", "MemUsage": f"{bytes_size(usage)} / {bytes_size(limit)}",
               "MemPerc": f"{mem_pct:.2f}%", "NetIO": f"{human_size(rx, 3)} / {human_size(tx, 3)}",
               "BlockIO": f"{human_size(rd, 3)} / {human_size(wr, 3)}", "PIDs": str((s.get("pids_stats") or {}).get("current", 0))}
@@ -805,7 +806,7 @@ def _stats_row(s: Mapping[str, Any], name: str) -> GoView:
 def _stats(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import containers
     c = _client(cli)
-    refs = ns.args or [x["Id"] for x in containers.list_containers(c, all=ns.all)]
+    refs = ns.args or [x["Id"][:12] for x in containers.list_containers(c, all=ns.all)]
     fmt = choose_format(ns.format, _STATS_TABLE)
     while True:
         rows = []
@@ -813,12 +814,16 @@ def _stats(cli: Cli, ns: argparse.Namespace) -> int:
             it = containers.stats(c, ref, stream=False)
             s = next(iter(it), None)
             if s is not None:
-                rows.append(_stats_row(s, ref))
+                rows.append(_stats_row(s, ref, trunc=not ns.no_trunc))
         text = render_list(fmt, rows, _STATS_HEADERS)
         if ns.no_stream:
             cli.print(text, end="")
             return 0
-        cli.out.write("\033[2J\033[H" + text)
+        # docker's refresh: cursor home, the table, then (into the same buffer, so twice) each line
+        # followed by " ESC[K", then ESC[J for what is left of a longer previous table
+        buf = "\033[H" + text
+        buf += "".join(line + " \033[K\n" for line in buf.split("\n")) + "\033[J"
+        cli.out.write(buf)
         cli.out.flush()
         time.sleep(0.5)
 
