@@ -26,8 +26,10 @@ How the engine drives a container (``docker run``):
    Attach clients that were waiting (``AsyncMonitorClient(h.socket_path).attach(...)``), then
    ``start()``: nothing the container writes is missed. ``start=True`` does both in one step.
 3. running: ``signal(sig)`` for stop/kill (SIGKILL after the timeout is the engine's), ``resize(h, w)``,
-   ``exec(id, exec_process(spec, ...), stdin, detach, console_size)`` for ``docker exec``;
-   ``pause``/``update`` go straight to the runtime (same ``--root``).
+   ``exec(id, exec_process(spec, ...), stdin, detach, console_size)`` for ``docker exec`` (with
+   Skiff's runtime the monitor forks the process itself inside the container's pid namespace:
+   ``inproc_exec``; an external runtime gets ``<runtime> exec --detach``); ``pause``/``update`` go
+   straight to the runtime (same ``--root``).
 4. exit: ``await wait()`` -> ``ExitStatus(exit_code (128+n for signals), signal, oom_killed,
    started_at_ns, finished_at_ns)``; the monitor has already run ``<runtime> delete``.
 5. daemon restart: ``find_monitors(exec_root/"containers")`` -> ``MonitorInfo(alive, exit, options)``
