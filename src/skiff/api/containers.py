@@ -16,6 +16,7 @@ from aiohttp import web
 
 from skiff.api.backends import Services
 from skiff.api.gojson import check as check_go_types
+from skiff.api.gojson import go_zero
 from skiff.api.gotypes import CONTAINER_CREATE_REQUEST, CONTAINER_UPDATE_CONFIG
 from skiff.api.httputil import (
     PREPARED_KEY,
@@ -179,6 +180,7 @@ class _Handlers:
         check_go_types(await request.read(), CONTAINER_CREATE_REQUEST)
         if not isinstance(body, dict):
             raise InvalidParameter("invalid JSON: container config must be an object")
+        body = go_zero(body, CONTAINER_CREATE_REQUEST)  # nulls as Go's decoding leaves them
         return json_response(self.c.create(query_str(request, "name") or "", body), status=201)
 
     async def inspect(self, request: web.Request) -> web.StreamResponse:

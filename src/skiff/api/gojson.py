@@ -28,7 +28,7 @@ from typing import Any
 
 from skiff.errors import InvalidParameter
 
-__all__ = ["GoType", "Field", "check", "go_error", "struct_", "field_", "slice_", "array_", "map_",
+__all__ = ["GoType", "Field", "check", "go_error", "go_zero", "struct_", "field_", "slice_", "array_", "map_",
            "string_", "bool_", "int_", "uint_", "STRING", "BOOL", "INT", "INT64", "UINT", "UINT16",
            "UINT32", "UINT64", "STRSLICE", "ANY"]
 
@@ -247,3 +247,41 @@ def check(raw: bytes | str, schema: GoType) -> None:
     err = go_error(raw, schema)
     if err is not None:
         raise InvalidParameter(f"invalid JSON: {err}")
+
+
+_ZERO: dict[str, Any] = {"string": "", "bool": False, "int": 0, "uint": 0}
+
+
+def go_zero(doc: Any, schema: GoType) -> Any:
+    """``doc`` (a body :func:`check` passed) with its ``null``s as Go leaves them after decoding into
+    ``schema``: a struct field that is ``null`` is as if absent, a ``null`` element of a list or value
+    of a map is the element type's zero value (``""``, ``0``, ``false``, an empty struct). Why: the
+    engine then reads ``"Binds": [null]`` as dockerd does (``invalid volume specification: ''``),
+    not as a Python ``None`` it would trip on."""
+    if doc is None:
+        return None
+    if schema.kind == "struct" and isinstance(doc, dict):
+        out: dict[str, Any] = {}
+        for key, value in doc.items():
+            if value is None:
+                continue
+            f = schema.lookup(key)
+            out[key] = value if f is None else go_zero(value, f.type)
+        return out
+    if schema.kind == "map" and isinstance(doc, dict) and schema.elem is not None:
+        return {k: _element(v, schema.elem) for k, v in doc.items()}
+    if schema.kind in ("slice", "array") and isinstance(doc, list) and schema.elem is not None:
+        return [_element(v, schema.elem) for v in doc]
+    if schema.kind == "strslice" and isinstance(doc, list):
+        return ["" if v is None else v for v in doc]
+    return doc
+
+
+def _element(v: Any, t: GoType) -> Any:
+    if v is not None:
+        return go_zero(v, t)
+    if t.kind in _ZERO:
+        return _ZERO[t.kind]
+    if t.kind == "struct":
+        return {}
+    return None  # a nil slice, map or interface

@@ -113,3 +113,33 @@ def test_update_exec_commit_volume_network_bodies(api: docker.APIClient) -> None
         PREFIX + "string into Go struct field CreateRequest.CreateOptions.Internal of type bool")
     assert api.volumes()["Volumes"] in (None, [])
     assert api.networks(names=["skiff-gojson"]) == []
+
+
+@pytest.mark.parametrize(("host", "config", "message"), [
+    ({"Binds": [None]}, {}, "invalid volume specification: ''"),
+    ({"Mounts": [None]}, {}, 'invalid mount config for type "": field Target must not be empty'),
+    ({"ExtraHosts": [None]}, {}, 'bad format for add-host: ""'),
+    ({"ExtraHosts": ["h:not-an-ip"]}, {}, 'invalid IP address in add-host: "not-an-ip"'),
+    ({}, {"Env": [None]}, "invalid environment variable: "),
+    ({}, {"Env": ["=x"]}, "invalid environment variable: =x"),
+])
+def test_nulls_read_as_go_zero_values(api: docker.APIClient, host: dict[str, Any], config: dict[str, Any],
+                                      message: str) -> None:
+    """A null inside a list or map is Go's zero value after decoding ("" for a string, an empty
+    struct): what moby then says about it, never a Python text."""
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": host, **config}
+    assert refused(post(api, "/containers/create", body)) == message
+
+
+def test_nulls_dockerd_accepts_still_create(api: docker.APIClient) -> None:
+    body = {"Image": "busybox", "Cmd": ["true", None], "Labels": {"a": None},
+            "HostConfig": {"Tmpfs": {"/a": None}, "Ulimits": [None, {"Name": "nofile", "Soft": None, "Hard": None}],
+                           "PortBindings": {"80/tcp": [None]}, "Dns": [None], "Sysctls": {"net.ipv4.ip_forward": None}}}
+    resp = post(api, "/containers/create", body)
+    assert resp.status_code == 201, resp.text
+    cid = resp.json()["Id"]
+    try:
+        cfg = api.inspect_container(cid)
+        assert cfg["Config"]["Cmd"] == ["true", ""] and cfg["Config"]["Labels"] == {"a": ""}
+    finally:
+        api.remove_container(cid, force=True)

@@ -297,8 +297,29 @@ def validate_create(config: ContainerConfig, host: HostConfig, raw_host: Mapping
     isolation = str(raw_host.get("Isolation") or "")
     if isolation not in ("", "default"):
         raise InvalidParameter(f"invalid isolation '{isolation}' on linux")
+    for env in config.env:  # moby's opts.ValidateEnv: only an empty name is refused
+        if not env.partition("=")[0]:
+            raise InvalidParameter(f"invalid environment variable: {env}")
+    for extra in host.extra_hosts:
+        _check_extra_host(extra)
     _check_modes(host)
     _resources(host, SpecContext(container_id="", rootfs=""))
+
+
+def _check_extra_host(val: str) -> None:
+    """moby's opts.ValidateExtraHost (``name:ip``, ip or ``host-gateway``); ``name=ip`` and a
+    bracketed IPv6 address are taken too, as the CLI writes them."""
+    import ipaddress
+
+    sep = ":" if ":" in val and ("=" not in val or val.index(":") < val.index("=")) else "="
+    name, found, ip = val.partition(sep)
+    if not found or not name:
+        raise InvalidParameter(f'bad format for add-host: "{val}"')
+    if ip != "host-gateway":
+        try:
+            ipaddress.ip_address(ip.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            raise InvalidParameter(f'invalid IP address in add-host: "{ip}"') from None
 
 
 def validate_update(body: Mapping[str, Any]) -> None:
