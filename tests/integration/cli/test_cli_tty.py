@@ -10,6 +10,7 @@ import select
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,22 @@ def test_exec_it_detach_and_status(sh: Daemon) -> None:
     assert s == d and s[1] == 1 and s[0].endswith(b"read escape sequence\r\n")
     s, d = _both(sh, ["exec", "-it", "tty-web", "sh"], [(1.5, b"exit 4\r")])
     assert s == d and s[1] == 4
+
+
+def test_cp_reports_copied_size_on_a_terminal(sh: Daemon, tmp_path: Path) -> None:
+    """On a terminal docker cp ends with "Successfully copied <size> to <dest>" (the size its tar
+    reading consumed); skiff prints the same line."""
+    env = {**sh.env, "TERM": "xterm"}
+    src = tmp_path / "f.txt"
+    src.write_text("hello\n")
+    (tmp_path / "into").mkdir()
+    for args in (["tty-web:/etc/hostname", "{d}/new"], ["tty-web:/etc", "{d}/into/"], [str(src), "tty-web:/tmp/"],
+                 [str(src), "tty-web:/tmp/g.txt"]):
+        outs = []
+        for name, argv in (("s", SKIFF), ("d", [DOCKER_CLI])):
+            d = tmp_path / name
+            d.mkdir(exist_ok=True)
+            (d / "into").mkdir(exist_ok=True)
+            out, code = _in_pty([*argv, "cp", *(a.format(d=d) for a in args)], env, [])
+            outs.append((out.replace(str(d).encode(), b"DIR"), code))
+        assert outs[0] == outs[1] and outs[0][0].startswith(b"Successfully copied "), args

@@ -713,6 +713,37 @@ def _split_cp(arg: str) -> tuple[str, str]:
     return "", arg
 
 
+def _tar_consumed(data: bytes) -> int:
+    """What Go's tar reader reads of an archive: through the last entry and the two zero blocks."""
+    import io
+    import tarfile
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            members = tf.getmembers()
+    except tarfile.TarError:
+        return len(data)
+    if not members:
+        return min(len(data), 1024)
+    last = members[-1]
+    return min(len(data), last.offset_data + -(-last.size // 512) * 512 + 1024)
+
+
+def _whole_seconds(info: Any) -> Any:
+    """Entries as docker's archive writes them: whole-second mtimes (so no PAX header for them)."""
+    info.mtime = int(info.mtime)
+    return info
+
+
+def _local_path(path: str) -> str:
+    """docker's resolveLocalPath: absolute, keeping a trailing separator or "/." as given."""
+    absolute = os.path.abspath(path)
+    if path.endswith("/."):
+        return absolute + "/."
+    if path.endswith("/") and not absolute.endswith("/"):
+        return absolute + "/"
+    return absolute
+
+
 def _cp(cli: Cli, ns: argparse.Namespace) -> int:
     import io
     import tarfile
@@ -720,6 +751,8 @@ def _cp(cli: Cli, ns: argparse.Namespace) -> int:
     from skiff.client import containers
     c = _client(cli)
     (sc, sp), (dc, dp) = _split_cp(ns.args[0]), _split_cp(ns.args[1])
+    # docker reports the copied size when its stdout is a terminal (and -q is not given)
+    progress = not ns.quiet and cli.out_is_tty
     if sc and dc:
         raise StatusError(GENERIC, "copying between containers is not supported")
     if not sc and not dc:
@@ -730,6 +763,9 @@ def _cp(cli: Cli, ns: argparse.Namespace) -> int:
         if dp == "-":
             sys.stdout.buffer.write(data)
             return 0
+        # docker counts the bytes its extraction read: all of them when copying into a directory,
+        # up to the end-of-archive blocks when the entries are renamed (a new or existing file name)
+        copied = len(data) if os.path.isdir(dp) else _tar_consumed(data)
         with tarfile.open(fileobj=io.BytesIO(data)) as tf:
             members = tf.getmembers()
             base = members[0].name.split("/")[0] if members else ""
@@ -740,9 +776,11 @@ def _cp(cli: Cli, ns: argparse.Namespace) -> int:
                 rel = m.name[len(base):].lstrip("/")
                 m.name = os.path.relpath(os.path.join(target, rel)) if rel else os.path.relpath(target)
                 tf.extract(m, path=".")
+        if progress:
+            cli.warn(f"Successfully copied {human_size(copied, 3)} to {_local_path(dp)}")
         return 0
     buf = io.BytesIO()
-    src = sp
+    src, asked = sp, dp
     if src == "-":
         buf.write(sys.stdin.buffer.read())
     else:
@@ -757,9 +795,14 @@ def _cp(cli: Cli, ns: argparse.Namespace) -> int:
         except Exception:
             dest_dir, name = os.path.dirname(dp.rstrip("/")) or "/", os.path.basename(dp.rstrip("/"))
         with tarfile.open(fileobj=buf, mode="w") as tf:
-            tf.add(src, arcname=name)
+            tf.add(src, arcname=name, filter=_whole_seconds)
+            end = tf.offset + 1024  # the two zero blocks; Go's tar writer adds no record padding
+        buf = io.BytesIO(buf.getvalue()[:end])
         dp = dest_dir
-    containers.put_archive(c, dc, dp, buf.getvalue())
+    payload = buf.getvalue()
+    containers.put_archive(c, dc, dp, payload)
+    if progress:
+        cli.warn(f"Successfully copied {human_size(len(payload), 3)} to {dc}:{asked}")
     return 0
 
 
