@@ -213,14 +213,15 @@ def _create_container(cli: Cli, ns: argparse.Namespace, body: dict[str, Any]) ->
 
     image = ns.args[0]
     if ns.pull == "always":
-        _pull(cli, image)
+        _pull(cli, image, ns)
     try:
         resp = containers.create(_client(cli), body, name=ns.name or "", platform=ns.platform or "")
     except NotFound:
         if ns.pull == "never":
             raise
-        cli.warn(f"Unable to find image '{image if ':' in image or '@' in image else image + ':latest'}' locally")
-        _pull(cli, image)
+        if not ns.quiet:
+            cli.warn(f"Unable to find image '{_familiar_tagged(image)}' locally")
+        _pull(cli, image, ns)
         resp = containers.create(_client(cli), body, name=ns.name or "", platform=ns.platform or "")
     for w in resp.get("Warnings") or []:
         cli.warn(f"WARNING: {w}")
@@ -230,11 +231,32 @@ def _create_container(cli: Cli, ns: argparse.Namespace, body: dict[str, Any]) ->
     return str(resp["Id"])
 
 
-def _pull(cli: Cli, image: str) -> None:
+def _familiar_tagged(image: str) -> str:
+    """reference.FamiliarString(TagNameOnly(ref)): ":latest" when no tag or digest, no docker.io/library/."""
+    from skiff.cli.commands.image import split_reference
+    name, tag, digest = split_reference(image)
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/"):
+        if name.startswith(prefix) and "/" in name[len(prefix):] + ("/" if prefix.endswith("library/") else ""):
+            name = name[len(prefix):]
+            break
+    return name + (f":{tag}" if tag else "" if digest else ":latest") + (f"@{digest}" if digest else "")
+
+
+def _pull(cli: Cli, image: str, ns: argparse.Namespace) -> None:
+    """docker's pullImage for run/create: name and tag apart (latest by default), the registry's
+    credentials, the progress on stderr unless -q."""
+    from skiff.cli.commands.image import split_reference
+    from skiff.cli.commands.registry import auth_for_image
     from skiff.cli.progress import display_stream
     from skiff.client import images
 
-    display_stream(images.pull(_client(cli), image), cli.err)
+    name, tag, digest = split_reference(image)
+    stream = images.pull(_client(cli), name, digest or tag or "latest", ns.platform or "", auth_for_image(cli, name))
+    if ns.quiet:  # docker displays into io.Discard: nothing shown, an in-band error still ends the command
+        import io
+        display_stream(stream, io.StringIO(), is_tty=False)
+        return
+    display_stream(stream, cli.err)
 
 
 def _term_size() -> tuple[int, int] | None:
