@@ -106,6 +106,17 @@ class Command:
         return f"Command({self.name!r})"
 
 
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def _flag_label(action: argparse.Action) -> str:
+    """How pflag names a flag in its errors: "-n, --last" or "--tail"."""
+    longs = [o for o in action.option_strings if o.startswith("--")]
+    shorts = [o for o in action.option_strings if not o.startswith("--")]
+    return f"{shorts[0]}, {longs[0]}" if shorts and longs else (longs or shorts)[0]
+
+
 class CommandParser(argparse.ArgumentParser):
     """argparse with docker's messages: unknown flags exit 125, never argparse's own text."""
 
@@ -121,7 +132,28 @@ class CommandParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         self._argv = list(args or [])  # for pflag's "'n' in -n" when a short flag lacks its value
-        return super().parse_known_args(args, namespace)
+        return super().parse_known_args(self._bool_values(self._argv), namespace)
+
+    def _bool_values(self, argv: list[str]) -> list[str]:
+        """pflag's --flag=true/false for boolean flags (argparse's store_true takes no value)."""
+        out: list[str] = []
+        # run/create/exec/top: what follows the first positional is the container's command line
+        stop_at_positional = any(x.nargs == argparse.REMAINDER for x in self._actions)
+        for i, a in enumerate(argv):
+            if a == "--" or (stop_at_positional and not a.startswith("-")):
+                return out + argv[i:]
+            name, eq, value = a.partition("=")
+            action = self._option_string_actions.get(name) if eq and name.startswith("-") else None
+            if action is None or action.nargs != 0 or not isinstance(action, argparse._StoreTrueAction):
+                out.append(a)
+                continue
+            if value in _GO_TRUE:
+                out.append(name)
+            elif value not in _GO_FALSE:
+                raise UsageError(self._docker_message(
+                    f'invalid argument "{value}" for "{_flag_label(action)}" flag: strconv.ParseBool: '
+                    f'parsing "{value}": invalid syntax'))
+        return out
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(self._docker_message(message), USAGE)
@@ -130,6 +162,15 @@ class CommandParser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments: "):
             bad = message.split(": ", 1)[1].split()[0]
             text = f"unknown flag: {bad}" if bad.startswith("-") else f"unknown argument: {bad}"
+        elif message.startswith("argument ") and ": invalid int value: " in message:
+            names = message.split()[1].rstrip(":").split("/")
+            action = self._option_string_actions.get(names[0])
+            value = message.rsplit(": invalid int value: ", 1)[1].strip("'")
+            label = _flag_label(action) if action is not None else names[-1]
+            text = (f'invalid argument "{value}" for "{label}" flag: strconv.ParseInt: parsing "{value}": '
+                    "invalid syntax")
+        elif message.startswith("invalid argument "):
+            text = message
         elif message.startswith("argument ") and "expected one argument" in message:
             names = message.split()[1].rstrip(":").split("/")
             typed = next((a for a in reversed(self._argv) if a in names), names[-1])

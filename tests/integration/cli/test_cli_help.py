@@ -80,3 +80,16 @@ def test_failed_to_initialize(args: tuple[str, ...]) -> None:
     d = _run([DOCKER_CLI], args)
     assert (s.stdout, s.stderr, s.returncode) == (d.stdout, d.stderr, d.returncode)
     assert s.stderr.startswith("Failed to initialize: unable to resolve docker endpoint: ")
+
+
+@pytest.mark.parametrize("args", [("ps", "-n", "abc"), ("stop", "-t", "x", "c"), ("ps", "--size=maybe"),
+                                  ("run", "--cpu-shares", "x", "busybox"), ("run", "--rm=maybe", "busybox")])
+def test_flag_value_errors(args: tuple[str, ...]) -> None:
+    _same(*args)
+
+
+def test_bool_flag_values(bbd: Daemon) -> None:
+    """pflag's --flag=false/true for booleans; after the image, flags belong to the container's command."""
+    for args in (("ps", "--all=false", "-q"), ("ps", "-a=true", "-q"), ("run", "--rm=true", "busybox", "echo", "--rm=false")):
+        s, d = bbd.skiff(*args), bbd.docker(*args)
+        assert (s.stdout, s.stderr, s.returncode) == (d.stdout, d.stderr, d.returncode), args
