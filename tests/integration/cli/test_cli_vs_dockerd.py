@@ -16,7 +16,24 @@ from tests.support.daemon import DOCKER_CLI
 
 SOCK = "/run/docker.sock"
 HOST = f"unix://{SOCK}"
-pytestmark = pytest.mark.skipif(not os.path.exists(SOCK), reason="reference dockerd not running")
+
+
+def _dockerd_answers() -> bool:
+    """The reference dockerd is up (a socket file left by a stopped one does not count)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(SOCK)
+            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.")
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _dockerd_answers(),
+                                reason="reference dockerd not running (../shared/reference-engines/setup.sh)")
 _ENV = {**{k: v for k, v in os.environ.items() if k not in ("SKIFF_HOST",)}, "DOCKER_HOST": HOST}
 
 
