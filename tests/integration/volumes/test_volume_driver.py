@@ -72,3 +72,15 @@ def test_failed_mount_is_dockers_error(driver: LocalDriver) -> None:
     assert str(e.value) == (f"error while mounting volume '{data}': failed to mount local volume: "
                             f"mount none:{data}: no such device")
     assert not is_mountpoint(driver.path("badfs"))
+
+
+def test_a_create_cut_short_leaves_nothing(tmp_path: Path) -> None:
+    """kill -9 between create's two mkdirs leaves an empty volume directory: the next start removes
+    it (the volume was never acknowledged); a directory with anything in it is not touched."""
+    root = tmp_path / "volumes"
+    (root / "halfmade").mkdir(parents=True)
+    (root / "notours").mkdir()
+    (root / "notours" / "keep").write_text("k")
+    drv = LocalDriver(root)
+    assert not (root / "halfmade").exists()
+    assert (root / "notours" / "keep").read_text() == "k" and "notours" not in drv.names()

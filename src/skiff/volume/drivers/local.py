@@ -239,6 +239,10 @@ class LocalDriver:
             d = root / entry
             if d.is_dir() and ((d / DATA).exists() or (d / OPTS_FILE).exists()):
                 self._opts[entry] = self._load_opts(d)
+            elif d.is_dir():
+                # a create cut short (kill -9 between its two mkdirs): never acknowledged, and empty
+                with contextlib.suppress(OSError):
+                    d.rmdir()
 
     @staticmethod
     def _load_opts(d: Path) -> MountOpts | None:
