@@ -93,15 +93,7 @@ def _direct_child(ch: Any, runtime_args: Sequence[str], container_id: str, proce
         c = load(runtime_root(runtime_args), container_id)
         opts = setns_exec.ExecOptions(process=parse_process(dict(process)), detach=True,
                                       console_socket=console_socket, stdio=stdio)
-        console = None
-        if console_socket:
-            import socket
-
-            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            console.connect(console_socket)
-        setns_exec._preload(opts, bool(c.config.seccomp), c)
-        join = setns_exec._join_files(c.record.cgroup_paths) if c.record.cgroup_paths else []
-        setns_exec._child(c, opts, ch, console, False, join)  # execs, or reports and exits
+        setns_exec.exec_child(c, opts, ch)  # execs, or reports and exits
     except BaseException as exc:
         try:
             sync.send(ch, "error", msg=describe_error(exc))

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from skiff.runtime.tty import TtyProxy
 
 
-__all__ = ["ExecOptions", "exec_in"]
+__all__ = ["ExecOptions", "exec_in", "exec_child"]
 
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "time", "mount")
 
@@ -184,6 +184,21 @@ def _preload(opts: ExecOptions, seccomp: bool, c: Container | None = None) -> No
 
         if c is not None:
             _PRECOMPILED[0] = skiff.runtime.seccomp.compile_filter(c.config.seccomp)
+
+
+def exec_child(c: Container, opts: ExecOptions, sock: sync.Channel) -> NoReturn:
+    """The exec'd process's side when the caller has already forked it inside the container's pid
+    namespace (no user namespace): what ``exec_in``'s child does, errors reported on ``sock``.
+    The monitor uses it to skip the runtime's own fork (monitor/inproc_exec.py)."""
+    console = None
+    if opts.console_socket:
+        import socket
+
+        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        console.connect(opts.console_socket)
+    _preload(opts, bool(c.config.seccomp), c)
+    join = _join_files(c.record.cgroup_paths) if c.record.cgroup_paths else []
+    _child(c, opts, sock, console, False, join)
 
 
 def exec_in(c: Container, opts: ExecOptions) -> int:
