@@ -1,12 +1,15 @@
-"""A private dockerd for comparisons (own data-root, exec-root and socket; vfs; no bridge/iptables).
+"""A private dockerd for comparisons (own data-root, exec-root, socket and bridge; vfs; no iptables).
 
 Used by the builder's dockerd comparison test and by bench/build.py. The classic builder is
-selected with DOCKER_BUILDKIT=0 in the client's environment.
+selected with DOCKER_BUILDKIT=0 in the client's environment. Not ``--bridge=none``: with it dockerd
+deletes the host's ``docker0`` at start (moby's removeDefaultBridgeInterface), which broke the
+reference dockerd of the machine; it gets a bridge of its own (``skd*``), removed after.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -18,6 +21,12 @@ class Dockerd:
     def __init__(self, work: Path) -> None:
         work.mkdir(parents=True)
         self.work = work
+        self.bridge = f"skd{secrets.token_hex(4)}"
+        subnet = f"10.254.{secrets.randbelow(250) + 1}"
+        for cmd in (["ip", "link", "add", self.bridge, "type", "bridge"],
+                    ["ip", "addr", "add", f"{subnet}.1/24", "dev", self.bridge],
+                    ["ip", "link", "set", self.bridge, "up"]):
+            subprocess.run(cmd, check=True, capture_output=True)
         self.sock = work / "docker.sock"
         self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.sock}", "DOCKER_BUILDKIT": "0"}
         with open(work / "dockerd.log", "wb") as log:
@@ -41,7 +50,7 @@ class Dockerd:
                 f"unix://{self.sock}",
                 "--pidfile",
                 str(work / "docker.pid"),
-                "--bridge=none",
+                f"--bridge={self.bridge}",
                 "--iptables=false",
                 "--ip-forward=false",
                 "--ip-masq=false",
@@ -63,6 +72,7 @@ class Dockerd:
             self.proc.kill()
             self.proc.wait()
         self._unmount_leftovers()
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
 
     def _unmount_leftovers(self) -> None:
         """dockerd that dies early leaves its data-root bind mount: remove mounts under our dir."""
