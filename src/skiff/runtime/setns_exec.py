@@ -190,15 +190,21 @@ def exec_child(c: Container, opts: ExecOptions, sock: sync.Channel) -> NoReturn:
     """The exec'd process's side when the caller has already forked it inside the container's pid
     namespace (no user namespace): what ``exec_in``'s child does, errors reported on ``sock``.
     The monitor uses it to skip the runtime's own fork (monitor/inproc_exec.py)."""
-    console = None
-    if opts.console_socket:
-        import socket
-
-        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        console.connect(opts.console_socket)
+    console = _connect_console(opts.console_socket)
     _preload(opts, bool(c.config.seccomp), c)
     join = _join_files(c.record.cgroup_paths) if c.record.cgroup_paths else []
     _child(c, opts, sock, console, False, join)
+
+
+def _connect_console(path: str) -> socket.socket | None:
+    """The ``--console-socket`` the pty master is sent to (None without one)."""
+    if not path:
+        return None
+    import socket  # only here: importing it (enum, selectors) costs milliseconds of every exec
+
+    console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    console.connect(path)
+    return console
 
 
 def exec_in(c: Container, opts: ExecOptions) -> int:
@@ -224,12 +230,7 @@ def _exec_in(c: Container, opts: ExecOptions, proxy: TtyProxy | None) -> int:
     cfg = c.config
     types = {n.type for n in cfg.namespaces}
     double = "user" in types and "pid" in types
-    console = None
-    if opts.console_socket:
-        import socket  # only here: importing it (enum, selectors) costs milliseconds of every exec
-
-        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        console.connect(opts.console_socket)
+    console = _connect_console(opts.console_socket)
     _preload(opts, bool(c.config.seccomp), c)
     cg_files = _join_files(c.record.cgroup_paths) if c.record.cgroup_paths else []
     parent_sock, child_sock = sync.pair()
