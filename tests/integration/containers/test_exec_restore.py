@@ -123,6 +123,9 @@ def test_attached_exec_cut_off_by_the_crash(lr: Daemon) -> None:
         while not (ids := _exec_ids(lr, "keep")) and time.monotonic() < deadline:
             time.sleep(0.05)
         (eid,) = ids
+        api = _api(lr)  # ExecIDs lists it once created: wait until it has started before the kill
+        while not api.exec_inspect(eid)["Running"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         lr.kill()
         assert cli.wait(10) != 0
     finally:
